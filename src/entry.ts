@@ -1,0 +1,174 @@
+/**
+ * Stored entries and their binary codec.
+ *
+ *   byte 0      codec version (ENTRY_VERSION)
+ *   byte 1      kind: 0 response, 1 vary marker, 2 value
+ *   bytes 2..5  metadata length, uint32 big-endian
+ *   metadata    UTF-8 JSON
+ *   rest        the body, raw bytes (never JSON- or base64-encoded)
+ *
+ * Anything that does not decode, including another version, throws EntryCorruptError and
+ * the cache treats it as a miss.
+ */
+
+import { EntryCorruptError } from './errors';
+
+export const ENTRY_VERSION = 1;
+const HEADER_BYTES = 6;
+
+/** The times every entry keeps apart, in epoch milliseconds (undici, bentocache). */
+export interface EntryTimes {
+  /** When the entry was written. */
+  readonly storedAt: number;
+  /** Fresh until then. */
+  readonly staleAt: number;
+  /** Served stale while one request refreshes it until then (>= staleAt). */
+  readonly swrUntil: number;
+  /** Served stale in place of a 5xx or a thrown error until then (>= staleAt). */
+  readonly sieUntil: number;
+  /** The store drops it then: max(staleAt, swrUntil, sieUntil). */
+  readonly expiresAt: number;
+}
+
+export type HeaderValue = string | string[];
+
+export interface CachedResponse extends EntryTimes {
+  readonly kind: 'response';
+  readonly status: number;
+  /** Lower-case names, in the order the handler set them; no hop-by-hop, no Content-Length. */
+  readonly headers: ReadonlyArray<readonly [string, HeaderValue]>;
+  readonly etag: string;
+  readonly lastModified: string | undefined;
+  /** The origin's own Age header, in seconds, at storedAt (RFC 9111 §4.2.3). */
+  readonly originAge: number;
+  readonly tags: readonly string[];
+  readonly body: Buffer;
+}
+
+/** Kept at a response's primary key when it has `Vary`: which request headers pick the variant. */
+export interface VaryMarker {
+  readonly kind: 'vary';
+  readonly vary: readonly string[];
+  readonly storedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface CachedValue extends EntryTimes {
+  readonly kind: 'value';
+  readonly tags: readonly string[];
+  /** The serialized value. */
+  readonly body: Buffer;
+}
+
+export type Entry = CachedResponse | VaryMarker | CachedValue;
+
+const KIND_CODES = { response: 0, vary: 1, value: 2 } as const;
+
+export function encodeEntry(entry: Entry): Buffer {
+  let meta: unknown;
+  let body: Buffer | undefined;
+  switch (entry.kind) {
+    case 'response':
+      meta = {
+        status: entry.status, headers: entry.headers, etag: entry.etag, lastModified: entry.lastModified,
+        originAge: entry.originAge, tags: entry.tags, ...times(entry),
+      };
+      body = entry.body;
+      break;
+    case 'vary':
+      meta = { vary: entry.vary, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+      break;
+    case 'value':
+      meta = { tags: entry.tags, ...times(entry) };
+      body = entry.body;
+      break;
+  }
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const out = Buffer.allocUnsafe(HEADER_BYTES + json.length + (body ? body.length : 0));
+  out[0] = ENTRY_VERSION;
+  out[1] = KIND_CODES[entry.kind];
+  out.writeUInt32BE(json.length, 2);
+  json.copy(out, HEADER_BYTES);
+  if (body) body.copy(out, HEADER_BYTES + json.length);
+  return out;
+}
+
+export function decodeEntry(buf: Buffer): Entry {
+  if (!Buffer.isBuffer(buf) || buf.length < HEADER_BYTES) throw new EntryCorruptError('entry is truncated');
+  if (buf[0] !== ENTRY_VERSION) throw new EntryCorruptError(`entry has codec version ${buf[0]}, expected ${ENTRY_VERSION}`);
+  const metaLength = buf.readUInt32BE(2);
+  if (HEADER_BYTES + metaLength > buf.length) throw new EntryCorruptError('entry metadata is truncated');
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + metaLength));
+  } catch {
+    throw new EntryCorruptError('entry metadata is not JSON');
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new EntryCorruptError('entry metadata is not an object');
+  // subarray: no copy; the body shares the stored bytes, which nobody mutates.
+  const body = buf.subarray(HEADER_BYTES + metaLength);
+  switch (buf[1]) {
+    case KIND_CODES.response:
+      return {
+        kind: 'response',
+        status: int(meta.status, 'status'),
+        headers: headerList(meta.headers),
+        etag: str(meta.etag, 'etag'),
+        lastModified: meta.lastModified === undefined ? undefined : str(meta.lastModified, 'lastModified'),
+        originAge: int(meta.originAge, 'originAge'),
+        tags: strings(meta.tags, 'tags'),
+        ...readTimes(meta),
+        body,
+      };
+    case KIND_CODES.vary:
+      return {
+        kind: 'vary',
+        vary: strings(meta.vary, 'vary'),
+        storedAt: int(meta.storedAt, 'storedAt'),
+        expiresAt: int(meta.expiresAt, 'expiresAt'),
+      };
+    case KIND_CODES.value:
+      return { kind: 'value', tags: strings(meta.tags, 'tags'), ...readTimes(meta), body };
+    default:
+      throw new EntryCorruptError(`entry has unknown kind ${buf[1]}`);
+  }
+}
+
+function times(t: EntryTimes): EntryTimes {
+  return { storedAt: t.storedAt, staleAt: t.staleAt, swrUntil: t.swrUntil, sieUntil: t.sieUntil, expiresAt: t.expiresAt };
+}
+
+function readTimes(meta: Record<string, unknown>): EntryTimes {
+  return {
+    storedAt: int(meta.storedAt, 'storedAt'),
+    staleAt: int(meta.staleAt, 'staleAt'),
+    swrUntil: int(meta.swrUntil, 'swrUntil'),
+    sieUntil: int(meta.sieUntil, 'sieUntil'),
+    expiresAt: int(meta.expiresAt, 'expiresAt'),
+  };
+}
+
+function int(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new EntryCorruptError(`entry ${name} is not a non-negative integer`);
+  return v;
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string') throw new EntryCorruptError(`entry ${name} is not a string`);
+  return v;
+}
+
+function strings(v: unknown, name: string): string[] {
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new EntryCorruptError(`entry ${name} is not a list of strings`);
+  return v;
+}
+
+function headerList(v: unknown): Array<[string, HeaderValue]> {
+  if (!Array.isArray(v)) throw new EntryCorruptError('entry headers are not a list');
+  for (const pair of v) {
+    const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string'
+      && (typeof pair[1] === 'string' || (Array.isArray(pair[1]) && pair[1].every((s: unknown) => typeof s === 'string')));
+    if (!ok) throw new EntryCorruptError('entry headers are malformed');
+  }
+  return v as Array<[string, HeaderValue]>;
+}

@@ -1,0 +1,56 @@
+/**
+ * Error classes with stable codes. Every error the cache reports through `onError` is a
+ * `CacheError`; option errors are plain `TypeError`s thrown at construction.
+ */
+
+export type CacheErrorCode =
+  | 'ERC_STORE_FAILED'
+  | 'ERC_STORE_TIMEOUT'
+  | 'ERC_STORE_UNAVAILABLE'
+  | 'ERC_ENTRY_CORRUPT'
+  | 'ERC_SERIALIZE_FAILED';
+
+export class CacheError extends Error {
+  readonly code: CacheErrorCode;
+
+  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A store call rejected. `cause` holds what the store threw. */
+export class StoreError extends CacheError {
+  constructor(message: string, cause?: unknown) {
+    super('ERC_STORE_FAILED', message, { cause });
+  }
+}
+
+/** A store call took longer than `storeTimeout`; the request went on without it. */
+export class StoreTimeoutError extends CacheError {
+  constructor(operation: string, timeoutMs: number) {
+    super('ERC_STORE_TIMEOUT', `store ${operation} took longer than ${timeoutMs} ms`);
+  }
+}
+
+/** The circuit breaker is open: the store failed repeatedly and is not being called. */
+export class StoreUnavailableError extends CacheError {
+  constructor(operation: string) {
+    super('ERC_STORE_UNAVAILABLE', `store ${operation} skipped: the store is unavailable`);
+  }
+}
+
+/** Stored bytes did not decode (garbage, truncated, or another codec version): a miss. */
+export class EntryCorruptError extends CacheError {
+  constructor(message: string) {
+    super('ERC_ENTRY_CORRUPT', message);
+  }
+}
+
+/** A value could not be serialized, deserialized or failed `parse`. */
+export class SerializeError extends CacheError {
+  constructor(message: string, cause?: unknown) {
+    super('ERC_SERIALIZE_FAILED', message, { cause });
+  }
+}

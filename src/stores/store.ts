@@ -1,0 +1,78 @@
+/**
+ * The CacheStore contract.
+ *
+ * A store moves opaque bytes with a TTL and keeps the two indexes invalidation needs
+ * (by path, by tag). It knows nothing of HTTP: keys, paths and tags arrive already
+ * namespaced by the cache (`prefix:version:namespace:...`), and values are encoded
+ * entries (src/entry.ts). `undefined` is the only miss.
+ *
+ * Required: get, set, delete, deleteByPath, deleteByPrefix, deleteByTag, close.
+ * Optional: getMany, setMany (batching), lock/unlock (single flight across instances),
+ * ping (health), local (a process-local store: the cache skips timeouts and the breaker).
+ *
+ * A store signals failure by rejecting; the cache turns every rejection into a miss or a
+ * no-op and reports it through `onError`. Run `storeContract()` (src/stores/contract.ts)
+ * against a new store to prove it.
+ */
+
+/** What invalidation needs to know of an entry, given with every `set`. */
+export interface StoreIndex {
+  /** The namespaced, normalised path the entry belongs to (`deleteByPath`, `deleteByPrefix`). */
+  readonly path: string;
+  /** Namespaced tags (`deleteByTag`). */
+  readonly tags: readonly string[];
+}
+
+export interface CacheStore {
+  /** The bytes stored at `key`, or `undefined` when there are none (or they expired). */
+  get(key: string): Promise<Buffer | undefined>;
+  /** Store `value` for `ttlMs` milliseconds (> 0) and index it under its path and tags. */
+  set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void>;
+  /** Remove exact keys; resolves the number that existed. */
+  delete(keys: readonly string[]): Promise<number>;
+  /** Remove every entry indexed under exactly this path; resolves the number removed. */
+  deleteByPath(path: string): Promise<number>;
+  /** Remove every entry whose path starts with `prefix` (literally: no glob); resolves the number removed. */
+  deleteByPrefix(prefix: string): Promise<number>;
+  /** Remove every entry carrying any of `tags`; each entry counts once. */
+  deleteByTag(tags: readonly string[]): Promise<number>;
+  /** Release what the store opened itself (never a client it was given). */
+  close(): Promise<void>;
+
+  /** Optional batch read: one answer per key, in order. */
+  getMany?(keys: readonly string[]): Promise<Array<Buffer | undefined>>;
+  /** Optional batch write. */
+  setMany?(entries: ReadonlyArray<StoreSetEntry>): Promise<void>;
+  /**
+   * Optional cross-instance lock for single flight: resolves a token when this caller now
+   * holds `key` for `ttlMs`, `undefined` when someone else does.
+   */
+  lock?(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Release a lock taken with `lock`, only if `token` still holds it. */
+  unlock?(key: string, token: string): Promise<void>;
+  /** Optional health check: resolves when the store answers. */
+  ping?(): Promise<void>;
+  /** True for a process-local store that never blocks on I/O (MemoryStore). */
+  readonly local?: boolean;
+}
+
+export interface StoreSetEntry {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly ttlMs: number;
+  readonly index: StoreIndex;
+}
+
+const REQUIRED = ['get', 'set', 'delete', 'deleteByPath', 'deleteByPrefix', 'deleteByTag', 'close'] as const;
+
+/** Check a user-supplied store's shape at construction (as undici's assertCacheStore does). */
+export function assertCacheStore(store: unknown, name = 'store'): asserts store is CacheStore {
+  if (store === null || typeof store !== 'object') {
+    throw new TypeError(`createCache: ${name} must be a CacheStore object, got ${store === null ? 'null' : typeof store}`);
+  }
+  for (const method of REQUIRED) {
+    if (typeof (store as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`createCache: ${name}.${method} must be a function`);
+    }
+  }
+}
