@@ -8,7 +8,8 @@ export type CacheErrorCode =
   | 'ERC_STORE_TIMEOUT'
   | 'ERC_STORE_UNAVAILABLE'
   | 'ERC_ENTRY_CORRUPT'
-  | 'ERC_SERIALIZE_FAILED';
+  | 'ERC_SERIALIZE_FAILED'
+  | 'ERC_CALLBACK_FAILED';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
@@ -52,5 +53,12 @@ export class EntryCorruptError extends CacheError {
 export class SerializeError extends CacheError {
   constructor(message: string, cause?: unknown) {
     super('ERC_SERIALIZE_FAILED', message, { cause });
+  }
+}
+
+/** A function given in the options (tags, an invalidation target) threw where no request could hear it. */
+export class CallbackError extends CacheError {
+  constructor(message: string, cause?: unknown) {
+    super('ERC_CALLBACK_FAILED', message, { cause });
   }
 }

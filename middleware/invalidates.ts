@@ -1,0 +1,61 @@
+/**
+ * Invalidation on mutating routes, done before the answer is sent, so the client's next
+ * GET never sees the old body (read-your-writes).
+ */
+
+import type { Request, RequestHandler, Response } from 'express';
+import type { ResponseCache } from '../src/cache';
+import { CallbackError } from '../src/errors';
+import type { InvalidateTarget } from '../src/types';
+import { holdUntil } from './defer';
+
+export type TargetOrFn = InvalidateTarget | ((req: Request, res: Response) => InvalidateTarget);
+
+/** `cache.invalidates(target)`: on a 2xx answer, invalidate `target` before it is sent. */
+export function invalidates(cache: ResponseCache<Request, Response>, target: TargetOrFn): RequestHandler {
+  if (typeof target !== 'function' && (target === null || typeof target !== 'object')) {
+    throw new TypeError('cache.invalidates: target must be { keys?, paths?, prefixes?, tags? } or a function returning one');
+  }
+  return function invalidatesMiddleware(req, res, next) {
+    holdUntil(res, (status) => {
+      if (status < 200 || status > 299) return undefined;
+      return run(cache, () => (typeof target === 'function' ? target(req, res) : target));
+    });
+    next();
+  };
+}
+
+/**
+ * RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI, and
+ * the same-origin URIs in Location and Content-Location.
+ */
+export function invalidateUnsafe(cache: ResponseCache<Request, Response>, req: Request, res: Response): void {
+  holdUntil(res, (status) => {
+    if (status < 200 || status > 399) return undefined;
+    return run(cache, () => ({ paths: [req.baseUrl + req.path, ...sameOriginPaths(req, res)] }));
+  });
+}
+
+function run(cache: ResponseCache<Request, Response>, target: () => InvalidateTarget): Promise<unknown> {
+  return Promise.resolve()
+    .then(() => cache.invalidate(target()))
+    .catch((err) => cache.guarded.report(new CallbackError(`invalidation target failed: ${(err as Error)?.message}`, err), { operation: 'invalidate' }));
+}
+
+function sameOriginPaths(req: Request, res: Response): string[] {
+  const host = req.headers.host;
+  const out: string[] = [];
+  for (const name of ['location', 'content-location']) {
+    const value = res.getHeader(name);
+    if (typeof value !== 'string' || !value) continue;
+    try {
+      const base = new URL(`http://${host ?? 'localhost'}${req.originalUrl}`);
+      const url = new URL(value, base);
+      // Only our own origin: another host's URIs are not ours to invalidate (§4.4).
+      if (url.host === base.host && (url.protocol === 'http:' || url.protocol === 'https:')) out.push(url.pathname);
+    } catch {
+      // an unparseable Location invalidates nothing
+    }
+  }
+  return out;
+}

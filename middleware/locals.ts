@@ -1,0 +1,44 @@
+/**
+ * res.locals.cache: the handler's view of, and control over, the cache for its request.
+ */
+
+import type { ResponseCache } from '../src/cache';
+import type { CacheStatus, InvalidateTarget } from '../src/types';
+
+export class RequestCache<Req = unknown, Res = unknown> {
+  /** The request's cache key ('' when the cache does not apply to it). */
+  key = '';
+  /** What the cache did: HIT, MISS, STALE or BYPASS (also sent as X-Cache). */
+  status: CacheStatus = 'BYPASS';
+  /** @internal */ skipped = false;
+  /** @internal */ ttlOverride: number | undefined = undefined;
+  /** @internal */ readonly extraTags: string[] = [];
+
+  constructor(readonly cache: ResponseCache<Req, Res>) {}
+
+  /** Do not store this response, whatever it says. */
+  skip(): void {
+    this.skipped = true;
+  }
+
+  /** Keep this response fresh for `seconds`, over the options and its own headers. */
+  ttl(seconds: number): void {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+      throw new TypeError(`res.locals.cache.ttl: seconds must be a positive number, got ${String(seconds)}`);
+    }
+    this.ttlOverride = seconds;
+  }
+
+  /** Add tags to the entry this response becomes. */
+  tag(...tags: string[]): void {
+    for (const t of tags) {
+      if (typeof t !== 'string' || t.length === 0) throw new TypeError(`res.locals.cache.tag: tags must be non-empty strings, got ${String(t)}`);
+      this.extraTags.push(t);
+    }
+  }
+
+  /** Same as cache.invalidate(). */
+  invalidate(target: InvalidateTarget): Promise<number> {
+    return this.cache.invalidate(target);
+  }
+}

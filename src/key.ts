@@ -1,0 +1,150 @@
+/**
+ * Cache keys: pure functions of the request's method, path, query and headers.
+ *
+ *   prefix:version:namespace:GET:/path?a=1&b=2|accept-language=fr
+ *
+ * Every request-supplied part is percent-encoded so that none of the separators
+ * (`:` after the method, `?`, `&`, `=`, `|`, `#`) can appear inside it: no input can make
+ * two different requests share a key, or a key leave its namespace.
+ */
+
+import { createHash } from 'node:crypto';
+import type { QueryOption } from './types';
+
+export const MAX_KEY_BYTES = 200;
+const HEAD_CHARS = 150;
+
+export interface CacheKeyParts {
+  /** `prefix:version:namespace:`; default 'cache:v1:http:'. */
+  keyPrefix?: string;
+  method: string;
+  /** The path as sent (`req.baseUrl + req.path`), without the query. */
+  path: string;
+  /** The raw query string, without the leading `?`. */
+  query?: string;
+  /** Request headers, lower-case names (Node's `req.headers`). */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** Request header names part of the key, lower-case. */
+  vary?: readonly string[];
+  /** Which query names are kept; default all. */
+  queryFilter?: NameFilter;
+}
+
+export type NameFilter = (name: string) => boolean;
+
+/** The key the middleware builds: method class (HEAD reads GET's), path, sorted query, vary headers. */
+export function buildCacheKey(parts: CacheKeyParts): string {
+  const method = parts.method.toUpperCase();
+  let key = `${parts.keyPrefix ?? 'cache:v1:http:'}${method === 'HEAD' ? 'GET' : method}:${normalizePath(parts.path)}`;
+  const query = canonicalQuery(parts.query ?? '', parts.queryFilter);
+  if (query) key += '?' + query;
+  if (parts.vary && parts.vary.length > 0) key += '|' + varyPart(parts.vary, parts.headers ?? {});
+  return shortenKey(key);
+}
+
+/** The key of one variant of a response that said `Vary: names` (RFC 9111 §4.1). */
+export function variantKey(primaryKey: string, names: readonly string[], headers: Readonly<Record<string, string | string[] | undefined>>): string {
+  return shortenKey(`${primaryKey}|v|${varyPart(names, headers)}`);
+}
+
+/** Keys over MAX_KEY_BYTES keep a readable head and end in a hash of the whole key. */
+export function shortenKey(key: string): string {
+  if (key.length <= MAX_KEY_BYTES && Buffer.byteLength(key) <= MAX_KEY_BYTES) return key;
+  let head = key.slice(0, HEAD_CHARS);
+  const last = head.charCodeAt(head.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) head = head.slice(0, -1); // don't split a surrogate pair
+  // '#' never appears in a built key (it is percent-encoded everywhere), so no short key ends like this.
+  return `${head}#${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
+}
+
+// RFC 3986 pchar and '/': unreserved, sub-delims, ':', '@', and '%' of a pct-encoding. Minus '|'.
+const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+
+/**
+ * The path as sent, with every character outside RFC 3986's pchar set percent-encoded
+ * (UTF-8) and hex digits upper-cased, so `/a|b`, `/a%7Cb` and `/a%7cb` are one key.
+ */
+export function normalizePath(path: string): string {
+  let out = PATH_SAFE.test(path) ? path : encodeOutside(path);
+  if (out.includes('%')) {
+    out = out.replace(/%([0-9a-fA-F]{2})?/g, (_m, hex: string | undefined) => (hex ? '%' + hex.toUpperCase() : '%25'));
+  }
+  return out;
+}
+
+function encodeOutside(path: string): string {
+  let out = '';
+  for (const ch of path) {
+    if (PATH_CHAR.test(ch)) out += ch;
+    else if (ch.length === 1 && ch >= '\uD800' && ch <= '\uDFFF') out += '%EF%BF%BD'; // lone surrogate: U+FFFD
+    else out += encodeURIComponent(ch);
+  }
+  return out;
+}
+const PATH_CHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;
+
+/**
+ * The path as the invalidation index knows it: normalised, lower-cased, with no trailing
+ * slash. Express routes `/Products/` and `/products` to one handler by default, so one
+ * `invalidate({ paths: ['/products'] })` drops them all; over-invalidating is safe.
+ */
+export function indexPath(path: string): string {
+  let p = normalizePath(path).toLowerCase();
+  while (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  return p;
+}
+
+/**
+ * Query parameters sorted by (decoded) name, each name's values kept in order, every name
+ * and value re-encoded with encodeURIComponent. `a` and `a=` are the same parameter, as
+ * every query parser reads them. Independent of Express's query parser.
+ */
+export function canonicalQuery(raw: string, filter?: NameFilter): string {
+  if (!raw) return '';
+  const params: Array<[string, string]> = [];
+  for (const part of raw.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+    if (filter && !filter(name)) continue;
+    params.push([name, eq === -1 ? '' : decodeComponent(part.slice(eq + 1))]);
+  }
+  if (params.length === 0) return '';
+  if (params.length > 1) params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // stable: values keep their order
+  let out = '';
+  for (const [name, value] of params) out += (out ? '&' : '') + encodeURIComponent(name) + '=' + encodeURIComponent(value);
+  return out;
+}
+
+/** `ignore` / `only` lists of names, each exact or ending in `*` for a prefix (`utm_*`). */
+export function compileNameFilter(option: QueryOption): NameFilter {
+  const list = 'only' in option ? option.only : option.ignore;
+  const exact = new Set(list.filter((n) => !n.endsWith('*')));
+  const prefixes = list.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
+  const matches = (name: string): boolean => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+  return 'only' in option ? matches : (name) => !matches(name);
+}
+
+/** `name=value&…` for the given header names; an absent header has no `=`, unlike an empty one. */
+function varyPart(names: readonly string[], headers: Readonly<Record<string, string | string[] | undefined>>): string {
+  let out = '';
+  for (const name of names) {
+    const raw = headers[name];
+    out += (out ? '&' : '') + encodeURIComponent(name);
+    if (raw === undefined) continue;
+    // RFC 9111 §4.1: values may be normalised where semantics are identical (whitespace, line folding).
+    const value = (Array.isArray(raw) ? raw.join(', ') : raw).replace(/\s+/g, ' ').trim();
+    out += '=' + encodeURIComponent(value);
+  }
+  return out;
+}
+
+function decodeComponent(s: string): string {
+  const plus = s.includes('+') ? s.replace(/\+/g, ' ') : s;
+  if (!plus.includes('%')) return plus;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return plus; // malformed escapes are kept as sent, as query parsers do
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Option defaults and the one resolver every option goes through, at construction and for
+ * per-route overrides alike. Bad input throws a TypeError naming the option; nothing is
+ * checked at request time.
+ */
+
+import type { CacheOptions, ErrorHandler, HeadersOption, QueryOption } from './types';
+import { compileNameFilter, type NameFilter } from './key';
+
+/** The defaults, as the README states them (a test holds the two together). */
+export const DEFAULTS = Object.freeze({
+  namespace: 'http',
+  version: 'v1',
+  prefix: 'cache',
+  ttl: 60,
+  maxTtl: undefined as number | undefined,
+  jitter: 0.1,
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  methods: Object.freeze(['GET', 'HEAD']) as readonly string[],
+  statuses: Object.freeze([200, 203, 204]) as readonly number[],
+  vary: Object.freeze([]) as readonly string[],
+  maxEntryBytes: 1024 * 1024,
+  storeTimeout: 100,
+  whenStoreDown: 'bypass' as 'bypass' | 'memory',
+  fallbackTtl: 5,
+  coalesce: true as boolean | { timeout: number },
+  coalesceTimeout: 10_000,
+  invalidateUnsafe: true,
+  headers: Object.freeze({ xCache: 'X-Cache', age: true }) as Readonly<Required<HeadersOption>>,
+  shareAuthorized: false,
+  tiered: false,
+});
+
+/** Options after validation, with derived fields the request path uses as they are. */
+export interface ResolvedOptions<Req = unknown, Res = unknown> {
+  readonly namespace: string;
+  readonly version: string;
+  readonly prefix: string;
+  /** `prefix:version:namespace:`, the head of every key, path index and tag. */
+  readonly keyPrefix: string;
+  readonly ttl: number;
+  readonly maxTtl: number | undefined;
+  readonly jitter: number;
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: number;
+  readonly methods: ReadonlySet<string>;
+  readonly statuses: ReadonlySet<number>;
+  /** Lower-case, sorted, de-duplicated. */
+  readonly vary: readonly string[];
+  readonly query: QueryOption | undefined;
+  /** Compiled from `query`: true when a parameter name belongs in the key. */
+  readonly queryFilter: NameFilter | undefined;
+  readonly key: ((req: Req) => string) | undefined;
+  readonly tags: ((req: Req, res: Res) => readonly string[]) | undefined;
+  readonly maxEntryBytes: number;
+  readonly storeTimeout: number;
+  readonly whenStoreDown: 'bypass' | 'memory';
+  readonly fallbackTtl: number;
+  /** Follower wait bound in ms, or false when misses are not coalesced. */
+  readonly coalesce: false | { readonly timeout: number };
+  readonly invalidateUnsafe: boolean;
+  readonly xCache: string | false;
+  readonly age: boolean;
+  readonly bypass: ((req: Req) => boolean) | undefined;
+  readonly shareAuthorized: boolean;
+  readonly onError: ErrorHandler | undefined;
+}
+
+const KNOWN = new Set([
+  'store', 'redis', 'tiered', 'namespace', 'version', 'prefix', 'ttl', 'maxTtl', 'jitter',
+  'staleWhileRevalidate', 'staleIfError', 'methods', 'statuses', 'vary', 'query', 'key', 'tags',
+  'maxEntryBytes', 'storeTimeout', 'whenStoreDown', 'fallbackTtl', 'coalesce', 'invalidateUnsafe',
+  'headers', 'bypass', 'shareAuthorized', 'onError',
+]);
+const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method and header names)
+const NAME_PART = /^[A-Za-z0-9._-]+$/; // namespace, version, prefix: nothing that acts as a separator
+
+/**
+ * Validate `input` and merge it over `base` (the cache's own options, for per-route
+ * overrides). `where` names the caller in messages: 'createCache' or 'cache.middleware'.
+ */
+export function resolveOptions<Req, Res>(
+  input: CacheOptions<Req, Res> | undefined,
+  base?: ResolvedOptions<Req, Res>,
+  where = 'createCache',
+): ResolvedOptions<Req, Res> {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw new TypeError(`${where}: options must be an object`);
+  const o = input as Record<string, unknown>;
+  for (const name of Object.keys(o)) {
+    if (!KNOWN.has(name)) throw new TypeError(`${where}: unknown option "${name}"`);
+    if (base && CONSTRUCTION_ONLY.includes(name) && o[name] !== undefined) {
+      throw new TypeError(`${where}: ${name} can only be set in createCache(), not per route`);
+    }
+  }
+  const fail = (name: string, rule: string, got: unknown): never => {
+    throw new TypeError(`${where}: ${name} must be ${rule}, got ${show(got)}`);
+  };
+  const pick = <T>(name: string, fallback: T): T => (o[name] === undefined ? fallback : (o[name] as T));
+
+  const namePart = (name: 'namespace' | 'version' | 'prefix'): string => {
+    const v = pick(name, base ? base[name] : DEFAULTS[name]);
+    if (typeof v !== 'string' || !NAME_PART.test(v)) fail(name, 'a non-empty string of letters, digits, ".", "_" or "-"', v);
+    return v;
+  };
+  const seconds = (name: string, v: unknown, allowZero: boolean): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+      fail(name, allowZero ? 'a number of seconds >= 0' : 'a positive number of seconds', v);
+    }
+    return v as number;
+  };
+  const fn = <F>(name: string, fallback: F | undefined): F | undefined => {
+    const v = pick<unknown>(name, fallback);
+    if (v !== undefined && typeof v !== 'function') fail(name, 'a function', v);
+    return v as F | undefined;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = pick<unknown>(name, fallback);
+    if (typeof v !== 'boolean') fail(name, 'true or false', v);
+    return v as boolean;
+  };
+
+  const namespace = namePart('namespace');
+  const version = namePart('version');
+  const prefix = namePart('prefix');
+  const ttl = seconds('ttl', pick('ttl', base ? base.ttl : DEFAULTS.ttl), false);
+  const maxTtlIn = pick<unknown>('maxTtl', base ? base.maxTtl : DEFAULTS.maxTtl);
+  const maxTtl = maxTtlIn === undefined ? undefined : seconds('maxTtl', maxTtlIn, false);
+  const jitter = pick<unknown>('jitter', base ? base.jitter : DEFAULTS.jitter);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter < 1)) fail('jitter', 'a number from 0 up to (not including) 1', jitter);
+  const swr = seconds('staleWhileRevalidate', pick('staleWhileRevalidate', base ? base.staleWhileRevalidate : DEFAULTS.staleWhileRevalidate), true);
+  const sie = seconds('staleIfError', pick('staleIfError', base ? base.staleIfError : DEFAULTS.staleIfError), true);
+
+  let methods = base ? base.methods : new Set(DEFAULTS.methods);
+  if (o.methods !== undefined) {
+    const v = o.methods;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((m) => typeof m === 'string' && TOKEN.test(m))) {
+      fail('methods', 'a non-empty array of HTTP method names', v);
+    }
+    methods = new Set((v as string[]).map((m) => m.toUpperCase()));
+  }
+  let statuses = base ? base.statuses : new Set(DEFAULTS.statuses);
+  if (o.statuses !== undefined) {
+    const v = o.statuses;
+    // A 304 is never stored: Express makes one from any matching conditional GET (STYLE 10).
+    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => Number.isInteger(s) && s >= 200 && s <= 599 && s !== 304)) {
+      fail('statuses', 'a non-empty array of status codes from 200 to 599 (never 304)', v);
+    }
+    statuses = new Set(v as number[]);
+  }
+  let vary = base ? base.vary : DEFAULTS.vary;
+  if (o.vary !== undefined) {
+    const v = o.vary;
+    if (!Array.isArray(v) || !v.every((h) => typeof h === 'string' && TOKEN.test(h))) fail('vary', 'an array of header names', v);
+    vary = Object.freeze([...new Set((v as string[]).map((h) => h.toLowerCase()))].sort());
+  }
+  let query = base ? base.query : undefined;
+  let queryFilter = base ? base.queryFilter : undefined;
+  if (o.query !== undefined) {
+    query = checkQuery(o.query, fail);
+    queryFilter = compileNameFilter(query);
+  }
+  const maxEntryBytes = pick<unknown>('maxEntryBytes', base ? base.maxEntryBytes : DEFAULTS.maxEntryBytes);
+  if (typeof maxEntryBytes !== 'number' || !Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 0) {
+    fail('maxEntryBytes', 'a whole number of bytes >= 0', maxEntryBytes);
+  }
+  const storeTimeout = pick<unknown>('storeTimeout', base ? base.storeTimeout : DEFAULTS.storeTimeout);
+  if (typeof storeTimeout !== 'number' || !Number.isFinite(storeTimeout) || storeTimeout <= 0) {
+    fail('storeTimeout', 'a positive number of milliseconds', storeTimeout);
+  }
+  const whenStoreDown = pick<unknown>('whenStoreDown', base ? base.whenStoreDown : DEFAULTS.whenStoreDown);
+  if (whenStoreDown !== 'bypass' && whenStoreDown !== 'memory') fail('whenStoreDown', "'bypass' or 'memory'", whenStoreDown);
+  const fallbackTtl = seconds('fallbackTtl', pick('fallbackTtl', base ? base.fallbackTtl : DEFAULTS.fallbackTtl), false);
+
+  let coalesce = base ? base.coalesce : { timeout: DEFAULTS.coalesceTimeout };
+  if (o.coalesce !== undefined) {
+    const v = o.coalesce as unknown;
+    if (v === true) coalesce = { timeout: DEFAULTS.coalesceTimeout };
+    else if (v === false) coalesce = false;
+    else if (v && typeof v === 'object' && typeof (v as { timeout?: unknown }).timeout === 'number'
+      && (v as { timeout: number }).timeout > 0 && Number.isFinite((v as { timeout: number }).timeout)) {
+      coalesce = { timeout: (v as { timeout: number }).timeout };
+    } else fail('coalesce', 'true, false or { timeout: positive ms }', v);
+  }
+
+  let xCache: string | false = base ? base.xCache : DEFAULTS.headers.xCache;
+  let age = base ? base.age : DEFAULTS.headers.age;
+  if (o.headers !== undefined) {
+    const v = o.headers as unknown;
+    if (v === false) {
+      xCache = false;
+      age = false;
+    } else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const h = v as HeadersOption;
+      for (const k of Object.keys(h)) if (k !== 'xCache' && k !== 'age') fail('headers', '{ xCache?, age? }', v);
+      if (h.xCache !== undefined) {
+        if (h.xCache !== false && (typeof h.xCache !== 'string' || !TOKEN.test(h.xCache))) fail('headers.xCache', 'a header name or false', h.xCache);
+        xCache = h.xCache;
+      }
+      if (h.age !== undefined) {
+        if (typeof h.age !== 'boolean') fail('headers.age', 'true or false', h.age);
+        age = h.age;
+      }
+    } else fail('headers', '{ xCache?, age? } or false', v);
+  }
+
+  if (o.tiered !== undefined && typeof o.tiered !== 'boolean') fail('tiered', 'true or false', o.tiered);
+
+  return Object.freeze({
+    namespace, version, prefix,
+    keyPrefix: `${prefix}:${version}:${namespace}:`,
+    ttl, maxTtl, jitter: jitter as number,
+    staleWhileRevalidate: swr, staleIfError: sie,
+    methods, statuses, vary, query, queryFilter,
+    key: fn<(req: Req) => string>('key', base?.key),
+    tags: fn<(req: Req, res: Res) => readonly string[]>('tags', base?.tags),
+    maxEntryBytes: maxEntryBytes as number,
+    storeTimeout: storeTimeout as number,
+    whenStoreDown: whenStoreDown as 'bypass' | 'memory',
+    fallbackTtl,
+    coalesce,
+    invalidateUnsafe: bool('invalidateUnsafe', base ? base.invalidateUnsafe : DEFAULTS.invalidateUnsafe),
+    xCache, age,
+    bypass: fn<(req: Req) => boolean>('bypass', base?.bypass),
+    shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
+    onError: fn<ErrorHandler>('onError', base?.onError),
+  });
+}
+
+function checkQuery(v: unknown, fail: (name: string, rule: string, got: unknown) => never): QueryOption {
+  const names = (list: unknown): list is string[] => Array.isArray(list) && list.every((n) => typeof n === 'string' && n.length > 0);
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    const q = v as Record<string, unknown>;
+    if (keys.length === 1 && keys[0] === 'ignore' && names(q.ignore)) return { ignore: [...q.ignore] };
+    if (keys.length === 1 && keys[0] === 'only' && names(q.only)) return { only: [...q.only] };
+  }
+  return fail('query', '{ ignore: [names] } or { only: [names] }', v);
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Time arithmetic: jitter, freshness lifetimes, the fresh and stale windows of an entry,
+ * and Age. Pure functions; the clock is always passed in.
+ */
+
+import { deltaSeconds, type Directives } from './cache-control';
+import type { EntryTimes } from './entry';
+
+/** A TTL drawn uniformly from `ttl * (1 ± jitter)`, in the unit it was given. */
+export function ttlWithJitter(ttl: number, jitter = 0.1, random: () => number = Math.random): number {
+  if (!(jitter > 0)) return ttl;
+  return ttl * (1 - jitter + 2 * jitter * random());
+}
+
+/**
+ * The freshness lifetime a response states, in seconds (RFC 9111 §4.2.1): `s-maxage`
+ * (we are a shared cache), else `max-age`, else `Expires` minus `Date`. `undefined` when
+ * it states none; 0 or less when it is stale on arrival; NaN when a directive is invalid.
+ */
+export function statedLifetime(cc: Directives, expires: string | undefined, date: string | undefined, now: number): number | undefined {
+  const sMaxAge = deltaSeconds(cc, 's-maxage');
+  if (sMaxAge !== undefined) return sMaxAge;
+  const maxAge = deltaSeconds(cc, 'max-age');
+  if (maxAge !== undefined) return maxAge;
+  if (expires === undefined) return undefined;
+  const expiresAt = Date.parse(expires);
+  // §5.3: an invalid Expires, "0" especially, is a time in the past.
+  if (Number.isNaN(expiresAt)) return 0;
+  const dateAt = date === undefined ? NaN : Date.parse(date);
+  return (expiresAt - (Number.isNaN(dateAt) ? now : dateAt)) / 1000;
+}
+
+/** The origin's Age header in whole seconds (RFC 9111 §5.1); 0 when absent or invalid. */
+export function parseAge(header: string | undefined): number {
+  if (header === undefined || !/^\s*\d+\s*$/.test(header)) return 0;
+  return Math.min(Number(header), 2147483648);
+}
+
+export interface TtlInput {
+  /** res.locals.cache.ttl(n), which wins over everything. */
+  override: number | undefined;
+  /** statedLifetime() of the response. */
+  stated: number | undefined;
+  originAge: number;
+  ttl: number;
+  maxTtl: number | undefined;
+  jitter: number;
+  random: () => number;
+}
+
+/**
+ * Seconds the entry is fresh from now, or 0 when it must not be stored. A lifetime the
+ * response states is already counted from its Age (§4.2.3) and is only jittered downward:
+ * serving past it would hand out a stale response without revalidation (§4.2.4).
+ */
+export function freshSeconds(t: TtlInput): number {
+  let seconds: number;
+  let upward = true;
+  if (t.override !== undefined) seconds = t.override;
+  else if (t.stated !== undefined) {
+    if (Number.isNaN(t.stated)) return 0;
+    seconds = t.stated - t.originAge;
+    upward = false;
+  } else seconds = t.ttl;
+  if (!(seconds > 0)) return 0;
+  if (t.maxTtl !== undefined) seconds = Math.min(seconds, t.maxTtl);
+  if (t.jitter > 0) {
+    seconds = upward ? ttlWithJitter(seconds, t.jitter, t.random) : seconds * (1 - t.jitter * t.random());
+    if (t.maxTtl !== undefined) seconds = Math.min(seconds, t.maxTtl);
+  }
+  return seconds;
+}
+
+/** An entry's times from its fresh seconds and stale windows (seconds past staleness). */
+export function entryTimes(now: number, fresh: number, swr: number, sie: number): EntryTimes {
+  const staleAt = now + Math.max(1, Math.round(fresh * 1000));
+  const swrUntil = staleAt + Math.round(swr * 1000);
+  const sieUntil = staleAt + Math.round(sie * 1000);
+  return { storedAt: now, staleAt, swrUntil, sieUntil, expiresAt: Math.max(swrUntil, sieUntil) };
+}
+
+/** The Age to send with a hit: the origin's Age plus whole seconds stored (RFC 9111 §4.2.3). */
+export function currentAge(originAge: number, storedAt: number, now: number): number {
+  return originAge + Math.max(0, Math.floor((now - storedAt) / 1000));
+}
+
+/**
+ * Stale windows in seconds: the response's own `stale-while-revalidate` /
+ * `stale-if-error` (RFC 5861) win; the options apply only to a response that does not
+ * forbid serving it stale with `must-revalidate`, `proxy-revalidate` or `s-maxage`
+ * (RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10).
+ */
+export function staleWindows(cc: Directives, swr: number, sie: number): { swr: number; sie: number } {
+  const forbidden = cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage');
+  const own = (name: string, option: number): number => {
+    const v = deltaSeconds(cc, name);
+    if (v !== undefined && !Number.isNaN(v)) return v;
+    return forbidden ? 0 : option;
+  };
+  return { swr: own('stale-while-revalidate', swr), sie: own('stale-if-error', sie) };
+}

@@ -1,0 +1,110 @@
+/**
+ * Shared public types. The core knows nothing of Express: request and response types are
+ * parameters (`Req`, `Res`) that the middleware fills in with Express's.
+ */
+
+import type { CacheError } from './errors';
+import type { CacheStore } from './stores/store';
+
+/** What the cache did with a request; also sent as `X-Cache`. */
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';
+
+/** What `invalidate()` removes. Paths and prefixes are request paths as clients send them. */
+export interface InvalidateTarget {
+  /** Exact cache keys, as `res.locals.cache.key` shows them. */
+  keys?: readonly string[];
+  /** Every variant (query, vary) of each exact path. */
+  paths?: readonly string[];
+  /** Every path that starts with each prefix, literally (no glob). */
+  prefixes?: readonly string[];
+  /** Every entry carrying any of the tags, responses and values alike. */
+  tags?: readonly string[];
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  stale: number;
+  bypasses: number;
+  stores: number;
+  invalidations: number;
+  errors: number;
+  /** hits (stale included) / (hits + stale + misses); 0 before any lookup. */
+  hitRatio: number;
+}
+
+/** Where an error reported to `onError` came from. */
+export interface ErrorContext {
+  operation: 'get' | 'set' | 'delete' | 'invalidate' | 'lock' | 'decode' | 'encode' | 'serialize' | 'ping' | 'refresh';
+  key?: string;
+}
+
+export type ErrorHandler = (err: CacheError, context: ErrorContext) => void;
+
+/** Query parameter names part of the key: all but `ignore`, or only `only`. Names may end in `*`. */
+export type QueryOption = { ignore: readonly string[] } | { only: readonly string[] };
+
+export interface HeadersOption {
+  /** Name of the header saying HIT / MISS / STALE / BYPASS, or false for none. @default 'X-Cache' */
+  xCache?: string | false;
+  /** Send `Age` on hits. @default true */
+  age?: boolean;
+}
+
+/** Options of `createCache()`; every one but `store`, `redis` and `tiered` can be overridden per route. */
+export interface CacheOptions<Req = unknown, Res = unknown> {
+  /** Any CacheStore. @default new MemoryStore() */
+  store?: CacheStore;
+  /** A Redis URL, or an ioredis `Redis` or `Cluster`: shorthand for a RedisStore. */
+  redis?: string | object;
+  /** With `redis`: a bounded memory tier in front of Redis, kept coherent over pub/sub. @default false */
+  tiered?: boolean;
+  /** @default 'http' */
+  namespace?: string;
+  /** Bumping it orphans every entry. @default 'v1' */
+  version?: string;
+  /** @default 'cache' */
+  prefix?: string;
+  /** Seconds an entry is fresh when the response says nothing of freshness. @default 60 */
+  ttl?: number;
+  /** Upper bound in seconds on any TTL, response headers' included. @default undefined */
+  maxTtl?: number;
+  /** Each TTL is drawn uniformly from ttl * (1 ± jitter). @default 0.1 */
+  jitter?: number;
+  /** Seconds past expiry during which a stale entry is served while one request refreshes it. @default 0 */
+  staleWhileRevalidate?: number;
+  /** Seconds past expiry during which a stale entry is served when the handler fails. @default 0 */
+  staleIfError?: number;
+  /** Methods answered from the cache; HEAD is answered from the GET entry. @default ['GET', 'HEAD'] */
+  methods?: readonly string[];
+  /** Statuses stored (RFC 9110 §15.1's cacheable-by-default 2xx). @default [200, 203, 204] */
+  statuses?: readonly number[];
+  /** Request headers always part of the key. @default [] */
+  vary?: readonly string[];
+  /** Which query parameters are part of the key. @default all */
+  query?: QueryOption;
+  /** Replaces the built key (still namespaced). */
+  key?: (req: Req) => string;
+  /** Tags for the stored entry, read when the response is stored. */
+  tags?: (req: Req, res: Res) => readonly string[];
+  /** Larger bodies are streamed to the client and not stored. @default 1048576 */
+  maxEntryBytes?: number;
+  /** Milliseconds after which a store call counts as a miss. @default 100 */
+  storeTimeout?: number;
+  /** While the store is out: 'bypass' to the origin, or 'memory' through a small local store. @default 'bypass' */
+  whenStoreDown?: 'bypass' | 'memory';
+  /** Most seconds an entry is kept by the `whenStoreDown: 'memory'` fallback. @default 5 */
+  fallbackTtl?: number;
+  /** Concurrent misses on one key make one origin call; `{ timeout }` bounds a follower's wait (ms). @default true */
+  coalesce?: boolean | { timeout: number };
+  /** A 2xx/3xx answer to an unsafe method invalidates its path first (RFC 9111 §4.4). @default true */
+  invalidateUnsafe?: boolean;
+  /** Diagnostic headers, or false for none. @default { xCache: 'X-Cache', age: true } */
+  headers?: HeadersOption | false;
+  /** Requests for which the cache neither reads nor writes. */
+  bypass?: (req: Req) => boolean;
+  /** Let requests with Authorization use the cache (RFC 9111 §3.5). @default false */
+  shareAuthorized?: boolean;
+  /** Hears store and codec errors. @default logs once per error code */
+  onError?: ErrorHandler;
+}
