@@ -23,11 +23,24 @@ export function statedLifetime(cc: Directives, expires: string | undefined, date
   const maxAge = deltaSeconds(cc, 'max-age');
   if (maxAge !== undefined) return maxAge;
   if (expires === undefined) return undefined;
-  const expiresAt = Date.parse(expires);
+  const expiresAt = parseHttpDate(expires);
   // §5.3: an invalid Expires, "0" especially, is a time in the past.
   if (Number.isNaN(expiresAt)) return 0;
-  const dateAt = date === undefined ? NaN : Date.parse(date);
+  const dateAt = date === undefined ? NaN : parseHttpDate(date);
   return (expiresAt - (Number.isNaN(dateAt) ? now : dateAt)) / 1000;
+}
+
+// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms.
+const HTTP_DATE = [
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]+day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
+/** An HTTP-date in epoch ms, or NaN: Date.parse alone reads "0" as the year 2000. */
+export function parseHttpDate(value: string): number {
+  const v = value.trim();
+  return HTTP_DATE.some((re) => re.test(v)) ? Date.parse(v) : NaN;
 }
 
 /** The origin's Age header in whole seconds (RFC 9111 §5.1); 0 when absent or invalid. */

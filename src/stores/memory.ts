@@ -62,7 +62,7 @@ export class MemoryStore implements CacheStore {
       ttlAutopurge: false,
       allowStale: false,
       updateAgeOnGet: false,
-      ...(now ? { perf: { now } } : {}),
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
       dispose: (_value, key, reason) => {
         // 'set' here means overwritten: the new value's index is written right after.
         this.unindex(key);

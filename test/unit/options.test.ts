@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULTS, resolveOptions } from '../../src/options';
+
+describe('options', () => {
+  describe('when an option is invalid', () => {
+    it.each([
+      [{ ttl: -5 }, 'createCache: ttl must be a positive number of seconds, got -5'],
+      [{ ttl: 0 }, 'ttl must be a positive number'],
+      [{ ttl: '60' }, 'ttl must be a positive number'],
+      [{ maxTtl: NaN }, 'maxTtl'],
+      [{ jitter: 1 }, 'jitter'],
+      [{ jitter: -0.1 }, 'jitter'],
+      [{ staleWhileRevalidate: -1 }, 'staleWhileRevalidate'],
+      [{ staleIfError: Infinity }, 'staleIfError'],
+      [{ methods: [] }, 'methods'],
+      [{ methods: ['GE T'] }, 'methods'],
+      [{ statuses: [304] }, 'statuses'],
+      [{ statuses: [200, 99] }, 'statuses'],
+      [{ vary: ['bad header'] }, 'vary'],
+      [{ vary: 'accept' }, 'vary'],
+      [{ query: { bad: [] } }, 'query'],
+      [{ query: { ignore: [], only: [] } }, 'query'],
+      [{ key: 'x' }, 'key must be a function'],
+      [{ tags: [] }, 'tags must be a function'],
+      [{ maxEntryBytes: 1.5 }, 'maxEntryBytes'],
+      [{ storeTimeout: 0 }, 'storeTimeout'],
+      [{ whenStoreDown: 'crash' }, 'whenStoreDown'],
+      [{ coalesce: { timeout: -1 } }, 'coalesce'],
+      [{ headers: { xCache: 'X Cache' } }, 'headers.xCache'],
+      [{ headers: { nope: true } }, 'headers'],
+      [{ namespace: 'a:b' }, 'namespace'],
+      [{ version: '' }, 'version'],
+      [{ prefix: 'a b' }, 'prefix'],
+      [{ invalidateUnsafe: 'yes' }, 'invalidateUnsafe'],
+      [{ shareAuthorized: 1 }, 'shareAuthorized'],
+      [{ tiered: 'yes' }, 'tiered'],
+      [{ ttL: 5 }, 'unknown option "ttL"'],
+    ])('%j throws a TypeError naming it', (input, message) => {
+      expect(() => resolveOptions(input as never)).toThrow(TypeError);
+      expect(() => resolveOptions(input as never)).toThrow(message);
+    });
+
+    it('should refuse store, redis and tiered per route', () => {
+      const base = resolveOptions({});
+      expect(() => resolveOptions({ redis: 'redis://x' }, base, 'cache.middleware')).toThrow('cache.middleware: redis can only be set in createCache()');
+    });
+  });
+
+  describe('when options are valid', () => {
+    it('should resolve the defaults', () => {
+      const o = resolveOptions(undefined);
+      expect(o.keyPrefix).toBe('cache:v1:http:');
+      expect(o.ttl).toBe(60);
+      expect([...o.methods]).toEqual(['GET', 'HEAD']);
+      expect([...o.statuses]).toEqual([200, 203, 204]);
+      expect(o.coalesce).toEqual({ timeout: DEFAULTS.coalesceTimeout });
+      expect(o.xCache).toBe('X-Cache');
+      expect(Object.isFrozen(DEFAULTS)).toBe(true);
+    });
+
+    it('should merge per-route overrides over the base', () => {
+      const base = resolveOptions({ ttl: 300, namespace: 'shop', vary: ['Accept-Language'] });
+      const route = resolveOptions({ ttl: 900 }, base, 'cache.middleware');
+      expect(route.ttl).toBe(900);
+      expect(route.namespace).toBe('shop');
+      expect(route.vary).toEqual(['accept-language']);
+    });
+
+    it('should turn headers off', () => {
+      const o = resolveOptions({ headers: false });
+      expect(o.xCache).toBe(false);
+      expect(o.age).toBe(false);
+    });
+  });
+
+  describe('the README', () => {
+    // bentocache's docs drifted from its code; this keeps ours honest.
+    it('should state the defaults DEFAULTS holds', () => {
+      const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+      const stated = (name: string): string | undefined => {
+        const m = readme.match(new RegExp('^#### `' + name + '`[^\\n]*\\n+Default: `([^`]*)`', 'm'));
+        return m?.[1];
+      };
+      expect(stated('namespace')).toBe(`'${DEFAULTS.namespace}'`);
+      expect(stated('version')).toBe(`'${DEFAULTS.version}'`);
+      expect(stated('prefix')).toBe(`'${DEFAULTS.prefix}'`);
+      expect(stated('ttl')).toBe(String(DEFAULTS.ttl));
+      expect(stated('jitter')).toBe(String(DEFAULTS.jitter));
+      expect(stated('staleWhileRevalidate')).toBe(String(DEFAULTS.staleWhileRevalidate));
+      expect(stated('staleIfError')).toBe(String(DEFAULTS.staleIfError));
+      expect(stated('methods')).toBe(JSON.stringify(DEFAULTS.methods).replace(/"/g, "'").replace(/,/g, ', '));
+      expect(stated('statuses')).toBe(JSON.stringify(DEFAULTS.statuses).replace(/,/g, ', '));
+      expect(stated('maxEntryBytes')).toBe(String(DEFAULTS.maxEntryBytes));
+      expect(stated('storeTimeout')).toBe(String(DEFAULTS.storeTimeout));
+      expect(stated('whenStoreDown')).toBe(`'${DEFAULTS.whenStoreDown}'`);
+      expect(stated('fallbackTtl')).toBe(String(DEFAULTS.fallbackTtl));
+      expect(stated('coalesce')).toBe(String(DEFAULTS.coalesce));
+      expect(stated('invalidateUnsafe')).toBe(String(DEFAULTS.invalidateUnsafe));
+      expect(stated('shareAuthorized')).toBe(String(DEFAULTS.shareAuthorized));
+      expect(stated('tiered')).toBe(String(DEFAULTS.tiered));
+      expect(stated('headers')).toBe(`{ xCache: '${DEFAULTS.headers.xCache}', age: ${DEFAULTS.headers.age} }`);
+    });
+  });
+});
