@@ -18,6 +18,7 @@ import { SingleFlight } from './flight';
 import { entryTimes, freshSeconds, parseAge, staleWindows, statedLifetime } from './ttl';
 import type { CacheOptions, CacheStats, InvalidateTarget } from './types';
 import { createStoreFromOptions } from './store-factory';
+import { cachedFunction, ValueCache, type CachedFunction, type CachedOptions, type ValueCacheOptions, type ValueHost } from './values';
 
 /** How a stored response stands at a moment (RFC 9111 §4.2, RFC 5861). */
 export type Freshness = 'fresh' | 'stale-while-revalidate' | 'stale-if-error' | 'expired';
@@ -223,6 +224,25 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     const n = counts.reduce((a, b) => a + b, 0);
     this.metrics.invalidations += n;
     return n;
+  }
+
+  /** A typed cache of values in `namespace`, on this cache's store, tags and invalidation. */
+  values<T>(namespace: string, options?: ValueCacheOptions<T>): ValueCache<T> {
+    return new ValueCache<T>(this.valueHost, namespace, options);
+  }
+
+  /** Wrap a function so its results are cached by arguments; the wrapper has `.invalidate(...args)`. */
+  cached<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>, options?: CachedOptions<A>): CachedFunction<A, R> {
+    return cachedFunction(this.valueHost, fn, options);
+  }
+
+  private get valueHost(): ValueHost {
+    const o = this.options;
+    return {
+      guarded: this.guarded, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
+      lockTimeout: o.coalesce ? o.coalesce.timeout : 10_000,
+      now: this.now, random: this.random, lockKey: (k) => this.lockKey(k),
+    };
   }
 
   stats(): CacheStats {
