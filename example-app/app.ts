@@ -1,0 +1,208 @@
+/**
+ * A small shop API that uses every feature of express-response-cache. Each route says in
+ * a comment which feature it shows; README.md has curl lines for all of them.
+ *
+ * The cache is mounted per route, not app-wide: every route picks its own options, and
+ * routes that must never be cached (/stats, /health/cache, the mutations) simply do not
+ * mount it. (Under an app-wide `app.use(cache.middleware())`, a route-level middleware
+ * would be ignored: one cache per request.)
+ */
+
+import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
+import { RequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
+import { SlowDb, type ProductPatch } from './db';
+
+export interface AppOptions {
+  cache: ExpressResponseCache;
+  /** Simulated latency of every database call, in ms. @default 50 */
+  dbDelayMs?: number;
+}
+
+const GREETINGS: Record<string, string> = {
+  en: 'Welcome to the shop!',
+  fr: 'Bienvenue dans la boutique !',
+  de: 'Willkommen im Shop!',
+};
+
+export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
+  const db = new SlowDb(dbDelayMs);
+  const app = express();
+  app.disable('x-powered-by');
+  app.locals.db = db; // for tests: db.calls counts what the cache did not save
+  app.use(express.json());
+
+  // Paged, filtered list. Tagged 'catalog' so any product change drops every page at once.
+  // Tracking parameters (utm_*, fbclid) are left out of the key: ?utm_source=x is a HIT too.
+  // For 30 s past expiry a stale page is served (X-Cache: STALE) while one request refreshes it.
+  app.get('/products',
+    cache.middleware({ tags: () => ['catalog'], query: { ignore: ['utm_*', 'fbclid'] }, staleWhileRevalidate: 30 }),
+    async (req, res) => {
+      const page = intParam(req.query.page, 1);
+      const limit = intParam(req.query.limit, 20);
+      if (page === undefined || limit === undefined) return badRequest(res, 'page and limit must be positive whole numbers');
+      res.json(await db.list({ page, limit, category: strParam(req.query.category), q: strParam(req.query.q) }));
+    });
+
+  // Per-route options: details stay fresh 15 minutes and carry a product tag, so a change
+  // to one product drops just its own entries. Every hit has an ETag: send it back in
+  // If-None-Match and the answer is a 304 with no body.
+  app.get('/products/:id',
+    cache.middleware({ ttl: 900, tags: (req) => [`product:${req.params.id}`] }),
+    async (req, res) => {
+      const id = parseId(req.params.id);
+      const product = id && (await db.get(id));
+      if (!product) return notFound(res); // a 404 is not stored
+      res.json(product);
+    });
+
+  // res.locals.cache.skip(): stock changes outside this API too (the warehouse restocks),
+  // so a "sold out" answer is never stored: the restock shows on the very next request.
+  // In-stock answers are cached for 10 s.
+  app.get('/products/:id/stock',
+    cache.middleware({ ttl: 10, tags: (req) => [`product:${req.params.id}`] }),
+    async (req, res) => {
+      const id = parseId(req.params.id);
+      const product = id && (await db.get(id));
+      if (!product) return notFound(res);
+      if (product.stock === 0) requestCache(res)?.skip();
+      res.json({ id: product.id, inStock: product.stock > 0, stock: product.stock });
+    });
+
+  // cache.invalidates(): on a 2xx answer the product's entries and every catalog page are
+  // gone *before* the client sees the answer, so its next GET reads the new data. A 400 or
+  // 404 invalidates nothing.
+  const dropProduct = cache.invalidates((req): InvalidateTarget => ({ tags: [`product:${req.params.id}`, 'catalog'] }));
+
+  app.put('/products/:id', dropProduct, async (req, res) => {
+    const id = parseId(req.params.id);
+    if (!id) return notFound(res);
+    const patch = parsePatch(req.body);
+    if (typeof patch === 'string') return badRequest(res, patch);
+    const product = await db.update(id, patch);
+    if (!product) return notFound(res);
+    res.json(product);
+  });
+
+  app.delete('/products/:id', dropProduct, async (req, res) => {
+    const id = parseId(req.params.id);
+    if (!id || !(await db.remove(id))) return notFound(res);
+    res.status(204).end();
+  });
+
+  // Freshness stated by the response itself: Cache-Control: max-age=3600 is kept as the
+  // entry's TTL (the cache's default ttl is only for responses that say nothing).
+  app.get('/categories', cache.middleware({ tags: () => ['categories'] }), async (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=3600');
+    res.json(await db.listCategories());
+  });
+
+  // res.locals.cache.ttl() and .tag(): what only the handler knows. Featured categories are
+  // cached longer; the page is tagged with every product it lists (known only after the
+  // query), so updating one of them drops this page too.
+  app.get('/categories/:slug', cache.middleware(), async (req, res) => {
+    const slug = strParam(req.params.slug);
+    const category = slug && (await db.getCategory(slug));
+    if (!category) return notFound(res);
+    const { items } = await db.list({ category: category.slug, limit: 50 });
+    const rc = requestCache(res);
+    rc?.ttl(category.featured ? 600 : 120);
+    rc?.tag(`category:${category.slug}`, ...items.map((p) => `product:${p.id}`));
+    res.json({ category, products: items });
+  });
+
+  // Response Vary: one entry per Accept-Language, so a French client never gets the
+  // English greeting from the cache.
+  app.get('/greeting', cache.middleware({ ttl: 3600 }), (req, res) => {
+    const language = req.acceptsLanguages('en', 'fr', 'de') || 'en';
+    res.set('Vary', 'Accept-Language');
+    res.set('Content-Language', language);
+    res.json({ language, message: GREETINGS[language] });
+  });
+
+  // Manual invalidation, e.g. from a back office: { tags?, paths?, prefixes?, keys? }.
+  // Protect such a route in a real app.
+  app.post('/admin/cache/invalidate', async (req, res) => {
+    try {
+      res.json({ removed: await cache.invalidate(req.body ?? {}) });
+    } catch (err) {
+      if (err instanceof TypeError) return badRequest(res, err.message);
+      throw err;
+    }
+  });
+
+  // The cache's counters: hits, misses, stale, bypasses, stores, invalidations, errors, hitRatio.
+  app.get('/stats', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(cache.stats());
+  });
+
+  // The same counters in Prometheus text format, for a scraper.
+  app.get('/metrics', (_req, res) => {
+    res.set('Cache-Control', 'no-store').type('text/plain; version=0.0.4').send(cache.metrics.toPrometheus(cache.options.namespace));
+  });
+
+  // For a load balancer or an orchestrator: isAvailable is false while the circuit breaker
+  // keeps a failing store out; ping() asks the store now (true or false, never throws).
+  // The app keeps answering either way (X-Cache: BYPASS): this reports, it does not gate.
+  app.get('/health/cache', async (_req, res) => {
+    const ping = await cache.ping();
+    res.status(ping ? 200 : 503).set('Cache-Control', 'no-store')
+      .json({ available: cache.isAvailable, ping, store: cache.store.constructor.name });
+  });
+
+  app.use((_req, res) => notFound(res));
+  app.use(((err, _req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    if (status >= 500) console.error(err);
+    res.status(status).json({ error: status >= 500 ? 'internal error' : String(err?.message ?? err) });
+  }) as ErrorRequestHandler);
+
+  return app;
+}
+
+/** res.locals.cache, typed; undefined when no cache middleware saw the request. */
+function requestCache(res: Response): RequestCache | undefined {
+  return res.locals.cache instanceof RequestCache ? res.locals.cache : undefined;
+}
+
+/**
+ * Only canonical ids ("7", not "007"): each product has one URL and so one set of entries
+ * (the detail's tag is built from the raw param). `unknown` because Express 5's types give
+ * route params as string | string[] once a plain RequestHandler sits before the handler.
+ */
+function parseId(raw: unknown): number | undefined {
+  return typeof raw === 'string' && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
+}
+
+function intParam(v: unknown, fallback: number): number | undefined {
+  if (v === undefined) return fallback;
+  return typeof v === 'string' && /^[1-9][0-9]{0,5}$/.test(v) ? Number(v) : undefined;
+}
+
+function strParam(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function parsePatch(body: unknown): ProductPatch | string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'send a JSON object';
+  const patch: ProductPatch = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (name === 'name' || name === 'description') {
+      if (typeof value !== 'string' || value.trim() === '') return `${name} must be a non-empty string`;
+      patch[name] = value;
+    } else if (name === 'price' || name === 'stock') {
+      if (!Number.isSafeInteger(value) || (value as number) < 0) return `${name} must be a whole number >= 0`;
+      patch[name] = value as number;
+    } else {
+      return `unknown field "${name}" (name, description, price and stock can change)`;
+    }
+  }
+  return patch;
+}
+
+function notFound(res: Response): void {
+  res.status(404).json({ error: 'not found' });
+}
+
+function badRequest(res: Response, message: string): void {
+  res.status(400).json({ error: message });
+}
