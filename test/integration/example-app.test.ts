@@ -1,0 +1,191 @@
+/**
+ * The example shop (example-app/) against a fresh in-memory cache per test: what its
+ * README promises with curl, checked with supertest.
+ */
+
+import request from 'supertest';
+import type { Express } from 'express';
+import { createCache, type ExpressResponseCache } from '../../middleware';
+import { createApp } from '../../example-app/app';
+import type { Product, SlowDb } from '../../example-app/db';
+
+const opened: ExpressResponseCache[] = [];
+let cache: ExpressResponseCache;
+let app: Express;
+
+function db(): SlowDb {
+  return app.locals.db as SlowDb;
+}
+
+/** A fresh cache and app; `now` replaces the cache's clock. */
+function setUp(now?: () => number): void {
+  cache = createCache({ namespace: 'shop', jitter: 0 }, now ? { now } : {});
+  opened.push(cache);
+  app = createApp({ cache, dbDelayMs: 1 });
+}
+
+beforeEach(() => setUp());
+
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close()));
+});
+
+describe('example app', () => {
+  it('serves the product list from the database once, then from the cache', async () => {
+    const first = await request(app).get('/products?page=1&limit=5').expect(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(first.body.items).toHaveLength(5);
+    expect(first.body.total).toBe(100);
+    const calls = db().calls;
+
+    const second = await request(app).get('/products?page=1&limit=5').expect(200);
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.body).toEqual(first.body);
+    // Tracking parameters are not part of the key; the order of the others does not matter.
+    const tracked = await request(app).get('/products?limit=5&page=1&utm_source=mail').expect(200);
+    expect(tracked.headers['x-cache']).toBe('HIT');
+    // HEAD is answered from the GET entry, without a body.
+    const head = await request(app).head('/products?page=1&limit=5').expect(200);
+    expect(head.headers['x-cache']).toBe('HIT');
+    expect(head.text ?? '').toBe('');
+    expect(db().calls).toBe(calls);
+
+    // Another page or filter is another entry.
+    const filtered = await request(app).get('/products?category=audio').expect(200);
+    expect(filtered.headers['x-cache']).toBe('MISS');
+    expect(filtered.body.items.every((p: Product) => p.category === 'audio')).toBe(true);
+  });
+
+  it('answers If-None-Match with the current ETag with a 304 and no body', async () => {
+    const miss = await request(app).get('/products/7').expect(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    const etag = miss.headers.etag;
+    expect(etag).toBeTruthy();
+
+    const notModified = await request(app).get('/products/7').set('If-None-Match', etag).expect(304);
+    expect(notModified.headers['x-cache']).toBe('HIT');
+    expect(notModified.headers.etag).toBe(etag);
+    expect(notModified.text ?? '').toBe('');
+
+    const changed = await request(app).get('/products/7').set('If-None-Match', '"something-else"').expect(200);
+    expect(changed.headers['x-cache']).toBe('HIT');
+    expect(changed.body.id).toBe(7);
+  });
+
+  it('PUT drops the product and every catalog page before it answers', async () => {
+    const detail = await request(app).get('/products/7').expect(200);
+    await request(app).get('/products?limit=10').expect(200);
+    expect((await request(app).get('/products/7')).headers['x-cache']).toBe('HIT');
+    expect((await request(app).get('/products?limit=10')).headers['x-cache']).toBe('HIT');
+
+    const put = await request(app).put('/products/7').send({ price: 1234 }).expect(200);
+    expect(put.body.price).toBe(1234);
+
+    const after = await request(app).get('/products/7').expect(200);
+    expect(after.headers['x-cache']).toBe('MISS');
+    expect(after.body.price).toBe(1234);
+    expect(after.headers.etag).not.toBe(detail.headers.etag);
+    // The client's old ETag no longer matches: it gets the new body, not a 304.
+    await request(app).get('/products/7').set('If-None-Match', detail.headers.etag).expect(200);
+
+    const list = await request(app).get('/products?limit=10').expect(200);
+    expect(list.headers['x-cache']).toBe('MISS');
+    expect(list.body.items.find((p: Product) => p.id === 7).price).toBe(1234);
+  });
+
+  it('a rejected PUT invalidates nothing', async () => {
+    await request(app).get('/products/7').expect(200);
+    await request(app).put('/products/7').send({ price: -1 }).expect(400);
+    await request(app).put('/products/7').send({ category: 'tea' }).expect(400);
+    expect((await request(app).get('/products/7')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('DELETE drops the product: the next GET is a 404, not the cached copy', async () => {
+    await request(app).get('/products/7').expect(200);
+    await request(app).delete('/products/7').expect(204);
+    const gone = await request(app).get('/products/7').expect(404);
+    expect(gone.headers['x-cache']).toBe('MISS');
+    await request(app).delete('/products/7').expect(404);
+  });
+
+  it('keeps one greeting per Accept-Language (response Vary)', async () => {
+    const en = await request(app).get('/greeting').set('Accept-Language', 'en').expect(200);
+    expect(en.headers['x-cache']).toBe('MISS');
+    expect(en.headers.vary).toMatch(/accept-language/i);
+    const fr = await request(app).get('/greeting').set('Accept-Language', 'fr').expect(200);
+    expect(fr.headers['x-cache']).toBe('MISS');
+    expect(fr.body.message).toBe('Bienvenue dans la boutique !');
+
+    const enAgain = await request(app).get('/greeting').set('Accept-Language', 'en').expect(200);
+    expect(enAgain.headers['x-cache']).toBe('HIT');
+    expect(enAgain.body).toEqual({ language: 'en', message: 'Welcome to the shop!' });
+    const frAgain = await request(app).get('/greeting').set('Accept-Language', 'fr').expect(200);
+    expect(frAgain.headers['x-cache']).toBe('HIT');
+    expect(frAgain.body.language).toBe('fr');
+    expect(frAgain.headers['content-language']).toBe('fr');
+
+    const de = await request(app).get('/greeting').set('Accept-Language', 'de').expect(200);
+    expect(de.headers['x-cache']).toBe('MISS');
+    expect(de.body.message).toBe('Willkommen im Shop!');
+  });
+
+  it('never serves a skip()ped answer (sold out) from the cache; in-stock answers are cached', async () => {
+    for (let i = 0; i < 3; i++) {
+      const soldOut = await request(app).get('/products/10/stock').expect(200);
+      expect(soldOut.body).toEqual({ id: 10, inStock: false, stock: 0 });
+      expect(soldOut.headers['x-cache']).not.toBe('HIT');
+    }
+    await request(app).get('/products/7/stock').expect(200);
+    expect((await request(app).get('/products/7/stock')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('a category page is fresh for the TTL its handler chose (res.locals.cache.ttl)', async () => {
+    let now = Date.now();
+    setUp(() => now);
+    // 'printers' is not featured (120 s), 'audio' is (600 s).
+    await request(app).get('/categories/printers').expect(200);
+    await request(app).get('/categories/audio').expect(200);
+    now += 119_000;
+    const aged = await request(app).get('/categories/printers').expect(200);
+    expect(aged.headers['x-cache']).toBe('HIT');
+    expect(aged.headers.age).toBe('119');
+    now += 2_000;
+    expect((await request(app).get('/categories/printers')).headers['x-cache']).toBe('MISS');
+    expect((await request(app).get('/categories/audio')).headers['x-cache']).toBe('HIT');
+  });
+
+  it('a category page carries its products\' tags (res.locals.cache.tag)', async () => {
+    const page = await request(app).get('/categories/printers').expect(200);
+    expect(page.headers['x-cache']).toBe('MISS');
+    expect((await request(app).get('/categories/printers')).headers['x-cache']).toBe('HIT');
+
+    const listed: Product = page.body.products[0];
+    await request(app).put(`/products/${listed.id}`).send({ name: 'Renamed' }).expect(200);
+    const after = await request(app).get('/categories/printers').expect(200);
+    expect(after.headers['x-cache']).toBe('MISS');
+    expect(after.body.products[0].name).toBe('Renamed');
+  });
+
+  it('reports the cache: /health/cache, /stats, /metrics', async () => {
+    const health = await request(app).get('/health/cache').expect(200);
+    expect(health.body).toMatchObject({ available: true, ping: true });
+
+    await request(app).get('/products').expect(200);
+    await request(app).get('/products').expect(200);
+    const stats = await request(app).get('/stats').expect(200);
+    expect(stats.body).toMatchObject({ hits: 1, misses: 1, stores: 1, errors: 0, hitRatio: 0.5 });
+    expect(stats.headers['x-cache']).toBeUndefined();
+
+    const metrics = await request(app).get('/metrics').expect(200);
+    expect(metrics.text).toContain('express_response_cache_hits_total{namespace="shop"} 1');
+  });
+
+  it('invalidates on demand through the admin route', async () => {
+    await request(app).get('/categories').expect(200);
+    expect((await request(app).get('/categories')).headers['x-cache']).toBe('HIT');
+    const res = await request(app).post('/admin/cache/invalidate').send({ tags: ['categories'] }).expect(200);
+    expect(res.body.removed).toBe(1);
+    expect((await request(app).get('/categories')).headers['x-cache']).toBe('MISS');
+    await request(app).post('/admin/cache/invalidate').send({ everything: true }).expect(400);
+  });
+});
