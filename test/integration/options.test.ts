@@ -1,0 +1,134 @@
+/**
+ * Options are checked where they are given, at createCache() and cache.middleware(),
+ * never at request time: a bad option is a TypeError naming it, before any request.
+ */
+
+import request from 'supertest';
+import { cacheResponses, createCache, buildCacheKey, ttlWithJitter } from '../../middleware';
+import { forEachExpress } from '../helpers/express';
+import { closeAfterEach, serve, track } from '../helpers/http';
+
+closeAfterEach();
+
+const BAD: ReadonlyArray<readonly [string, Record<string, unknown>, RegExp]> = [
+  ['ttl: -5', { ttl: -5 }, /^createCache: ttl must be a positive number of seconds, got -5$/],
+  ['ttl: 0', { ttl: 0 }, /ttl must be/],
+  ['ttl: NaN', { ttl: Number.NaN }, /ttl must be/],
+  ['maxTtl: "1h"', { maxTtl: '1h' }, /maxTtl must be/],
+  ['jitter: 2', { jitter: 2 }, /^createCache: jitter must be a number from 0 up to \(not including\) 1, got 2$/],
+  ['jitter: -0.1', { jitter: -0.1 }, /jitter must be/],
+  ['methods: []', { methods: [] }, /^createCache: methods must be a non-empty array of HTTP method names, got \[\]$/],
+  ['methods: ["GE T"]', { methods: ['GE T'] }, /methods must be/],
+  ['statuses: [304]', { statuses: [304] }, /^createCache: statuses must be .*never 304.*, got \[304\]$/],
+  ['statuses: [99]', { statuses: [99] }, /statuses must be/],
+  ['query: { bad: 1 }', { query: { bad: 1 } }, /^createCache: query must be \{ ignore: \[names\] \} or \{ only: \[names\] \}, got \{"bad":1\}$/],
+  ['query: { ignore: "utm" }', { query: { ignore: 'utm' } }, /query must be/],
+  ['vary: ["Accept Language"]', { vary: ['Accept Language'] }, /vary must be/],
+  ['unknown option "tll"', { tll: 60 }, /^createCache: unknown option "tll"$/],
+  ['namespace: "a:b"', { namespace: 'a:b' }, /namespace must be/],
+  ['maxEntryBytes: -1', { maxEntryBytes: -1 }, /maxEntryBytes must be/],
+  ['storeTimeout: 0', { storeTimeout: 0 }, /storeTimeout must be/],
+  ['coalesce: { timeout: 0 }', { coalesce: { timeout: 0 } }, /coalesce must be/],
+  ['headers: { xCache: "X Cache" }', { headers: { xCache: 'X Cache' } }, /headers\.xCache must be/],
+  ['headers: { etag: true }', { headers: { etag: true } }, /headers must be/],
+  ['key: "fixed"', { key: 'fixed' }, /key must be a function/],
+  ['bypass: true', { bypass: true }, /bypass must be a function/],
+  ['shareAuthorized: "yes"', { shareAuthorized: 'yes' }, /shareAuthorized must be true or false/],
+  ['invalidateUnsafe: 1', { invalidateUnsafe: 1 }, /invalidateUnsafe must be true or false/],
+];
+
+forEachExpress((express) => {
+  describe('when createCache() is given an invalid option', () => {
+    it.each(BAD)('should throw a TypeError naming it (%s)', (_name, options, message) => {
+      expect(() => createCache(options as never)).toThrow(TypeError);
+      expect(() => createCache(options as never)).toThrow(message);
+    });
+
+    it('should throw from cacheResponses() the same way', () => {
+      expect(() => cacheResponses({ ttl: -5 })).toThrow(/^createCache: ttl must be a positive number of seconds, got -5$/);
+    });
+
+    it('should throw when options is not an object', () => {
+      expect(() => createCache('60' as never)).toThrow(/^createCache: options must be an object$/);
+    });
+  });
+
+  describe('when cache.middleware() is given an invalid override', () => {
+    it.each(BAD.filter(([n]) => !n.startsWith('namespace')))('should throw a TypeError naming it (%s)', async (_name, options) => {
+      const cache = track(createCache());
+      let err: unknown;
+      try {
+        cache.middleware(options as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message).toMatch(/^cache\.middleware: /);
+    });
+
+    it('should refuse store-wide options per route', () => {
+      const cache = track(createCache());
+      expect(() => cache.middleware({ store: cache.store } as never)).toThrow(/^cache\.middleware: store can only be set in createCache\(\), not per route$/);
+      expect(() => cache.middleware({ onError: () => {} })).toThrow(/onError belongs to the shared store/);
+    });
+  });
+
+  describe('when the options are valid', () => {
+    it('should never throw at request time, and a route override should apply to its route alone', async () => {
+      const cache = track(createCache({ ttl: 60, jitter: 0 }));
+      const app = express();
+      let calls = 0;
+      app.get('/short', cache.middleware({ headers: { xCache: 'X-Route-Cache' } }), (_req, res) => {
+        calls++;
+        res.send('short');
+      });
+      app.get('/plain', cache.middleware(), (_req, res) => {
+        calls++;
+        res.send('plain');
+      });
+      const { url } = await serve(app);
+      const a = await request(url).get('/short');
+      const b = await request(url).get('/short');
+      const c = await request(url).get('/plain');
+      expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
+      expect(a.headers['x-route-cache']).toBe('MISS');
+      expect(b.headers['x-route-cache']).toBe('HIT');
+      expect(b.headers['x-cache']).toBeUndefined();
+      expect(c.headers['x-cache']).toBe('MISS');
+      expect(calls).toBe(2);
+    });
+
+    it('should carry the instance on cacheResponses() as .cache', async () => {
+      const handler = cacheResponses({ jitter: 0 });
+      track(handler.cache);
+      const app = express();
+      let calls = 0;
+      app.use(handler);
+      app.get('/x', (_req, res) => {
+        calls++;
+        res.send('x');
+      });
+      const { url } = await serve(app);
+      await request(url).get('/x');
+      await request(url).get('/x');
+      expect(calls).toBe(1);
+      expect(handler.cache.stats()).toMatchObject({ hits: 1, misses: 1, stores: 1 });
+    });
+  });
+});
+
+describe('when the helpers are imported from the package entry', () => {
+  it('should export buildCacheKey as a pure key builder', () => {
+    const a = buildCacheKey({ method: 'HEAD', path: '/x', query: 'b=2&a=1' });
+    const b = buildCacheKey({ method: 'GET', path: '/x', query: 'a=1&b=2' });
+    expect(a).toBe('cache:v1:http:GET:/x?a=1&b=2');
+    expect(b).toBe(a);
+  });
+
+  it('should export ttlWithJitter drawing from ttl * (1 ± jitter)', () => {
+    expect(ttlWithJitter(100, 0.1, () => 0)).toBeCloseTo(90, 10);
+    expect(ttlWithJitter(100, 0.1, () => 0.5)).toBeCloseTo(100, 10);
+    expect(ttlWithJitter(100, 0.1, () => 0.999)).toBeCloseTo(109.98, 10);
+    expect(ttlWithJitter(100, 0)).toBe(100);
+  });
+});
