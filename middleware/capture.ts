@@ -75,9 +75,12 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
   };
 
   res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
-    decide(args[0]);
-    if (swallowing) return this;
+    // The decision must see the status and headers writeHead(status, headers) is about to
+    // send, not what was set before it: a Set-Cookie, no-store or 500 given here counts.
+    if (typeof args[0] === 'number') this.statusCode = args[0];
     foldWriteHeadHeaders(this, args);
+    decide(this.statusCode);
+    if (swallowing) return this;
     return (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as WriteHead;
 

@@ -1,0 +1,317 @@
+/**
+ * Capture: whatever way a handler sends its body (res.write chunks, a piped stream,
+ * sendFile, writeHead with headers), the first client gets it intact and later clients get
+ * the same bytes from the cache; what cannot be stored whole is streamed and not stored.
+ */
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createCache } from '../../middleware';
+import { forEachExpress } from '../helpers/express';
+import { allBytes, closeAfterEach, deferred, send, serve, track, until } from '../helpers/http';
+
+closeAfterEach();
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'erc-capture-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+forEachExpress((express) => {
+  function setup(options: Parameters<typeof createCache>[0] = {}) {
+    const cache = track(createCache({ jitter: 0, ...options }));
+    const app = express();
+    app.use(cache.middleware());
+    return { cache, app };
+  }
+
+  describe('when a body is too large to store', () => {
+    it('should stream a body sent with end() over maxEntryBytes in full, and not store it', async () => {
+      const { app } = setup({ maxEntryBytes: 1000 });
+      const body = allBytes(8); // 2048 bytes
+      let calls = 0;
+      app.get('/big', (_req, res) => {
+        calls++;
+        res.type('application/octet-stream').end(body);
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/big');
+      const b = await send(url, '/big');
+      expect(a.body.equals(body)).toBe(true);
+      expect(b.body.equals(body)).toBe(true);
+      expect([a.headers['x-cache'], b.headers['x-cache']]).toEqual(['MISS', 'MISS']);
+      expect(calls).toBe(2);
+    });
+
+    it('should stream a body written in chunks past maxEntryBytes in full, and not store it', async () => {
+      const { app } = setup({ maxEntryBytes: 1000 });
+      const chunk = allBytes(1); // 256 bytes, 8 of them
+      let calls = 0;
+      app.get('/big', (_req, res) => {
+        calls++;
+        res.type('application/octet-stream');
+        for (let i = 0; i < 7; i++) res.write(chunk);
+        res.end(chunk);
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/big');
+      const b = await send(url, '/big');
+      expect(a.body.equals(Buffer.concat(Array(8).fill(chunk)))).toBe(true);
+      expect(a.headers['transfer-encoding']).toBe('chunked');
+      expect(b.body.equals(a.body)).toBe(true);
+      expect(b.headers['x-cache']).toBe('MISS');
+      expect(calls).toBe(2);
+    });
+  });
+
+  describe('when the client goes away mid-stream', () => {
+    it('should store nothing, and the next request should reach the handler', async () => {
+      const { app } = setup();
+      const release = deferred();
+      const closed = deferred();
+      let calls = 0;
+      app.get('/stream', (_req, res) => {
+        calls++;
+        res.type('text/plain');
+        if (calls > 1) return void res.end('whole');
+        res.on('close', () => closed.resolve());
+        res.write('first part;');
+        void release.promise.then(() => res.end('rest'));
+      });
+      const { url, server } = await serve(app);
+      const { port } = server.address() as { port: number };
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/stream', agent: false }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => {});
+        req.on('close', resolve);
+        req.on('timeout', reject);
+      });
+      await closed.promise;
+      release.resolve();
+      const next = await send(url, '/stream');
+      expect(next.text).toBe('whole');
+      expect(next.headers['x-cache']).toBe('MISS');
+      expect(calls).toBe(2);
+    });
+  });
+
+  describe('when the handler streams its body', () => {
+    it('should deliver res.write chunks (strings in several encodings and Buffers) intact and replay them byte for byte', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/chunks', (_req, res) => {
+        calls++;
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.write('héllo ');
+        res.write('776f726c64', 'hex');
+        res.write(Buffer.from([0, 255, 10, 13]));
+        res.write(new Uint8Array([1, 2, 3]));
+        res.end(' ✓', 'utf8');
+      });
+      const { url } = await serve(app);
+      const expected = Buffer.concat([Buffer.from('héllo '), Buffer.from('world'), Buffer.from([0, 255, 10, 13, 1, 2, 3]), Buffer.from(' ✓')]);
+      const a = await send(url, '/chunks');
+      const b = await send(url, '/chunks');
+      expect(a.body.equals(expected)).toBe(true);
+      expect(b.body.equals(expected)).toBe(true);
+      expect(b.headers['x-cache']).toBe('HIT');
+      expect(b.headers['content-length']).toBe(String(expected.length));
+      expect(calls).toBe(1);
+    });
+
+    it('should deliver a Readable piped to res intact and replay it byte for byte', async () => {
+      const { app } = setup();
+      const parts = [allBytes(2), Buffer.from('middle'), allBytes(3).reverse()];
+      let calls = 0;
+      app.get('/piped', (_req, res) => {
+        calls++;
+        res.type('application/octet-stream');
+        Readable.from(parts.map((p) => Buffer.from(p))).pipe(res);
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/piped');
+      const b = await send(url, '/piped');
+      expect(a.body.equals(Buffer.concat(parts))).toBe(true);
+      expect(b.body.equals(a.body)).toBe(true);
+      expect(b.headers['x-cache']).toBe('HIT');
+      expect(calls).toBe(1);
+    });
+
+    it('should deliver res.sendFile of a binary file intact and replay it byte for byte', async () => {
+      const { app } = setup();
+      const file = join(dir, `all-bytes-${Math.random().toString(36).slice(2)}.bin`);
+      const bytes = allBytes(64); // 16 kB: more than one read chunk
+      writeFileSync(file, bytes);
+      let calls = 0;
+      app.get('/file', (_req, res, next) => {
+        calls++;
+        // send's default Cache-Control is "public, max-age=0", which is rightly not stored.
+        res.sendFile(file, { cacheControl: false }, (err) => err && next(err));
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/file');
+      const b = await send(url, '/file');
+      expect(a.status).toBe(200);
+      expect(a.body.equals(bytes)).toBe(true);
+      expect(b.body.equals(bytes)).toBe(true);
+      expect(b.headers['x-cache']).toBe('HIT');
+      expect(b.headers['content-type']).toBe('application/octet-stream');
+      expect(b.headers['last-modified']).toBe(a.headers['last-modified']);
+      expect(b.headers.etag).toBe(a.headers.etag);
+      expect(calls).toBe(1);
+    });
+
+    it('should not store a sendFile answer with send\'s default "Cache-Control: public, max-age=0"', async () => {
+      const { app } = setup();
+      const file = join(dir, 'default.txt');
+      writeFileSync(file, 'default');
+      let calls = 0;
+      app.get('/file', (_req, res, next) => {
+        calls++;
+        res.sendFile(file, (err) => err && next(err));
+      });
+      const { url } = await serve(app);
+      await send(url, '/file');
+      const b = await send(url, '/file');
+      expect(b.headers['cache-control']).toBe('public, max-age=0');
+      expect(b.headers['x-cache']).toBe('MISS');
+      expect(calls).toBe(2);
+    });
+
+    it('should replay a body of all 256 byte values sent with res.send(Buffer) byte for byte', async () => {
+      const { app } = setup();
+      const bytes = allBytes(3);
+      app.get('/bin', (_req, res) => {
+        res.send(bytes);
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/bin');
+      const b = await send(url, '/bin');
+      expect(a.body.equals(bytes)).toBe(true);
+      expect(b.body.equals(bytes)).toBe(true);
+      expect(b.headers['x-cache']).toBe('HIT');
+    });
+  });
+
+  describe('when the handler passes write and end callbacks', () => {
+    it('should call every one of them, once', async () => {
+      const { app } = setup();
+      const called: string[] = [];
+      app.get('/cb', (_req, res) => {
+        res.type('text/plain');
+        res.write('a', () => called.push('write(chunk, cb)'));
+        res.write('b', 'utf8', () => called.push('write(chunk, encoding, cb)'));
+        res.end('c', () => called.push('end(chunk, cb)'));
+      });
+      app.get('/cb2', (_req, res) => {
+        res.type('text/plain');
+        res.write('x');
+        res.end(() => called.push('end(cb)'));
+      });
+      const { url } = await serve(app);
+      expect((await send(url, '/cb')).text).toBe('abc');
+      expect((await send(url, '/cb2')).text).toBe('x');
+      await until(() => called.length === 4);
+      expect(called.sort()).toEqual(['end(cb)', 'end(chunk, cb)', 'write(chunk, cb)', 'write(chunk, encoding, cb)']);
+      expect((await send(url, '/cb')).headers['x-cache']).toBe('HIT');
+    });
+  });
+
+  describe('when the handler sets headers with writeHead(status, headers)', () => {
+    it('should not store a no-store given to writeHead', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/wh', (_req, res) => {
+        calls++;
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
+        res.end('secret');
+      });
+      const { url } = await serve(app);
+      await send(url, '/wh');
+      const b = await send(url, '/wh');
+      expect(b.headers['cache-control']).toBe('no-store');
+      expect(b.headers['x-cache']).toBe('MISS');
+      expect(calls).toBe(2);
+    });
+
+    it('should not store, nor replay to another client, a Set-Cookie given to writeHead', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/wh', (_req, res) => {
+        calls++;
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': `sid=client${calls}` });
+        res.end('hello');
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/wh');
+      const b = await send(url, '/wh');
+      expect(a.headers['set-cookie']).toEqual(['sid=client1']);
+      expect(b.headers['set-cookie']).toEqual(['sid=client2']);
+      expect(calls).toBe(2);
+    });
+
+    it('should not store a status given to writeHead that is not stored (201, 500)', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/created', (_req, res) => {
+        calls++;
+        res.writeHead(201, { 'Content-Type': 'text/plain' });
+        res.end('created');
+      });
+      app.get('/failed', (_req, res) => {
+        calls++;
+        res.writeHead(500, 'Oops', [['Content-Type', 'text/plain']]);
+        res.end('failed');
+      });
+      const { url } = await serve(app);
+      await send(url, '/created');
+      const b = await send(url, '/created');
+      await send(url, '/failed');
+      const d = await send(url, '/failed');
+      expect([b.status, b.headers['x-cache']]).toEqual([201, 'MISS']);
+      expect([d.status, d.headers['x-cache']]).toEqual([500, 'MISS']);
+      expect(calls).toBe(4);
+    });
+
+    it('should capture them (object, [[name, value]] and flat lists) and replay them on a hit', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/obj', (_req, res) => {
+        calls++;
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-From-WriteHead': 'object', 'Cache-Control': 'max-age=300' });
+        res.end('obj');
+      });
+      app.get('/pairs', (_req, res) => {
+        calls++;
+        res.writeHead(203, 'Non-Authoritative', [['Content-Type', 'text/plain'], ['X-From-WriteHead', 'pairs']]);
+        res.end('pairs');
+      });
+      app.get('/flat', (_req, res) => {
+        calls++;
+        res.writeHead(200, ['Content-Type', 'text/csv', 'X-From-WriteHead', 'flat']);
+        res.end('a,b');
+      });
+      const { url } = await serve(app);
+      for (const path of ['/obj', '/pairs', '/flat']) await send(url, path);
+      const obj = await send(url, '/obj');
+      const pairs = await send(url, '/pairs');
+      const flat = await send(url, '/flat');
+      expect(calls).toBe(3);
+      expect([obj.status, obj.headers['x-cache'], obj.headers['x-from-writehead'], obj.headers['content-type'], obj.headers['cache-control'], obj.text])
+        .toEqual([200, 'HIT', 'object', 'text/plain; charset=utf-8', 'max-age=300', 'obj']);
+      expect([pairs.status, pairs.headers['x-cache'], pairs.headers['x-from-writehead'], pairs.headers['content-type'], pairs.text])
+        .toEqual([203, 'HIT', 'pairs', 'text/plain', 'pairs']);
+      expect([flat.status, flat.headers['x-cache'], flat.headers['x-from-writehead'], flat.headers['content-type'], flat.text])
+        .toEqual([200, 'HIT', 'flat', 'text/csv', 'a,b']);
+    });
+  });
+});
