@@ -10,7 +10,7 @@
 
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
 import { RequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
-import { SlowDb, type ProductPatch } from './db';
+import { SlowDb, type Category, type Product, type ProductPatch } from './db';
 
 export interface AppOptions {
   cache: ExpressResponseCache;
@@ -30,6 +30,18 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   app.disable('x-powered-by');
   app.locals.db = db; // for tests: db.calls counts what the cache did not save
   app.use(express.json());
+
+  // The value cache: data, not responses, on the same store, tags and invalidation.
+  // The category list rarely changes: one entry, an hour, dropped with the 'categories' tag.
+  const categoryValues = cache.values<Category[]>('categories', { ttl: 3600 });
+  const allCategories = (): Promise<Category[]> =>
+    categoryValues.getOrSet('all', () => db.listCategories(), { tags: ['categories'] });
+  // A cached function: a category's picks, by argument, tagged like the catalog pages, so the
+  // same PUT that drops the pages drops these too.
+  const picksFor = cache.cached(
+    async (category: string): Promise<Product[]> => (await db.list({ category, limit: 3 })).items,
+    { namespace: 'picks', key: (category) => category, ttl: 300, tags: (category) => ['catalog', `category:${category}`] },
+  );
 
   // Paged, filtered list. Tagged 'catalog' so any product change drops every page at once.
   // Tracking parameters (utm_*, fbclid) are left out of the key: ?utm_source=x is a HIT too.
@@ -101,7 +113,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   // query), so updating one of them drops this page too.
   app.get('/categories/:slug', cache.middleware(), async (req, res) => {
     const slug = strParam(req.params.slug);
-    const category = slug && (await db.getCategory(slug));
+    const category = (await allCategories()).find((c) => c.slug === slug);
     if (!category) return notFound(res);
     const { items } = await db.list({ category: category.slug, limit: 50 });
     const rc = requestCache(res);
@@ -117,6 +129,18 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
     res.set('Vary', 'Accept-Language');
     res.set('Content-Language', language);
     res.json({ language, message: GREETINGS[language] });
+  });
+
+  // Personalised: the answer is the user's alone, so no response cache here (and
+  // Cache-Control: private would keep it out of a shared cache anyway). What it is built
+  // from is the same for everyone: cached as values (cache.values, cache.cached).
+  app.get('/recommendations', async (req, res) => {
+    const user = req.get('x-user-id');
+    if (!user) return badRequest(res, 'send an X-User-Id header');
+    const categories = await allCategories();
+    const favourite = categories[hashOf(user) % categories.length];
+    res.set('Cache-Control', 'private, no-store');
+    res.json({ user, category: favourite.slug, products: await picksFor(favourite.slug) });
   });
 
   // Manual invalidation, e.g. from a back office: { tags?, paths?, prefixes?, keys? }.
@@ -171,6 +195,13 @@ function requestCache(res: Response): RequestCache | undefined {
  */
 function parseId(raw: unknown): number | undefined {
   return typeof raw === 'string' && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
+}
+
+/** A small stable hash (FNV-1a), to give each user a favourite category. */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function intParam(v: unknown, fallback: number): number | undefined {

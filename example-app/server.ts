@@ -39,6 +39,7 @@ Try it (watch X-Cache: MISS, then HIT):
   curl -si ${base}/products/7 | grep -iE 'x-cache|price'              # MISS with the new price
   curl -si ${base}/products/10/stock | grep -i x-cache                # sold out: never a HIT
   curl -si -H 'Accept-Language: fr' ${base}/greeting                  # one entry per language
+  curl -s -H 'X-User-Id: alice' ${base}/recommendations               # personal; its data cached as values
   curl -s ${base}/health/cache
   curl -s ${base}/stats; curl -s ${base}/metrics
 Ctrl-C to stop.`);

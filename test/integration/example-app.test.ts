@@ -166,6 +166,26 @@ describe('example app', () => {
     expect(after.body.products[0].name).toBe('Renamed');
   });
 
+  it('caches the data of a personalised answer as values, never the answer itself', async () => {
+    const first = await request(app).get('/recommendations').set('X-User-Id', 'alice').expect(200);
+    expect(first.headers['cache-control']).toBe('private, no-store');
+    expect(first.headers['x-cache']).toBeUndefined();
+    expect(first.body.products).toHaveLength(3);
+    const calls = db().calls;
+
+    const again = await request(app).get('/recommendations').set('X-User-Id', 'alice').expect(200);
+    expect(again.body).toEqual(first.body);
+    expect(db().calls).toBe(calls); // categories and picks both came from the value cache
+
+    // The picks carry the 'catalog' tag: the PUT that drops the pages drops them too.
+    const pick: Product = first.body.products[0];
+    await request(app).put(`/products/${pick.id}`).send({ name: 'Fresh name' }).expect(200);
+    const after = await request(app).get('/recommendations').set('X-User-Id', 'alice').expect(200);
+    expect(after.body.products[0].name).toBe('Fresh name');
+
+    await request(app).get('/recommendations').expect(400);
+  });
+
   it('reports the cache: /health/cache, /stats, /metrics', async () => {
     const health = await request(app).get('/health/cache').expect(200);
     expect(health.body).toMatchObject({ available: true, ping: true });
