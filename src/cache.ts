@@ -159,17 +159,17 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     const lastModified = headers.find(([n]) => n === 'last-modified')?.[1];
     // RFC 9110 §6.6.1: a replay carries the time the origin made the response.
     if (!headers.some(([n]) => n === 'date')) headers.push(['date', new Date(plan.times.storedAt).toUTCString()]);
+    const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
     const entry: CachedResponse = {
       kind: 'response', status: input.status, headers, etag,
       lastModified: typeof lastModified === 'string' ? lastModified : undefined,
-      originAge: plan.originAge, tags: [...input.tags], body: input.body, ...plan.times,
+      originAge: plan.originAge, path: index.path, tags: index.tags, body: input.body, ...plan.times,
     };
     const key = plan.vary.length > 0 ? variantKey(input.primaryKey, plan.vary, input.reqHeaders) : input.primaryKey;
-    const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
     const ttlMs = entry.expiresAt - this.now();
     if (!(ttlMs > 0)) return undefined;
     if (plan.vary.length > 0) {
-      const marker = { kind: 'vary' as const, vary: plan.vary, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+      const marker = { kind: 'vary' as const, vary: plan.vary, path: index.path, tags: index.tags, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
       if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, index))) return undefined;
     }
     if (!(await this.guarded.write(key, entry, ttlMs, index))) return undefined;

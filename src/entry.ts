@@ -41,6 +41,8 @@ export interface CachedResponse extends EntryTimes {
   readonly lastModified: string | undefined;
   /** The origin's own Age header, in seconds, at storedAt (RFC 9111 §4.2.3). */
   readonly originAge: number;
+  /** The namespaced index path and tags it is stored under (a memory tier re-indexes copies from them). */
+  readonly path: string;
   readonly tags: readonly string[];
   readonly body: Buffer;
 }
@@ -49,12 +51,15 @@ export interface CachedResponse extends EntryTimes {
 export interface VaryMarker {
   readonly kind: 'vary';
   readonly vary: readonly string[];
+  readonly path: string;
+  readonly tags: readonly string[];
   readonly storedAt: number;
   readonly expiresAt: number;
 }
 
 export interface CachedValue extends EntryTimes {
   readonly kind: 'value';
+  readonly path: string;
   readonly tags: readonly string[];
   /** The serialized value. */
   readonly body: Buffer;
@@ -71,15 +76,15 @@ export function encodeEntry(entry: Entry): Buffer {
     case 'response':
       meta = {
         status: entry.status, headers: entry.headers, etag: entry.etag, lastModified: entry.lastModified,
-        originAge: entry.originAge, tags: entry.tags, ...times(entry),
+        originAge: entry.originAge, path: entry.path, tags: entry.tags, ...times(entry),
       };
       body = entry.body;
       break;
     case 'vary':
-      meta = { vary: entry.vary, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+      meta = { vary: entry.vary, path: entry.path, tags: entry.tags, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
       break;
     case 'value':
-      meta = { tags: entry.tags, ...times(entry) };
+      meta = { path: entry.path, tags: entry.tags, ...times(entry) };
       body = entry.body;
       break;
   }
@@ -116,6 +121,7 @@ export function decodeEntry(buf: Buffer): Entry {
         etag: str(meta.etag, 'etag'),
         lastModified: meta.lastModified === undefined ? undefined : str(meta.lastModified, 'lastModified'),
         originAge: int(meta.originAge, 'originAge'),
+        path: str(meta.path, 'path'),
         tags: strings(meta.tags, 'tags'),
         ...readTimes(meta),
         body,
@@ -124,11 +130,13 @@ export function decodeEntry(buf: Buffer): Entry {
       return {
         kind: 'vary',
         vary: strings(meta.vary, 'vary'),
+        path: str(meta.path, 'path'),
+        tags: strings(meta.tags, 'tags'),
         storedAt: int(meta.storedAt, 'storedAt'),
         expiresAt: int(meta.expiresAt, 'expiresAt'),
       };
     case KIND_CODES.value:
-      return { kind: 'value', tags: strings(meta.tags, 'tags'), ...readTimes(meta), body };
+      return { kind: 'value', path: str(meta.path, 'path'), tags: strings(meta.tags, 'tags'), ...readTimes(meta), body };
     default:
       throw new EntryCorruptError(`entry has unknown kind ${buf[1]}`);
   }

@@ -35,7 +35,7 @@ export class GuardedStore {
   readonly store: CacheStore;
   private readonly breaker: CircuitBreaker;
   private readonly fallback: MemoryStore | undefined;
-  private readonly sync: ((key: string) => Buffer | undefined) | undefined;
+  private readonly peek: ((key: string) => Buffer | undefined) | undefined;
   /** Decoded entries by the Buffer a local store hands back: a memory hit decodes once. */
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly logged = new Set<string>();
@@ -43,8 +43,7 @@ export class GuardedStore {
   constructor(store: CacheStore, private readonly o: GuardedStoreOptions) {
     this.store = store;
     this.breaker = new CircuitBreaker({ now: o.now });
-    const getSync = (store as { getSync?: unknown }).getSync;
-    this.sync = store.local && typeof getSync === 'function' ? (getSync as (k: string) => Buffer | undefined).bind(store) : undefined;
+    this.peek = typeof store.peek === 'function' ? store.peek.bind(store) : undefined;
     if (o.whenStoreDown === 'memory' && !store.local) this.fallback = new MemoryStore({ maxEntries: 1000, maxBytes: 32 * 1024 * 1024 });
   }
 
@@ -58,7 +57,11 @@ export class GuardedStore {
    * Synchronous for a local store, so a memory hit needs no await.
    */
   read(key: string, timeout = this.o.storeTimeout): ReadResult | Promise<ReadResult> {
-    if (this.sync) return this.decode(this.sync(key), key);
+    if (this.peek) {
+      const held = this.peek(key);
+      // A local store's peek is its whole answer; a tier's miss still asks the store.
+      if (held !== undefined || this.store.local) return this.decode(held, key);
+    }
     const target = this.target();
     if (!target) return UNAVAILABLE;
     return this.call('get', key, target.get(key), timeout, target === this.fallback).then(
@@ -93,7 +96,8 @@ export class GuardedStore {
     const ttl = target === this.fallback ? Math.min(ttlMs, this.o.fallbackTtl * 1000) : ttlMs;
     try {
       await this.call('set', key, target.set(key, bytes, ttl, index), timeout, target === this.fallback);
-      if (target !== this.fallback) this.decoded.set(bytes, entry);
+      // A store that hands back the very Buffer it was given (MemoryStore, a memory tier) then skips decoding.
+      if (target !== this.fallback && this.peek) this.decoded.set(bytes, entry);
       return true;
     } catch {
       return false;
@@ -166,7 +170,7 @@ export class GuardedStore {
     if (known) return known;
     try {
       const entry = decodeEntry(buf);
-      if (this.store.local) this.decoded.set(buf, entry);
+      if (this.peek) this.decoded.set(buf, entry);
       return entry;
     } catch (err) {
       this.report(err instanceof CacheError ? err : new StoreError('entry did not decode', err), { operation: 'decode', key });

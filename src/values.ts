@@ -196,9 +196,9 @@ export class ValueCache<T> {
     const now = this.host.now();
     const seconds = ttlWithJitter(ttl, this.jitter, () => this.host.random());
     const times = entryTimes(now, seconds, 0, 0);
-    const tags = options?.tags ?? [];
-    const entry: CachedValue = { kind: 'value', tags: [...tags], body, ...times };
-    return { key, entry, ttlMs: times.expiresAt - now, index: { path: this.path, tags: tags.map((t) => this.host.keyPrefix + t) } };
+    const index = { path: this.path, tags: (options?.tags ?? []).map((t) => this.host.keyPrefix + t) };
+    const entry: CachedValue = { kind: 'value', path: index.path, tags: index.tags, body, ...times };
+    return { key, entry, ttlMs: times.expiresAt - now, index };
   }
 
   private unpack(found: unknown, key: string): T | undefined {

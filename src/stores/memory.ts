@@ -85,8 +85,8 @@ export class MemoryStore implements CacheStore {
     return this.lru.calculatedSize;
   }
 
-  /** Synchronous read for the hit path of a local store. */
-  getSync(key: string): Buffer | undefined {
+  /** Synchronous read: a memory hit needs no promise. */
+  peek(key: string): Buffer | undefined {
     return this.lru.get(key);
   }
 

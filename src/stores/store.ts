@@ -8,7 +8,8 @@
  *
  * Required: get, set, delete, deleteByPath, deleteByPrefix, deleteByTag, close.
  * Optional: getMany, setMany (batching), lock/unlock (single flight across instances),
- * ping (health), local (a process-local store: the cache skips timeouts and the breaker).
+ * ping (health), peek (a synchronous local read), local (a process-local store: the cache
+ * skips timeouts and the breaker).
  *
  * A store signals failure by rejecting; the cache turns every rejection into a miss or a
  * no-op and reports it through `onError`. Run `storeContract()` (src/stores/contract.ts)
@@ -52,7 +53,13 @@ export interface CacheStore {
   unlock?(key: string, token: string): Promise<void>;
   /** Optional health check: resolves when the store answers. */
   ping?(): Promise<void>;
-  /** True for a process-local store that never blocks on I/O (MemoryStore). */
+  /**
+   * Optional synchronous read of what the store holds in this process: the bytes, or
+   * undefined to mean "ask get()" (or, for a `local` store, a miss). Lets a memory hit
+   * skip the promise machinery.
+   */
+  peek?(key: string): Buffer | undefined;
+  /** True for a process-local store that never blocks on I/O (MemoryStore): peek() is the whole answer. */
   readonly local?: boolean;
 }
 

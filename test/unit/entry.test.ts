@@ -4,7 +4,7 @@ import { EntryCorruptError } from '../../src/errors';
 const times = { storedAt: 1, staleAt: 2, swrUntil: 3, sieUntil: 4, expiresAt: 4 };
 const response: CachedResponse = {
   kind: 'response', status: 200, headers: [['content-type', 'application/octet-stream'], ['link', ['<a>', '<b>']]],
-  etag: '"x"', lastModified: undefined, originAge: 3, tags: ['t'], body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)), ...times,
+  etag: '"x"', lastModified: undefined, originAge: 3, path: 'cache:v1:http:/x', tags: ['cache:v1:http:t'], body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)), ...times,
 };
 
 describe('entry codec', () => {
@@ -33,9 +33,9 @@ describe('entry codec', () => {
     });
 
     it('should keep a vary marker and a value', () => {
-      const marker = { kind: 'vary' as const, vary: ['accept-language'], storedAt: 1, expiresAt: 9 };
+      const marker = { kind: 'vary' as const, vary: ['accept-language'], path: 'p', tags: [], storedAt: 1, expiresAt: 9 };
       expect(decodeEntry(encodeEntry(marker))).toEqual(marker);
-      const value = { kind: 'value' as const, tags: [], body: Buffer.from('{"a":1}'), ...times };
+      const value = { kind: 'value' as const, path: 'p', tags: [], body: Buffer.from('{"a":1}'), ...times };
       expect(decodeEntry(encodeEntry(value))).toEqual(value);
     });
 
