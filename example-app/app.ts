@@ -9,7 +9,7 @@
  */
 
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
-import { RequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
+import { type ExpressResponseCache, type InvalidateTarget } from '../middleware';
 import { SlowDb, type Category, type Product, type ProductPatch } from './db';
 
 export interface AppOptions {
@@ -76,7 +76,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
       const id = parseId(req.params.id);
       const product = id && (await db.get(id));
       if (!product) return notFound(res);
-      if (product.stock === 0) requestCache(res)?.skip();
+      if (product.stock === 0) res.locals.cache.skip();
       res.json({ id: product.id, inStock: product.stock > 0, stock: product.stock });
     });
 
@@ -116,9 +116,8 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
     const category = (await allCategories()).find((c) => c.slug === slug);
     if (!category) return notFound(res);
     const { items } = await db.list({ category: category.slug, limit: 50 });
-    const rc = requestCache(res);
-    rc?.ttl(category.featured ? 600 : 120);
-    rc?.tag(`category:${category.slug}`, ...items.map((p) => `product:${p.id}`));
+    res.locals.cache.ttl(category.featured ? 600 : 120);
+    res.locals.cache.tag(`category:${category.slug}`, ...items.map((p) => `product:${p.id}`));
     res.json({ category, products: items });
   });
 
@@ -183,15 +182,9 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   return app;
 }
 
-/** res.locals.cache, typed; undefined when no cache middleware saw the request. */
-function requestCache(res: Response): RequestCache | undefined {
-  return res.locals.cache instanceof RequestCache ? res.locals.cache : undefined;
-}
-
 /**
  * Only canonical ids ("7", not "007"): each product has one URL and so one set of entries
- * (the detail's tag is built from the raw param). `unknown` because Express 5's types give
- * route params as string | string[] once a plain RequestHandler sits before the handler.
+ * (the detail's tag is built from the raw param).
  */
 function parseId(raw: unknown): number | undefined {
   return typeof raw === 'string' && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;

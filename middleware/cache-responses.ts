@@ -37,13 +37,16 @@ type Options = ResolvedOptions<Request, Response>;
 /** A ResponseCache with its Express binding. */
 export class ExpressResponseCache extends ResponseCache<Request, Response> {
   /** Express middleware caching what the routes after it send; `overrides` apply to it alone. */
-  middleware(overrides?: ExpressCacheOptions): RequestHandler {
+  // RequestHandler<any>: a route's own handlers keep the params Express infers from its path.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  middleware(overrides?: ExpressCacheOptions): RequestHandler<any> {
     const o = this.routeOptions(overrides);
     return (req, res, next) => handle(this, o, req, res, next);
   }
 
   /** Middleware for a mutating route: on a 2xx answer, invalidate `target` before it is sent. */
-  invalidates(target: TargetOrFn): RequestHandler {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  invalidates(target: TargetOrFn): RequestHandler<any> {
     return invalidates(this, target);
   }
 }

@@ -2,6 +2,7 @@
  * res.locals.cache: the handler's view of, and control over, the cache for its request.
  */
 
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import type { ResponseCache } from '../src/cache';
 import type { CacheStatus, InvalidateTarget } from '../src/types';
 
@@ -40,5 +41,15 @@ export class RequestCache<Req = unknown, Res = unknown> {
   /** Same as cache.invalidate(). */
   invalidate(target: InvalidateTarget): Promise<number> {
     return this.cache.invalidate(target);
+  }
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      /** Set by express-response-cache on every request its middleware sees. */
+      cache: RequestCache<ExpressRequest, ExpressResponse>;
+    }
   }
 }

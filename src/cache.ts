@@ -245,8 +245,14 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     };
   }
 
+  /** Response counters (values are not counted). */
   stats(): CacheStats {
     return this.metrics.stats();
+  }
+
+  /** stats() in Prometheus text format, labelled with the namespace, for a /metrics route. */
+  prometheus(): string {
+    return this.metrics.toPrometheus(this.options.namespace);
   }
 
   /** False while the store is failing and left alone by the circuit breaker. */

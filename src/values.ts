@@ -49,7 +49,7 @@ export interface ValueHost {
 const NAMESPACE = /^[A-Za-z0-9._-]+$/;
 
 export class ValueCache<T> {
-  private readonly flights = new SingleFlight<T>();
+  private readonly flights = new SingleFlight<T | undefined>();
   private readonly ttl: number;
   private readonly jitter: number;
   private readonly serialize: (value: T) => Buffer | string;
@@ -132,7 +132,9 @@ export class ValueCache<T> {
    * id share one factory call, here and (through the store's lock) across instances. A
    * factory that throws stores nothing and every waiter gets its error.
    */
-  async getOrSet(id: string | number, factory: () => T | Promise<T>, options?: SetOptions): Promise<T> {
+  getOrSet(id: string | number, factory: () => T | Promise<T>, options?: SetOptions): Promise<T>;
+  getOrSet(id: string | number, factory: () => T | undefined | Promise<T | undefined>, options?: SetOptions): Promise<T | undefined>;
+  async getOrSet(id: string | number, factory: () => T | undefined | Promise<T | undefined>, options?: SetOptions): Promise<T | undefined> {
     const key = this.key(id);
     const cached = this.unpack(await this.host.guarded.read(key), key);
     if (cached !== undefined) return cached;
@@ -142,7 +144,7 @@ export class ValueCache<T> {
       if (shared !== undefined) return shared;
     }
     const leader = this.flights.lead(key);
-    if (!leader) return this.getOrSet(id, factory, options);
+    if (!leader) return this.getOrSet(id, factory as () => T | undefined, options);
     let token: string | undefined | null = null;
     try {
       token = await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
