@@ -72,8 +72,11 @@ export interface SendInit {
  */
 export function send(base: string, path: string, init: SendInit = {}): Promise<Reply> {
   const { hostname, port } = new URL(base);
+  const headers = { ...init.headers };
+  // Framed explicitly: Node sends a DELETE body unframed (no chunked default for DELETE).
+  if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+    const req = http.request({ host: hostname, port, path, method: init.method ?? 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
