@@ -140,11 +140,19 @@ export class MemoryStore implements CacheStore {
     return this.removeAll(keys);
   }
 
+  /** Drop everything (a memory tier that may have missed invalidations starts again from empty). */
+  clear(): void {
+    this.lru.clear();
+    this.meta.clear();
+    this.byPath.clear();
+    this.byTag.clear();
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    this.lru.clear();
+    this.clear();
   }
 
   private removeAll(keys: Iterable<string> | undefined): number {
