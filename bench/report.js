@@ -1,0 +1,144 @@
+'use strict';
+/**
+ * Turns the runs into figures: medians per variant, ratios computed within each round and
+ * then their median, the targets with PASS/FAIL, and the RESULTS.md text.
+ *
+ * `results` = { meta, variants: [{ variant, status: 'ok'|'WRONG'|'unavailable'|'failed',
+ *   reason?, sample?, runs: [{ round, rps, p50, p99, cpuUs, unexpected, rss, originCalls, clientCpu }] }] }
+ */
+
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+const byName = (results, name) => results.variants.find((r) => r.variant.name === name);
+
+/** Median over rounds of a.field / b.field within the same round; or { na: reason }. */
+function ratio(results, a, b, field = 'rps') {
+  const ra = byName(results, a);
+  const rb = byName(results, b);
+  for (const [r, n] of [[ra, a], [rb, b]]) {
+    if (!r) return { na: `${n} not run` };
+    if (r.status !== 'ok') return { na: `${n} ${r.status}`, broken: r.status === 'unavailable' ? undefined : n };
+  }
+  const per = [];
+  for (const run of ra.runs) {
+    const other = rb.runs.find((x) => x.round === run.round);
+    if (other) per.push(run[field] / other[field]);
+  }
+  return per.length ? { value: median(per) } : { na: 'no common round' };
+}
+
+function summarize(results) {
+  return results.variants.map((r) => {
+    const { variant, runs } = r;
+    const row = {
+      name: variant.name, group: variant.group, status: r.status, reason: r.reason,
+      rps: median(runs.map((x) => x.rps)), p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)),
+      cpuUs: median(runs.map((x) => x.cpuUs)), redisCpuUs: median(runs.map((x) => x.redisCpuUs)), rss: median(runs.map((x) => x.rss)),
+      unexpected: runs.reduce((s, x) => s + x.unexpected, 0),
+      originCalls: runs.reduce((s, x) => s + x.originCalls, 0),
+      clientCpu: Math.max(0, ...runs.map((x) => x.clientCpu)),
+      otherCpu: median(runs.map((x) => x.otherCpu)),
+      otherCpuMax: Math.max(0, ...runs.map((x) => x.otherCpu)),
+      vsReplay: r.status === 'ok' && variant.name !== 'bare-replay' ? ratio(results, variant.name, 'bare-replay') : undefined,
+      vsFloor: r.status === 'ok' && variant.redis && variant.group === 'ours' ? ratio(results, variant.name, 'redis-floor') : undefined,
+    };
+    return row;
+  });
+}
+
+/** One target: ours must be ok; `cmp` receives the ratio value. */
+function target(results, label, ours, ref, field, limitText, cmp) {
+  const r = ratio(results, ours, ref, field);
+  if (r.value !== undefined) return { label, value: r.value, limit: limitText, verdict: cmp(r.value) ? 'PASS' : 'FAIL' };
+  // Our variant answering wrongly or crashing fails the target; a missing reference or peer makes it n/a.
+  return { label, value: NaN, limit: limitText, verdict: r.broken === ours ? 'FAIL' : 'n/a', note: r.na };
+}
+
+function targets(results) {
+  const t = [
+    target(results, 'memory hit rps ≥ 0.95 × bare-replay', 'memory-hit', 'bare-replay', 'rps', '≥ 0.95', (v) => v >= 0.95),
+    target(results, 'Redis hit rps ≥ 0.90 × redis-floor', 'redis-hit', 'redis-floor', 'rps', '≥ 0.90', (v) => v >= 0.9),
+    target(results, 'tiered hit rps ≥ 0.95 × bare-replay', 'tiered-hit', 'bare-replay', 'rps', '≥ 0.95', (v) => v >= 0.95),
+  ];
+  for (const s of ['memory', 'redis', 'tiered']) {
+    t.push(target(results, `${s} 304 CPU µs/req ≤ ${s} hit`, `${s}-304`, `${s}-hit`, 'cpuUs', '≤ 1.00', (v) => v <= 1));
+  }
+  t.push(target(results, 'miss p50 ≤ 1.05 × uncached-slow p50', 'miss-slow', 'uncached-slow', 'p50', '≤ 1.05', (v) => v <= 1.05));
+  for (const hit of ['memory-hit', 'redis-hit', 'tiered-hit']) {
+    for (const peer of ['apicache', 'route-cache']) {
+      t.push(target(results, `${hit} rps ahead of ${peer}`, hit, peer, 'rps', '> 1.00', (v) => v > 1));
+    }
+  }
+  return t;
+}
+
+const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const fmtRatio = (r) => (r === undefined ? '' : r.value !== undefined ? fmt(r.value, 2) : '–');
+
+function table(rows) {
+  const lines = [
+    '| variant | req/s | × bare-replay | × redis-floor | p50 ms | p99 ms | server CPU µs/req | redis-server CPU µs/req | unexpected responses | handler calls (timed) | RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    if (r.status !== 'ok') {
+      lines.push(`| ${r.name} | **${r.status}** | | | | | | | | | |`);
+      continue;
+    }
+    lines.push(`| ${r.name} | ${fmt(r.rps)} | ${r.name === 'bare-replay' ? '1.00' : fmtRatio(r.vsReplay)} | ${fmtRatio(r.vsFloor)} | ` +
+      `${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpuUs, 1)} | ${Number.isFinite(r.redisCpuUs) ? fmt(r.redisCpuUs, 1) : ''} | ${fmt(r.unexpected)} | ${fmt(r.originCalls)} | ${fmt(r.rss / 2 ** 20, 1)} |`);
+  }
+  return lines.join('\n');
+}
+
+function targetTable(list) {
+  const lines = ['| target | median ratio | limit | verdict |', '|---|---:|---:|---|'];
+  for (const t of list) lines.push(`| ${t.label} | ${fmt(t.value, 3)} | ${t.limit} | ${t.verdict}${t.note ? ` (${t.note})` : ''} |`);
+  return lines.join('\n');
+}
+
+function markdown(results) {
+  const { meta } = results;
+  const rows = summarize(results);
+  const notes = results.variants.filter((r) => r.status !== 'ok').map((r) => `- **${r.variant.name}** ${r.status}: ${r.reason}`);
+  const busy = rows.filter((r) => r.status === 'ok' && r.clientCpu > 0.9).map((r) => r.name);
+  const ok = rows.filter((r) => r.status === 'ok');
+  const other = ok.length ? Math.max(...ok.map((r) => r.otherCpuMax)) : 0;
+  const noisy = ok.filter((r) => r.otherCpuMax > 0.1).map((r) => `${r.name} (up to ${fmt(r.otherCpuMax * 100)} %)`);
+  const headers = results.variants.filter((r) => r.sample).map((r) =>
+    `- **${r.variant.name}**: ${Object.entries(r.sample).filter(([k]) => k !== 'date').map(([k, v]) => `\`${k}: ${v}\``).join(', ')}`);
+  return `# Benchmark results
+
+${meta.partial ? `> **Partial run** (${meta.partial}): not the published figures.\n\n` : ''}- Date: ${meta.date}
+- Node ${meta.node}, ${meta.cpu}, ${meta.cores} cores; ${meta.pinning}
+- Command: \`${meta.command}\`
+- ${meta.rounds} interleaved rounds × ${meta.duration} s per variant (after ${meta.warmup} s warm-up, a fresh server process each run), ${meta.connections} connections, route \`GET ${meta.path}\` answering ${meta.bodyBytes} bytes of JSON
+- Our middleware: ${meta.ours}
+- Before each timed run the runner waited up to ${meta.quiet} s for other processes to use under 25 % of a core. Machine load: 1-minute load average ${fmt(meta.loadavg, 2)} at the end; other processes used at most ${fmt(other * 100)} % of a core during any timed run
+
+Medians over rounds; ratios are taken within each round, then their median. Server CPU is the
+server process's own user+system time over the timed run divided by the requests answered;
+redis-server's CPU (INFO cpu) is shown apart for the variants that use it.
+"Unexpected responses" counts anything but 200 (304 for the 304 variants), errors and
+timeouts, summed over rounds; "handler calls" counts origin calls during the timed runs.
+
+![median requests/s per variant](results.svg)
+
+${table(rows)}
+
+## Targets
+
+${targetTable(targets(results))}
+${notes.length ? `\n## Not timed\n\n${notes.join('\n')}\n` : ''}${busy.length ? `\n> The load generator used over 90 % of its core for: ${busy.join(', ')}; those figures may be the generator's limit.\n` : ''}${noisy.length ? `\n> Other processes took over 10 % of a core during timed runs of: ${noisy.join(', ')}. Prefer a quiet machine and more rounds.\n` : ''}
+## Response headers seen (a warm hit, or the 304)
+
+${headers.join('\n')}
+`;
+}
+
+module.exports = { median, ratio, summarize, targets, markdown, table, targetTable };

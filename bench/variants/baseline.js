@@ -1,0 +1,63 @@
+'use strict';
+/**
+ * The reference points: Express answering by itself (`bare`, `uncached-slow`), the smallest
+ * possible in-process cache (`bare-replay`, the ceiling for any in-process hit) and one
+ * ioredis GET per request (`redis-floor`, the ceiling for any Redis hit).
+ */
+
+const { ROUTE, EXPECTED_BODY, JSON_TYPE } = require('../payload');
+
+/** A Map of stored bytes and headers, answered with one writeHead + end. */
+function replayMiddleware() {
+  const stored = new Map();
+  return function replay(req, res, next) {
+    const key = req.url;
+    const hit = stored.get(key);
+    if (hit !== undefined) {
+      res.writeHead(200, hit.headers);
+      res.end(hit.body);
+      return;
+    }
+    // Capture: Express's res.send ends with a single res.end(chunk, encoding).
+    const end = res.end;
+    res.end = function captureEnd(chunk, encoding, cb) {
+      if (res.statusCode === 200 && chunk !== undefined && typeof chunk !== 'function') {
+        const body = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding);
+        stored.set(key, { headers: res.getHeaders(), body });
+      }
+      return end.call(this, chunk, encoding, cb);
+    };
+    next();
+  };
+}
+
+async function redisFloor(app, ctx) {
+  const Redis = require('ioredis');
+  const redis = new Redis(ctx.redisUrl, { lazyConnect: true });
+  await redis.connect();
+  const key = 'bench:redis-floor';
+  await redis.set(key, EXPECTED_BODY);
+  app.get(ROUTE, (req, res, next) => {
+    redis.getBuffer(key).then((body) => {
+      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.length });
+      res.end(body);
+    }, next);
+  });
+  return () => redis.quit();
+}
+
+const builders = {
+  bare(app, ctx) {
+    app.get(ROUTE, ctx.handler);
+  },
+  'bare-replay'(app, ctx) {
+    app.use(replayMiddleware());
+    app.get(ROUTE, ctx.handler);
+  },
+  'uncached-slow'(app, ctx) {
+    app.get(ROUTE, ctx.slowHandler);
+  },
+  'redis-floor': redisFloor,
+};
+
+module.exports = { builders };
