@@ -64,7 +64,7 @@ export class GuardedStore {
     }
     const target = this.target();
     if (!target) return UNAVAILABLE;
-    return this.call('get', key, target.get(key), timeout, target === this.fallback).then(
+    return this.call('get', key, () => target.get(key), timeout, target === this.fallback).then(
       (buf) => this.decode(buf, key),
       () => UNAVAILABLE,
     );
@@ -73,7 +73,7 @@ export class GuardedStore {
   async readMany(keys: readonly string[], timeout = this.o.storeTimeout): Promise<Array<Entry | undefined>> {
     const target = this.target();
     if (!target || keys.length === 0) return keys.map(() => undefined);
-    const pending = target.getMany ? target.getMany(keys) : Promise.all(keys.map((k) => target.get(k)));
+    const pending = (): Promise<Array<Buffer | undefined>> => (target.getMany ? target.getMany(keys) : Promise.all(keys.map((k) => target.get(k))));
     try {
       const bufs = await this.call('get', keys[0], pending, timeout, target === this.fallback);
       return keys.map((k, i) => this.decode(bufs[i], k));
@@ -95,7 +95,7 @@ export class GuardedStore {
     if (!target) return false;
     const ttl = target === this.fallback ? Math.min(ttlMs, this.o.fallbackTtl * 1000) : ttlMs;
     try {
-      await this.call('set', key, target.set(key, bytes, ttl, index), timeout, target === this.fallback);
+      await this.call('set', key, () => target.set(key, bytes, ttl, index), timeout, target === this.fallback);
       // A store that hands back the very Buffer it was given (MemoryStore, a memory tier) then skips decoding.
       if (target !== this.fallback && this.peek) this.decoded.set(bytes, entry);
       return true;
@@ -116,7 +116,7 @@ export class GuardedStore {
       return n;
     }
     try {
-      n += await this.call('invalidate', undefined, run(this.store), timeout, false);
+      n += await this.call('invalidate', undefined, () => run(this.store), timeout, false);
     } catch {
       // reported by call()
     }
@@ -126,7 +126,7 @@ export class GuardedStore {
   async lock(key: string, ttlMs: number): Promise<string | undefined | null> {
     if (!this.store.lock || !this.breaker.allow()) return null;
     try {
-      return await this.call('lock', key, this.store.lock(key, ttlMs), this.o.storeTimeout, false);
+      return await this.call('lock', key, () => this.store.lock!(key, ttlMs), this.o.storeTimeout, false);
     } catch {
       return null; // no lock service: the caller computes
     }
@@ -139,7 +139,7 @@ export class GuardedStore {
 
   /** Resolves when the store answers within storeTimeout; rejects otherwise. */
   async ping(): Promise<void> {
-    const answer = this.store.ping ? this.store.ping() : this.store.get(`__ping__:${this.o.now()}`).then(() => undefined);
+    const answer = (): Promise<void> => (this.store.ping ? this.store.ping() : this.store.get(`__ping__:${this.o.now()}`).then(() => undefined));
     await this.call('ping', undefined, answer, this.o.storeTimeout, false);
   }
 
@@ -178,8 +178,15 @@ export class GuardedStore {
     }
   }
 
-  /** Bound `pending` by `timeout`, feed the breaker, report failures; rejects on failure. */
-  private call<T>(op: Op, key: string | undefined, pending: Promise<T>, timeout: number, local: boolean): Promise<T> {
+  /** Start the store call, bound it by `timeout`, feed the breaker, report failures; rejects on failure. */
+  private call<T>(op: Op, key: string | undefined, start: () => Promise<T>, timeout: number, local: boolean): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = Promise.resolve(start());
+    } catch (err) {
+      // A store that throws instead of rejecting fails the same way: a miss, never the request.
+      pending = Promise.reject(err);
+    }
     if (local || this.store.local) return pending;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
