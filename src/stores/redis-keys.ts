@@ -1,0 +1,101 @@
+/**
+ * Redis key layout for RedisStore. Pure functions, no I/O.
+ *
+ * Every key the store writes is `base + kind + ':{' + escapeName(name) + '}'`, where `base`
+ * is the store's `keyPrefix` (ioredis adds the client's own `keyPrefix` in front of that),
+ * `kind` is one letter and `name` is what the cache gave (an entry key, a path or a tag):
+ *
+ *   e:{key}   the entry bytes (SET … PX)
+ *   m:{key}   the entry's own index record: which path and tags it is filed under (a set)
+ *   p:{path}  path index: entry keys with this exact path (a sorted set, score = expiry)
+ *   t:{tag}   tag index: entry keys carrying this tag (a sorted set, score = expiry)
+ *   l:{key}   single-flight lock
+ *
+ * Why this shape:
+ * - No collisions: the kind letter sets each key type apart, and `escapeName` is
+ *   injective, so no entry key, path or tag (whatever characters it holds) can produce
+ *   another key's name.
+ * - Cluster slots: `escapeName` leaves no `{` or `}` in the name, so the hash tag is exactly
+ *   the escaped name. `e:{k}` and `m:{k}` therefore share a slot and are written in one
+ *   MULTI and deleted in one script, while different entries spread over the cluster.
+ * - Prefix search: escaping is character by character, so `escapeChars(prefix)` is a prefix
+ *   of `escapeName(path)` exactly when `prefix` is a prefix of `path`, and SCAN can match
+ *   path indexes with `p:{<escaped prefix>*}` (glob characters escaped too).
+ */
+
+export type KeyKind = 'e' | 'm' | 'p' | 't' | 'l';
+
+const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
+const UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };
+
+/** Escape `%`, `{`, `}` as `%25`, `%7B`, `%7D`; every other character is kept. */
+export function escapeChars(s: string): string {
+  return s.replace(/[%{}]/g, (c) => ESCAPES[c]!);
+}
+
+/**
+ * The name inside the braces: `escapeChars(name)`, and `%` for the empty name (an empty
+ * hash tag `{}` would make Redis hash the whole key, splitting `e:` from `m:`). A lone `%`
+ * is never produced by `escapeChars`, so this stays injective.
+ */
+export function escapeName(name: string): string {
+  return name === '' ? '%' : escapeChars(name);
+}
+
+/** Inverse of `escapeName`. */
+export function unescapeName(escaped: string): string {
+  return escaped === '%' ? '' : escaped.replace(/%(?:25|7B|7D)/g, (e) => UNESCAPES[e]!);
+}
+
+/** The key of kind `kind` for `name`, relative to the client (without the client's keyPrefix). */
+export function redisKey(base: string, kind: KeyKind, name: string): string {
+  return `${base}${kind}:{${escapeName(name)}}`;
+}
+
+/**
+ * Recover the name from a key of the given kind; `undefined` when `key` is not one.
+ * `key` is relative to the same base as `redisKey` (strip the client's prefix first).
+ */
+export function parseRedisKey(base: string, kind: KeyKind, key: string): string | undefined {
+  const head = `${base}${kind}:{`;
+  if (!key.startsWith(head) || !key.endsWith('}')) return undefined;
+  const inner = key.slice(head.length, -1);
+  if (inner.includes('{') || inner.includes('}')) return undefined;
+  return unescapeName(inner);
+}
+
+/** Escape Redis glob characters (`* ? [ ] \`) so a SCAN MATCH pattern matches `s` literally. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/**
+ * SCAN MATCH pattern for every path index whose path starts with `prefix`, literally.
+ * `fullBase` is the client's keyPrefix + the store's base: ioredis does not prefix MATCH.
+ */
+export function pathIndexPattern(fullBase: string, prefix: string): string {
+  return `${escapeGlob(`${fullBase}p:{${escapeChars(prefix)}`)}*}`;
+}
+
+/**
+ * Whether keys built on `base` keep `e:{k}` and `m:{k}` in one Cluster slot. Redis hashes
+ * the text between the first `{` and the first `}` after it (the whole key when that text
+ * is empty or unclosed). A base with no `{` is safe (our braces decide); a base whose
+ * first `{` is closed with something in between is safe too (every key lands in that one
+ * slot, which is what such a prefix asks for). An unclosed `{` or an empty `{}` is not.
+ */
+export function isHashTagSafe(base: string): boolean {
+  const open = base.indexOf('{');
+  if (open === -1) return true;
+  const close = base.indexOf('}', open + 1);
+  return close > open + 1;
+}
+
+/** Members of an entry's `m:` record, and what invalidation checks before deleting. */
+export function pathMember(path: string): string {
+  return `p${path}`;
+}
+
+export function tagMember(tag: string): string {
+  return `t${tag}`;
+}
