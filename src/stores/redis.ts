@@ -1,0 +1,313 @@
+/**
+ * RedisStore: a CacheStore on ioredis, for a single node, Sentinel or Cluster.
+ *
+ * Layout (see redis-keys.ts): the entry at `e:{key}` (SET … PX, raw bytes), its index
+ * record at `m:{key}` (the path and tags it is filed under, same slot, same TTL, written in
+ * the same MULTI), and one sorted set per path (`p:{path}`) and per tag (`t:{tag}`) whose
+ * members are entry keys scored by their expiry. An index add prunes expired members and
+ * stretches the index's TTL to its longest member (PEXPIRE NX, else GT), so indexes stay
+ * bounded and expire with their entries.
+ *
+ * Invalidation reads an index, removes the members it read, then deletes each entry with a
+ * script that first checks the entry's `m:` record still names that path or tag. So an
+ * entry overwritten under new tags is not hit through an old tag, an entry that expired is
+ * not counted, and an entry reached through two tags is counted once. Writes do the entry
+ * before its indexes and invalidation drops index members before entries, so a write that
+ * races an invalidation is either deleted or stays indexed, never stranded unindexed.
+ *
+ * Connections: given a URL, the store opens a connection with `enableOfflineQueue: false`
+ * and `maxRetriesPerRequest: 1`, so a dead Redis rejects at once (the cache turns that into
+ * a miss), and closes it in `close()`. Given a `Redis` or `Cluster`, it uses it as is and
+ * never closes it: how fast a dead server answers is then that client's business (the
+ * cache's `storeTimeout` still bounds every call). For Sentinel, pass an ioredis `Redis`
+ * configured with `sentinels` and `name`.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import createDebug from 'debug';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { CacheStore, StoreIndex, StoreSetEntry } from './store';
+import {
+  isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind,
+} from './redis-keys';
+import { DELETE_ENTRY, INDEX_ADD, runScript, UNLOCK } from './redis-scripts';
+
+const log = createDebug('express-response-cache:redis');
+
+export interface RedisStoreOptions {
+  /** An ioredis `Redis` (single node or Sentinel) or `Cluster`. Never closed by the store. */
+  client?: Redis | Cluster;
+  /** `redis://` or `rediss://` URL: the store opens (and closes) its own connection. */
+  url?: string;
+  /** ioredis options for the connection opened from `url`; they override the store's defaults. */
+  redisOptions?: RedisOptions;
+  /**
+   * Prepended to every key the store writes, after the client's own `options.keyPrefix`.
+   * @default ''
+   */
+  keyPrefix?: string;
+  /** Hears 'error' events of the connection the store opened (default: debug log). */
+  onError?: (err: Error) => void;
+}
+
+/** How many index members are removed and deleted per round. */
+const BATCH = 1000;
+/** SCAN COUNT hint for prefix search. */
+const SCAN_COUNT = 1000;
+
+export class RedisStore implements CacheStore {
+  private readonly redis: Redis | Cluster;
+  private readonly owned: boolean;
+  private readonly isCluster: boolean;
+  private readonly base: string;
+  /** The client's keyPrefix: ioredis adds it to command keys, but not to SCAN MATCH. */
+  private readonly clientPrefix: string;
+  private readonly firstContact: Promise<void>;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('RedisStore: options must be an object with `client` or `url`');
+    }
+    const { client, url, redisOptions, keyPrefix = '', onError } = options;
+    if ((client === undefined) === (url === undefined)) {
+      throw new TypeError('RedisStore: pass exactly one of `client` (an ioredis Redis or Cluster) or `url`');
+    }
+    if (client !== undefined && (client === null || typeof (client as Redis).getBuffer !== 'function')) {
+      throw new TypeError('RedisStore: client must be an ioredis Redis or Cluster instance');
+    }
+    if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+      throw new TypeError(`RedisStore: url must be a redis:// or rediss:// URL, got ${String(url)}`);
+    }
+    if (typeof keyPrefix !== 'string') throw new TypeError(`RedisStore: keyPrefix must be a string, got ${typeof keyPrefix}`);
+    if (onError !== undefined && typeof onError !== 'function') throw new TypeError('RedisStore: onError must be a function');
+    // Checked before any connection is opened, so a bad prefix leaks nothing.
+    const clientPrefix = String((client ? client.options.keyPrefix : redisOptions?.keyPrefix) ?? '');
+    if (!isHashTagSafe(clientPrefix + keyPrefix)) {
+      throw new TypeError(
+        `RedisStore: key prefix "${clientPrefix + keyPrefix}" has a "{" not closed by a "}" with text in between; ` +
+          'it would split an entry from its index record across Cluster slots',
+      );
+    }
+    this.clientPrefix = clientPrefix;
+    this.base = keyPrefix;
+    if (client) {
+      this.redis = client;
+      this.owned = false;
+      this.firstContact = Promise.resolve();
+    } else {
+      const IORedis = loadIoredis();
+      const own = new IORedis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisOptions });
+      // Never leave an 'error' event unhandled on a connection we opened.
+      own.on('error', (err: Error) => (onError ? onError(err) : log('connection error: %s', err.message)));
+      this.redis = own;
+      this.owned = true;
+      this.firstContact = firstContact(own);
+    }
+    this.isCluster = (this.redis as { isCluster?: boolean }).isCluster === true;
+  }
+
+  /** The ioredis client in use (for example to `duplicate()` it for pub/sub). */
+  get client(): Redis | Cluster {
+    return this.redis;
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    const c = await this.conn();
+    return (await c.getBuffer(this.key('e', key))) ?? undefined;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
+    if (keys.length === 0) return [];
+    const c = await this.conn();
+    const names = keys.map((k) => this.key('e', k));
+    // A Cluster MGET needs one slot; entries spread over slots, so read them one by one.
+    const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n))) : await c.mgetBuffer(...names);
+    return values.map((v) => v ?? undefined);
+  }
+
+  async set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void> {
+    await this.setMany([{ key, value, ttlMs, index }]);
+  }
+
+  async setMany(entries: ReadonlyArray<StoreSetEntry>): Promise<void> {
+    const live = entries.filter((e) => e.ttlMs > 0);
+    if (live.length === 0) return;
+    const c = await this.conn();
+    // 1. Entries and their index records: one MULTI on a single node, one per entry (its slot) on a Cluster.
+    const groups = this.isCluster ? live.map((e) => [e]) : [live];
+    await Promise.all(groups.map(async (group) => {
+      const tx = c.multi();
+      for (const e of group) {
+        const ttl = Math.ceil(e.ttlMs);
+        const record = this.key('m', e.key);
+        tx.set(this.key('e', e.key), e.value, 'PX', ttl).del(record)
+          .sadd(record, ...members(e.index)).pexpire(record, ttl);
+      }
+      checkExec(await tx.exec());
+    }));
+    // 2. Then the indexes, one script call per index key (ARGV: ttl, key pairs).
+    const adds = new Map<string, string[]>();
+    for (const e of live) {
+      const ttl = String(Math.ceil(e.ttlMs));
+      for (const name of this.indexNames(e.index)) {
+        const args = adds.get(name) ?? [];
+        args.push(ttl, e.key);
+        adds.set(name, args);
+      }
+    }
+    await Promise.all([...adds].map(([name, args]) => runScript(c, INDEX_ADD, [name], args)));
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    const c = await this.conn();
+    return this.deleteEntries(c, [...new Set(keys)], '');
+  }
+
+  async deleteByPath(path: string): Promise<number> {
+    const c = await this.conn();
+    return this.invalidate(c, this.key('p', path), pathMember(path));
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    const c = await this.conn();
+    const pattern = pathIndexPattern(this.clientPrefix + this.base, prefix);
+    const counts = await Promise.all((await this.scan(pattern)).map((name) => {
+      const path = parseRedisKey(this.base, 'p', name);
+      return path === undefined || !path.startsWith(prefix) ? 0 : this.invalidate(c, name, pathMember(path));
+    }));
+    return sum(counts);
+  }
+
+  async deleteByTag(tags: readonly string[]): Promise<number> {
+    const c = await this.conn();
+    const counts = await Promise.all([...new Set(tags)].map((t) => this.invalidate(c, this.key('t', t), tagMember(t))));
+    return sum(counts);
+  }
+
+  async lock(key: string, ttlMs: number): Promise<string | undefined> {
+    const c = await this.conn();
+    const token = randomUUID();
+    const ok = await c.set(this.key('l', key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async unlock(key: string, token: string): Promise<void> {
+    const c = await this.conn();
+    await runScript(c, UNLOCK, [this.key('l', key)], [token]);
+  }
+
+  async ping(): Promise<void> {
+    const c = await this.conn();
+    await c.ping();
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    const c = this.redis as Redis;
+    if (c.status === 'end') return;
+    // Resolve when the socket is really gone (quit answers OK before that), at most 1 s.
+    const ended = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000);
+      timer.unref();
+      c.once('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+    else c.disconnect();
+    await ended;
+  }
+
+  /** A key relative to the client (ioredis adds the client's keyPrefix). */
+  private key(kind: KeyKind, name: string): string {
+    return redisKey(this.base, kind, name);
+  }
+
+  private indexNames(index: StoreIndex): Set<string> {
+    return new Set([this.key('p', index.path), ...index.tags.map((t) => this.key('t', t))]);
+  }
+
+  /** Wait, once, for a connection the store opened to answer or fail, then hand out the client. */
+  private async conn(): Promise<Redis | Cluster> {
+    await this.firstContact;
+    return this.redis;
+  }
+
+  /** Drop the members read from one index, then delete each entry still filed under `member`. */
+  private async invalidate(c: Redis | Cluster, indexKey: string, member: string): Promise<number> {
+    const keys = await c.zrange(indexKey, 0, -1);
+    let n = 0;
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const batch = keys.slice(i, i + BATCH);
+      await c.zrem(indexKey, ...batch);
+      n += await this.deleteEntries(c, batch, member);
+    }
+    return n;
+  }
+
+  private async deleteEntries(c: Redis | Cluster, keys: readonly string[], member: string): Promise<number> {
+    const counts = await Promise.all(keys.map((k) => runScript(c, DELETE_ENTRY, [this.key('e', k), this.key('m', k)], [member])));
+    return sum(counts.map(Number));
+  }
+
+  /** SCAN every master for `pattern`; answers keys relative to the client (its keyPrefix removed). */
+  private async scan(pattern: string): Promise<string[]> {
+    const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    if (nodes.length === 0) throw new Error('RedisStore: no Cluster master is known yet; cannot scan');
+    const found = new Set<string>();
+    await Promise.all(nodes.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        for (const k of keys) if (k.startsWith(this.clientPrefix)) found.add(k.slice(this.clientPrefix.length));
+        cursor = next;
+      } while (cursor !== '0');
+    }));
+    return [...found];
+  }
+}
+
+function members(index: StoreIndex): string[] {
+  return [pathMember(index.path), ...index.tags.map(tagMember)];
+}
+
+function checkExec(results: Array<[Error | null, unknown]> | null): void {
+  if (results === null) throw new Error('RedisStore: transaction aborted');
+  for (const [err] of results) if (err) throw err;
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Resolves at the first 'ready', 'error', 'close' or 'end' of a new connection (at once if it
+ * is up). Without this wait, with no offline queue, every call made right after construction
+ * would fail while the connection is still being set up.
+ */
+function firstContact(c: Redis): Promise<void> {
+  if (c.status === 'ready') return Promise.resolve();
+  // With `lazyConnect` (in redisOptions) nothing would ever connect: start it here.
+  if (c.status === 'wait') c.connect().catch(() => undefined);
+  return new Promise((resolve) => {
+    const done = (): void => {
+      c.off('ready', done).off('error', done).off('close', done).off('end', done);
+      resolve();
+    };
+    c.on('ready', done).on('error', done).on('close', done).on('end', done);
+  });
+}
+
+type IORedisModule = typeof import('ioredis');
+
+/** ioredis is an optional peer dependency: load it only when the store must open a connection. */
+function loadIoredis(): IORedisModule['Redis'] {
+  const load = typeof require === 'function' ? require : createRequire(`${process.cwd()}/`);
+  try {
+    return (load('ioredis') as IORedisModule).Redis;
+  } catch (err) {
+    throw new Error('RedisStore: a Redis URL needs the "ioredis" package: npm install ioredis', { cause: err });
+  }
+}

@@ -1,0 +1,79 @@
+import { Cluster } from 'ioredis';
+import { storeContract } from '../../src/stores/contract';
+import { RedisStore } from '../../src/stores/redis';
+import { cleanPrefix, scanKeys, startCluster, uniquePrefix, type RunningCluster } from '../helpers/redis';
+
+const prefix = uniquePrefix('redis-cluster.contract');
+const HOUR = 3_600_000;
+let cluster: RunningCluster;
+let client: Cluster;
+
+function connect(options: ConstructorParameters<typeof Cluster>[1] = {}): Promise<Cluster> {
+  const c = new Cluster([...cluster.nodes], options);
+  return new Promise((resolve, reject) => {
+    c.once('ready', () => resolve(c));
+    c.once('error', reject);
+  });
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  client = await connect();
+}, 60_000);
+
+afterAll(async () => {
+  await cleanPrefix(client, prefix);
+  await client.quit();
+  await cluster.stop();
+});
+
+storeContract('RedisStore (Cluster, 3 masters)', () => new RedisStore({ client, keyPrefix: prefix }));
+
+describe('RedisStore on a Cluster', () => {
+  describe('when entries, paths and tags spread over slots', () => {
+    it('should put keys on more than one master and still find them all', async () => {
+      const store = new RedisStore({ client, keyPrefix: `${prefix}spread:` });
+      const entries = Array.from({ length: 60 }, (_, i) => ({
+        key: `cache:v1:http:GET:/spread/${i}?q=${i}`,
+        value: Buffer.from([i, 0, 255]),
+        ttlMs: HOUR,
+        index: { path: `/spread/${i % 12}`, tags: [`tag:${i % 5}`, `{odd}:${i % 2}`, 'all*'] },
+      }));
+      await store.setMany(entries);
+      const masters = client.nodes('master');
+      expect(masters).toHaveLength(3);
+      const perMaster = await Promise.all(masters.map(async (m) => (await scanKeys(m, `${prefix}spread:*`)).length));
+      expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
+      // 60 entries + 60 records + 12 path indexes + 5 + 2 + 1 tag indexes.
+      expect(perMaster.reduce((a, b) => a + b, 0)).toBe(60 + 60 + 12 + 8);
+
+      expect((await store.getMany(entries.map((e) => e.key))).every((v, i) => v?.equals(entries[i]!.value))).toBe(true);
+      expect(await store.deleteByTag(['tag:0', 'tag:1'])).toBe(24);
+      expect(await store.deleteByPath('/spread/11')).toBe(3);
+      expect(await store.deleteByPrefix('/spread/1')).toBe(6);
+      expect(await store.deleteByTag(['{odd}:1'])).toBe(12);
+      expect(await store.deleteByTag(['all*'])).toBe(15);
+      expect(await store.deleteByTag(['all*', 'tag:2'])).toBe(0);
+    });
+  });
+
+  describe('when the Cluster client has its own keyPrefix', () => {
+    it('should write under it and find path indexes on every master by prefix', async () => {
+      const prefixed = await connect({ keyPrefix: `${prefix}cp:` });
+      try {
+        const store = new RedisStore({ client: prefixed });
+        for (let i = 0; i < 20; i++) {
+          await store.set(`k${i}`, Buffer.from('v'), HOUR, { path: `/p/${i}`, tags: [] });
+        }
+        const found = await Promise.all(client.nodes('master').map((m) => scanKeys(m, `${prefix}cp:p:*`)));
+        expect(found.flat()).toHaveLength(20);
+        expect(found.filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
+        expect(await store.deleteByPrefix('/p/')).toBe(20);
+        await store.close();
+        expect(prefixed.status).toBe('ready');
+      } finally {
+        await prefixed.quit();
+      }
+    });
+  });
+});

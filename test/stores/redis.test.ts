@@ -1,0 +1,221 @@
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/stores/redis';
+import { redisKey } from '../../src/stores/redis-keys';
+import { cleanPrefix, scanKeys, startRedis, uniquePrefix, type RunningRedis } from '../helpers/redis';
+
+const prefix = uniquePrefix('redis');
+const HOUR = 3_600_000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const index = (path: string, ...tags: string[]): { path: string; tags: string[] } => ({ path, tags });
+
+let server: RunningRedis;
+/** A plain client with no keyPrefix: sees keys as Redis stores them. */
+let raw: Redis;
+let store: RedisStore;
+
+beforeAll(async () => {
+  server = await startRedis();
+  raw = new Redis(server.url);
+  store = new RedisStore({ client: raw, keyPrefix: prefix });
+});
+
+afterAll(async () => {
+  await store.close();
+  await cleanPrefix(raw, prefix);
+  await raw.quit();
+  await server.stop();
+});
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+describe('RedisStore', () => {
+  describe('when constructed with bad options', () => {
+    it.each([
+      ['neither client nor url', {}, /exactly one of `client`/],
+      ['both client and url', { client: {} as Redis, url: 'redis://127.0.0.1:1' }, /exactly one of `client`/],
+      ['a client that is not ioredis', { client: {} as Redis }, /client must be an ioredis/],
+      ['a url that is not redis://', { url: 'http://127.0.0.1:6379' }, /url must be a redis:\/\//],
+      ['a keyPrefix that is not a string', { url: 'redis://127.0.0.1:1', keyPrefix: 5 as unknown as string }, /keyPrefix must be a string/],
+      ['a keyPrefix with an unclosed {', { url: 'redis://127.0.0.1:1', keyPrefix: 'app{' }, /not closed/],
+      ['a keyPrefix with an empty {}', { url: 'redis://127.0.0.1:1', keyPrefix: 'a{}b' }, /not closed/],
+    ])('should throw a TypeError for %s', (_label, options, message) => {
+      expect(() => new RedisStore(options)).toThrow(TypeError);
+      expect(() => new RedisStore(options)).toThrow(message);
+    });
+  });
+
+  describe('when it stores bytes', () => {
+    it('should keep them as the raw bytes under the entry key, not base64 or JSON', async () => {
+      const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await store.set('cache:v1:http:raw', bytes, HOUR, index('cache:v1:http:/raw'));
+      const onServer = await raw.getBuffer(`${prefix}e:{cache:v1:http:raw}`);
+      expect(onServer).not.toBeNull();
+      expect(onServer!.equals(bytes)).toBe(true);
+      expect(await raw.strlen(`${prefix}e:{cache:v1:http:raw}`)).toBe(256);
+    });
+
+    it('should expire the entry, its record and its indexes together', async () => {
+      const key = 'cache:v1:http:ttl';
+      await store.set(key, Buffer.from('x'), 5_000, index('cache:v1:http:/ttl', 'cache:v1:http:tag-ttl'));
+      const names = [
+        redisKey(prefix, 'e', key), redisKey(prefix, 'm', key),
+        redisKey(prefix, 'p', 'cache:v1:http:/ttl'), redisKey(prefix, 't', 'cache:v1:http:tag-ttl'),
+      ];
+      for (const name of names) {
+        const pttl = await raw.pttl(name);
+        expect(pttl).toBeGreaterThan(4_000);
+        expect(pttl).toBeLessThanOrEqual(5_000);
+      }
+    });
+
+    it('should stretch an index TTL to its longest entry and never shorten it', async () => {
+      const tag = 'cache:v1:http:stretch';
+      const tagKey = redisKey(prefix, 't', tag);
+      await store.set('s1', Buffer.from('1'), 5_000, index('cache:v1:http:/s', tag));
+      await store.set('s2', Buffer.from('2'), 60_000, index('cache:v1:http:/s', tag));
+      expect(await raw.pttl(tagKey)).toBeGreaterThan(55_000);
+      await store.set('s3', Buffer.from('3'), 1_000, index('cache:v1:http:/s', tag));
+      expect(await raw.pttl(tagKey)).toBeGreaterThan(55_000);
+    });
+
+    it('should drop index keys from Redis once their entries expire (real time)', async () => {
+      const key = 'cache:v1:http:gone';
+      await store.set(key, Buffer.from('x'), 100, index('cache:v1:http:/gone', 'cache:v1:http:tag-gone'));
+      await sleep(300);
+      const names = [
+        redisKey(prefix, 'e', key), redisKey(prefix, 'm', key),
+        redisKey(prefix, 'p', 'cache:v1:http:/gone'), redisKey(prefix, 't', 'cache:v1:http:tag-gone'),
+      ];
+      expect(await raw.exists(...names)).toBe(0);
+    });
+
+    it('should prune expired members from an index that stays alive', async () => {
+      const tag = 'cache:v1:http:prune';
+      // One setMany: one index script adds all four, so none is pruned before it is counted.
+      await store.setMany([
+        ...['p1', 'p2', 'p3'].map((k) => ({ key: k, value: Buffer.from(k), ttlMs: 100, index: index(`cache:v1:http:/${k}`, tag) })),
+        { key: 'keep', value: Buffer.from('k'), ttlMs: HOUR, index: index('cache:v1:http:/keep', tag) },
+      ]);
+      expect(await raw.zcard(redisKey(prefix, 't', tag))).toBe(4);
+      await sleep(250);
+      await store.set('new', Buffer.from('n'), HOUR, index('cache:v1:http:/new', tag));
+      expect(await raw.zrange(redisKey(prefix, 't', tag), 0, -1)).toEqual(expect.arrayContaining(['keep', 'new']));
+      expect(await raw.zcard(redisKey(prefix, 't', tag))).toBe(2);
+    });
+  });
+
+  describe('when the client has its own keyPrefix', () => {
+    let prefixed: Redis;
+    let inner: RedisStore;
+    const clientPrefix = `${prefix}client:`;
+
+    beforeAll(() => {
+      prefixed = new Redis(server.url, { keyPrefix: clientPrefix });
+      inner = new RedisStore({ client: prefixed, keyPrefix: 'store:' });
+    });
+    afterAll(async () => {
+      await inner.close();
+      await prefixed.quit();
+    });
+
+    it('should write every key under the client prefix, then its own', async () => {
+      await inner.set('k1', Buffer.from('v'), HOUR, index('/a', 'tag'));
+      const keys = (await scanKeys(raw, `${clientPrefix}*`)).sort();
+      expect(keys).toEqual([
+        `${clientPrefix}store:e:{k1}`, `${clientPrefix}store:m:{k1}`,
+        `${clientPrefix}store:p:{/a}`, `${clientPrefix}store:t:{tag}`,
+      ].sort());
+    });
+
+    it('should still find path indexes by prefix (SCAN MATCH is not prefixed by ioredis)', async () => {
+      await inner.set('k2', Buffer.from('v'), HOUR, index('/b/1'));
+      await inner.set('k3', Buffer.from('v'), HOUR, index('/b/2'));
+      expect(await inner.deleteByPrefix('/b')).toBe(2);
+      expect(await inner.get('k2')).toBeUndefined();
+    });
+
+    it('should not see keys of a store with another prefix', async () => {
+      const other = new RedisStore({ client: raw, keyPrefix: `${prefix}other:` });
+      await other.set('k4', Buffer.from('v'), HOUR, index('/c'));
+      await inner.set('k4', Buffer.from('w'), HOUR, index('/c'));
+      expect(await inner.deleteByPrefix('/c')).toBe(1);
+      expect((await other.get('k4'))?.toString()).toBe('v');
+    });
+  });
+
+  describe('when given a client', () => {
+    it('should leave it open on close()', async () => {
+      const given = new Redis(server.url);
+      const s = new RedisStore({ client: given, keyPrefix: prefix });
+      await s.ping();
+      await s.close();
+      expect(given.status).toBe('ready');
+      expect(await given.ping()).toBe('PONG');
+      await given.quit();
+    });
+  });
+
+  describe('when given a URL', () => {
+    it('should open its own connection, use it at once, and close it on close()', async () => {
+      const s = new RedisStore({ url: server.url, keyPrefix: prefix });
+      // The very first call, right after construction, must not fail for want of a connection.
+      await s.set('url-key', Buffer.from('v'), HOUR, index('/url'));
+      expect((await s.get('url-key'))?.toString()).toBe('v');
+      const own = s.client as Redis;
+      expect(own).not.toBe(raw);
+      expect(own.options.enableOfflineQueue).toBe(false);
+      await s.close();
+      expect(own.status).toBe('end');
+      await s.close();
+    });
+  });
+
+  describe('when Redis is down', () => {
+    it('should reject every call fast (< 1 s) and report connection errors to onError', async () => {
+      const errors: Error[] = [];
+      const s = new RedisStore({ url: `redis://127.0.0.1:${await deadPort()}`, onError: (err) => errors.push(err) });
+      const started = Date.now();
+      await expect(s.get('k')).rejects.toThrow();
+      await expect(s.set('k', Buffer.from('v'), HOUR, index('/p', 't'))).rejects.toThrow();
+      await expect(s.deleteByTag(['t'])).rejects.toThrow();
+      await expect(s.deleteByPrefix('/')).rejects.toThrow();
+      await expect(s.lock('k', 1000)).rejects.toThrow();
+      await expect(s.ping()).rejects.toThrow();
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeLessThan(1_000);
+      expect(errors.length).toBeGreaterThan(0);
+      expect((errors[0] as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+      await s.close();
+    });
+
+    it('should close without waiting when it never connected', async () => {
+      const s = new RedisStore({ url: `redis://127.0.0.1:${await deadPort()}` });
+      const started = Date.now();
+      await s.close();
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((s.client as Redis).status).toBe('end');
+    });
+  });
+
+  describe('when many entries share a tag', () => {
+    it('should delete them all, counting each once, in batches', async () => {
+      const tag = 'cache:v1:http:many';
+      const entries = Array.from({ length: 2_500 }, (_, i) => ({
+        key: `many:${i}`, value: Buffer.from(String(i)), ttlMs: HOUR, index: index(`/many/${i % 7}`, tag),
+      }));
+      await store.setMany(entries);
+      expect(await raw.zcard(redisKey(prefix, 't', tag))).toBe(2_500);
+      expect(await store.deleteByTag([tag])).toBe(2_500);
+      expect(await raw.exists(redisKey(prefix, 't', tag))).toBe(0);
+      expect(await store.deleteByPrefix('/many/')).toBe(0);
+    });
+  });
+});
