@@ -66,6 +66,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     this.now = clock.now ?? Date.now;
     this.random = clock.random ?? Math.random;
     if (options.store !== undefined && options.redis !== undefined) throw new TypeError('createCache: give store or redis, not both');
+    if (options.tiered && options.redis === undefined) throw new TypeError('createCache: tiered needs redis (the memory tier sits in front of it)');
     if (options.store !== undefined) {
       assertCacheStore(options.store);
       this.store = options.store;

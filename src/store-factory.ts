@@ -1,14 +1,23 @@
 /**
- * The store `createCache({ redis, tiered })` builds for itself.
+ * The store `createCache({ redis, tiered })` builds for itself (and so closes in close()).
  */
 
+import { RedisStore } from './stores/redis';
 import type { CacheStore } from './stores/store';
+import { TieredStore } from './stores/tiered';
 import type { CacheOptions } from './types';
 
-export function createStoreFromOptions(options: Pick<CacheOptions, "redis" | "tiered">): CacheStore {
+export function createStoreFromOptions(options: Pick<CacheOptions, 'redis' | 'tiered'>): CacheStore {
   const redis = options.redis;
-  if (typeof redis !== 'string' && (redis === null || typeof redis !== 'object')) {
+  let store: RedisStore;
+  if (typeof redis === 'string') store = new RedisStore({ url: redis });
+  else if (redis !== null && typeof redis === 'object' && typeof (redis as { getBuffer?: unknown }).getBuffer === 'function') {
+    store = new RedisStore({ client: redis as ConstructorParameters<typeof RedisStore>[0]['client'] });
+  } else {
     throw new TypeError(`createCache: redis must be a Redis URL or an ioredis Redis or Cluster, got ${redis === null ? 'null' : typeof redis}`);
   }
-  throw new TypeError('createCache: redis is not supported yet');
+  if (!options.tiered) return store;
+  const client = store.client;
+  // A subscriber needs its own connection; the cache made it, so the cache closes it.
+  return new TieredStore({ remote: store, publisher: client, subscriber: client.duplicate(), owns: true });
 }
