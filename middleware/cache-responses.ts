@@ -19,7 +19,8 @@ import { bodyEtag } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
 import { storableHeaders } from '../src/headers';
 import type { ResolvedOptions } from '../src/options';
-import { isUnsafeMethod, requestBypassReason } from '../src/policy';
+import { parseCacheControl } from '../src/cache-control';
+import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../src/policy';
 import { variantKey } from '../src/key';
 import type { Leader } from '../src/flight';
 import type { CacheOptions } from '../src/types';
@@ -179,6 +180,10 @@ function lead(
   let plan: Plan | undefined;
   let tags: readonly string[] = [];
   let plannedTtl: number | undefined;
+  // The handler's headers at header time: what is stored. Middleware mounted before the
+  // cache (compression, express-session) adds its own from writeHead hooks that run after
+  // ours, for this response only (a replay goes through them again).
+  let sent: Record<string, unknown> = {};
   capture(res, o.maxEntryBytes, {
     swallow: fallback && ((status) => status >= 500 && cache.freshness(fallback) !== 'expired'),
     headers(body) {
@@ -191,16 +196,24 @@ function lead(
       tags = [...(o.tags ? o.tags(req, res) : []), ...locals.extraTags];
       // The miss carries the ETag its hits will: computed now when the whole body is known.
       if (body && !res.hasHeader('etag')) res.setHeader('ETag', bodyEtag(body));
+      sent = res.getHeaders();
       return true;
     },
     finished(body) {
       if (!plan || locals.skipped) return leader?.resolve(undefined);
+      // What those hooks added still forbids storing: a session's Set-Cookie is one visitor's.
+      const final = { status: res.statusCode, headers: res.getHeaders() };
+      const late = responseNotStorableReason(req, final, parseCacheControl(final.headers['cache-control']), o);
+      if (late) {
+        notStored(locals, `${late} (added after the handler)`);
+        return leader?.resolve(undefined);
+      }
       if (locals.ttlOverride !== plannedTtl) {
-        const again = cache.plan(req, { status: res.statusCode, headers: res.getHeaders() }, o, locals.ttlOverride);
+        const again = cache.plan(req, { status: res.statusCode, headers: sent as typeof final.headers }, o, locals.ttlOverride);
         if (typeof again === 'string') return leader?.resolve(undefined);
         plan = again;
       }
-      const headers = storableHeaders(changedHeaders(before, res.getHeaders()), o.xCache);
+      const headers = storableHeaders(changedHeaders(before, sent), o.xCache);
       cache.commit({ primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: res.statusCode, headers, body, plan, tags: [...tags, ...locals.extraTags.filter((t) => !tags.includes(t))], o })
         .then((shared) => leader?.resolve(shared), () => leader?.resolve(undefined));
     },
