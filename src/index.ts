@@ -16,6 +16,8 @@ export {
   type CacheErrorCode,
 } from './errors';
 export { MemoryStore, MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './stores/memory';
+export { RedisStore, type RedisStoreOptions } from './stores/redis';
+export { TieredStore, type TieredStoreOptions } from './stores/tiered';
 export { assertCacheStore, type CacheStore, type StoreIndex, type StoreSetEntry } from './stores/store';
 export type {
   CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption,

@@ -4,7 +4,7 @@
  * runner's `describe` / `it` / `beforeAll` / `afterAll` (jest, or vitest with globals; or
  * pass `api`) and asserts with node:assert, so it needs no test-framework types.
  *
- *   import { storeContract } from 'express-response-cache/...';
+ *   import { storeContract } from 'express-response-cache/store-contract';
  *   storeContract('MyStore', () => new MyStore(...));
  *
  * The store is made once and shared by every test; each test uses its own keys, paths and

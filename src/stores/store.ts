@@ -11,9 +11,13 @@
  * ping (health), peek (a synchronous local read), local (a process-local store: the cache
  * skips timeouts and the breaker).
  *
+ * Keys, paths, tags and prefixes are arbitrary strings: a store must never read them as
+ * patterns (no glob, no regex). `set` with `ttlMs <= 0` stores nothing. An overwrite
+ * replaces the entry's path and tags: it is no longer found under the old ones.
+ *
  * A store signals failure by rejecting; the cache turns every rejection into a miss or a
- * no-op and reports it through `onError`. Run `storeContract()` (src/stores/contract.ts)
- * against a new store to prove it.
+ * no-op and reports it through `onError`. Run `storeContract()`
+ * (`express-response-cache/store-contract`) against a new store to prove it.
  */
 
 /** What invalidation needs to know of an entry, given with every `set`. */
