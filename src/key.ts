@@ -63,12 +63,12 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 /**
  * The path as sent, with every character outside RFC 3986's pchar set percent-encoded
  * (UTF-8) and hex digits upper-cased, so `/a|b`, `/a%7Cb` and `/a%7cb` are one key.
+ * A `%` that starts no escape is kept as sent: `/a%zz` and `/a%25zz` are different paths
+ * to Express (req.path), so they must not share a key.
  */
 export function normalizePath(path: string): string {
   let out = PATH_SAFE.test(path) ? path : encodeOutside(path);
-  if (out.includes('%')) {
-    out = out.replace(/%([0-9a-fA-F]{2})?/g, (_m, hex: string | undefined) => (hex ? '%' + hex.toUpperCase() : '%25'));
-  }
+  if (out.includes('%')) out = out.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => '%' + hex.toUpperCase());
   return out;
 }
 
@@ -129,7 +129,8 @@ export function compileNameFilter(option: QueryOption): NameFilter {
 function varyPart(names: readonly string[], headers: Readonly<Record<string, string | string[] | undefined>>): string {
   let out = '';
   for (const name of names) {
-    const raw = headers[name];
+    // Own properties only: a header named `constructor` must not read Object.prototype's.
+    const raw = Object.hasOwn(headers, name) ? headers[name] : undefined;
     out += (out ? '&' : '') + encodeURIComponent(name);
     if (raw === undefined) continue;
     // RFC 9111 §4.1: values may be normalised where semantics are identical (whitespace, line folding).
