@@ -191,6 +191,31 @@ forEachExpress((express) => {
       expect([get.text, get.headers['x-cache']]).toEqual(['item 1 v2', 'MISS']);
     });
 
+    // Fails: a GET that read the old data before the PUT, and finishes after it, stores the
+    // old body after the invalidation ran; the next GET is a HIT for it. commit() would
+    // need to skip a response whose path was invalidated after its lead began.
+    it.failing('should not let a GET that started before the PUT store the old body after it', async () => {
+      const gate = deferred();
+      let read = false;
+      const t = await catalogue({ invalidateUnsafe: false }, (app, data, cache) => {
+        app.get('/slow/:id', (req, res) => {
+          const seen = data.get(String(req.params.id));
+          read = true;
+          void gate.promise.then(() => res.send(`slow ${seen}`));
+        });
+        app.put('/slow/:id', cache.invalidates((req) => ({ paths: [`/slow/${String(req.params.id)}`] })), (req, res) => {
+          data.set(String(req.params.id), 'v2');
+          res.send('put');
+        });
+      });
+      const early = send(t.url, '/slow/1');
+      await until(() => read);
+      expect((await send(t.url, '/slow/1', { method: 'PUT' })).text).toBe('put');
+      gate.resolve();
+      expect((await early).text).toBe('slow v1');
+      expect((await send(t.url, '/slow/1')).text).toBe('slow v2');
+    });
+
     it('should accept a fixed target and a target from (req, res)', async () => {
       const t = await catalogue({ invalidateUnsafe: false }, (app, data, cache) => {
         app.post('/reindex', cache.invalidates({ prefixes: ['/items/'] }), (_req, res) => {

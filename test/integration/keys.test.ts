@@ -68,7 +68,7 @@ forEachExpress((express) => {
   });
 
   describe('when routers are mounted under prefixes', () => {
-    function mounted(where: 'app' | 'router') {
+    function mounted(where: 'app' | 'router' | 'mount path') {
       const cache = track(createCache({ jitter: 0 }));
       const app = express();
       const calls: string[] = [];
@@ -79,12 +79,13 @@ forEachExpress((express) => {
         res.send(`x under ${req.baseUrl}`);
       });
       if (where === 'app') app.use(cache.middleware());
+      if (where === 'mount path') app.use(['/api', '/other'], cache.middleware());
       app.use('/api', router);
       app.use('/other', router);
       return { app, calls };
     }
 
-    it.each(['app', 'router'] as const)('should key the full path with the cache mounted on the %s (/api/x and /other/x do not share)', async (where) => {
+    it.each(['app', 'router', 'mount path'] as const)('should key the full path with the cache mounted on the %s (/api/x and /other/x do not share)', async (where) => {
       const { app, calls } = mounted(where);
       const { url } = await serve(app);
       const a1 = await request(url).get('/api/x');
