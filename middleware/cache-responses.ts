@@ -42,7 +42,8 @@ export class ExpressResponseCache extends ResponseCache<Request, Response> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   middleware(overrides?: ExpressCacheOptions): RequestHandler<any> {
     const o = this.routeOptions(overrides);
-    return (req, res, next) => handle(this, o, req, res, next);
+    const keys = new KeyMemo();
+    return (req, res, next) => handle(this, o, keys, req, res, next);
   }
 
   /** Middleware for a mutating route: on a 2xx answer, invalidate `target` before it is sent. */
@@ -67,7 +68,7 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
   return handler;
 }
 
-function handle(cache: ExpressResponseCache, o: Options, req: Request, res: Response, next: NextFunction): void {
+function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
   // One cache per request: a route-level middleware under an app-level one leaves it be.
   if (res.locals.cache instanceof RequestCache) return next();
   const locals = new RequestCache<Request, Response>(cache);
@@ -80,7 +81,17 @@ function handle(cache: ExpressResponseCache, o: Options, req: Request, res: Resp
     }
     const reason = requestBypassReason(req, o) ?? (o.bypass?.(req) ? 'bypass()' : undefined);
     if (reason) return bypass(cache, o, res, locals, next, reason);
-    primaryKey = cache.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, o.key?.(req));
+    // The built key is a pure function of method, URL and these options when no header is
+    // part of it: remember it for hot URLs rather than parse and sort the query again.
+    // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
+    const memoizable = (req.method === 'GET' || req.method === 'HEAD') && o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
+    const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
+    const known = memoizable ? keys.get(memoKey) : undefined;
+    if (known !== undefined) primaryKey = known;
+    else {
+      primaryKey = cache.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, o.key?.(req));
+      if (memoizable) keys.set(memoKey, primaryKey);
+    }
   } catch (err) {
     return next(err);
   }
@@ -256,4 +267,20 @@ function rawQuery(url: string): string {
   if (q === -1) return '';
   const hash = url.indexOf('#', q);
   return hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
+}
+
+/** Built keys of recent URLs, bounded in count and URL length (hostile URLs cannot grow it). */
+class KeyMemo {
+  static readonly MAX_URL = 256;
+  private static readonly MAX_ENTRIES = 1000;
+  private readonly map = new Map<string, string>();
+
+  get(url: string): string | undefined {
+    return this.map.get(url);
+  }
+
+  set(url: string, key: string): void {
+    if (this.map.size >= KeyMemo.MAX_ENTRIES) this.map.clear();
+    this.map.set(url, key);
+  }
 }
