@@ -104,6 +104,29 @@ forEachExpress((express) => {
     });
   });
 
+  describe('when a response is still streaming', () => {
+    it('should not store anything before it finishes: a request meanwhile is a miss, not a partial hit', async () => {
+      const { app } = setup({ coalesce: false });
+      const release = deferred();
+      let calls = 0;
+      app.get('/stream', (_req, res) => {
+        calls++;
+        res.type('text/plain');
+        res.write('first part;');
+        if (calls === 1) void release.promise.then(() => res.end(' second part'));
+        else res.end(' whole');
+      });
+      const { url } = await serve(app);
+      const first = send(url, '/stream');
+      await until(() => calls === 1);
+      const meanwhile = await send(url, '/stream');
+      release.resolve();
+      expect([meanwhile.text, meanwhile.headers['x-cache']]).toEqual(['first part; whole', 'MISS']);
+      expect((await first).text).toBe('first part; second part');
+      expect(calls).toBe(2);
+    });
+  });
+
   describe('when the handler streams its body', () => {
     it('should deliver res.write chunks (strings in several encodings and Buffers) intact and replay them byte for byte', async () => {
       const { app } = setup();
