@@ -1,0 +1,126 @@
+/**
+ * Helpers for the Redis-backed test files: app instances on real sockets, requests that
+ * measure their own duration, and bounded polling. Not a test file (no `.test.ts`).
+ */
+
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Express } from 'express';
+import type { ExpressResponseCache } from '../../middleware';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `check` until it holds; resolves the ms it took, rejects after `limitMs`. */
+export async function until(check: () => boolean | Promise<boolean>, limitMs = 3000, label = 'condition'): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > limitMs) throw new Error(`${label} not met within ${limitMs} ms`);
+    await sleep(5);
+  }
+  return performance.now() - started;
+}
+
+export interface Instance {
+  readonly name: string;
+  readonly cache: ExpressResponseCache;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Close the server and its sockets, then the cache. */
+  close(): Promise<void>;
+}
+
+/** Listen on 127.0.0.1:0 with `app`; close() also closes `cache`. */
+export async function listen(name: string, app: Express, cache: ExpressResponseCache): Promise<Instance> {
+  const server = http.createServer(app);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closed = false;
+  return {
+    name, cache, url,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      await cache.close();
+    },
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly text: string;
+  /** X-Cache, or '' when absent. */
+  readonly xCache: string;
+  /** Milliseconds from sending to the last byte. */
+  readonly ms: number;
+}
+
+/** One request on its own connection; resolves the whole response and how long it took. */
+export function request(base: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  const { hostname, port } = new URL(base);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'),
+          xCache: String(res.headers['x-cache'] ?? ''), ms: performance.now() - started,
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The p-th percentile (0..100) of `values`, nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** A clock both caches of a test share: frozen unless advanced. Starts on a whole second. */
+export class SharedClock {
+  t = Date.UTC(2030, 0, 1, 12, 0, 0);
+  readonly now = (): number => this.t;
+  advance(seconds: number): void {
+    this.t += Math.round(seconds * 1000);
+  }
+}
+
+/** Namespaces no other test (or run) shares: keys never meet across tests. */
+let seq = 0;
+export function uniqueNamespace(name: string): string {
+  return `${name}-${process.pid}-${++seq}`;
+}
+
+/** Single-flight lock keys of `namespace` still in Redis (`admin` has no keyPrefix). */
+export async function heldLocks(admin: import('ioredis').Redis, namespace: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `l:{lock:*${namespace}*`, 'COUNT', 1000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
+}
