@@ -188,6 +188,7 @@ function lead(
   locals.status = 'MISS';
   cache.metrics.misses++;
   const before = res.getHeaders();
+  const generation = cache.generation;
   let plan: Plan | undefined;
   let tags: readonly string[] = [];
   let plannedTtl: number | undefined;
@@ -225,7 +226,7 @@ function lead(
         plan = again;
       }
       const headers = storableHeaders(changedHeaders(before, sent), o.xCache);
-      cache.commit({ primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: res.statusCode, headers, body, plan, tags: [...tags, ...locals.extraTags.filter((t) => !tags.includes(t))], o })
+      cache.commit({ generation, primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: res.statusCode, headers, body, plan, tags: [...tags, ...locals.extraTags.filter((t) => !tags.includes(t))], o })
         .then((shared) => leader?.resolve(shared), () => leader?.resolve(undefined));
     },
     abandoned() {

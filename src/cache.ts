@@ -60,6 +60,11 @@ export class ResponseCache<Req = unknown, Res = unknown> {
   readonly now: () => number;
   readonly random: () => number;
   private readonly ownsStore: boolean;
+  /**
+   * Bumped by every invalidation; a response whose making overlapped one is not stored.
+   * Local to this instance: across instances the race stays (see ARCHITECTURE.md).
+   */
+  generation = 0;
 
   constructor(options: CacheOptions<Req, Res> = {}, clock: Clock = {}) {
     this.options = resolveOptions(options);
@@ -149,6 +154,8 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     primaryKey: string; reqHeaders: IncomingHeaders; path: string; status: number;
     headers: Array<[string, HeaderValue]>; body: Buffer; plan: Plan; tags: readonly string[];
     o: ResolvedOptions<Req, Res>;
+    /** `generation` when the response started being made. */
+    generation: number;
   }): Promise<Shared | undefined> {
     const { plan, o } = input;
     const headers = input.headers;
@@ -169,13 +176,21 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     const key = plan.vary.length > 0 ? variantKey(input.primaryKey, plan.vary, input.reqHeaders) : input.primaryKey;
     const ttlMs = entry.expiresAt - this.now();
     if (!(ttlMs > 0)) return undefined;
+    // Followers get the response even if the store refuses it; only writes depend on the store.
+    const shared = { entry, key };
+    // An invalidation ran while this response was being made: it may hold what was just
+    // invalidated (a GET that read before a PUT), so it is not stored (read-your-writes).
+    if (input.generation !== this.generation) return shared;
     if (plan.vary.length > 0) {
-      const marker = { kind: 'vary' as const, vary: plan.vary, path: index.path, tags: index.tags, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
-      if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, index))) return undefined;
+      // The marker is filed under its own key, not the path or tags: invalidation counts
+      // only responses, and a marker left behind only leads to a miss that rewrites it.
+      const markerIndex = { path: input.primaryKey, tags: [] };
+      const marker = { kind: 'vary' as const, vary: plan.vary, ...markerIndex, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+      if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, markerIndex))) return shared;
     }
-    if (!(await this.guarded.write(key, entry, ttlMs, index))) return undefined;
+    if (!(await this.guarded.write(key, entry, ttlMs, index))) return shared;
     this.metrics.stores++;
-    return { entry, key };
+    return shared;
   }
 
   /** The store key of the cross-instance lock for computing `primaryKey` (outside every entry key's form). */
@@ -210,13 +225,14 @@ export class ResponseCache<Req = unknown, Res = unknown> {
    */
   async invalidate(target: InvalidateTarget): Promise<number> {
     checkTarget(target);
+    this.generation++;
     const p = this.options.keyPrefix;
     const timeout = Math.max(1000, this.options.storeTimeout * 10);
     const runs: Array<(s: CacheStore) => Promise<number>> = [];
     const keys = (target.keys ?? []).filter((k) => k.startsWith(p));
     if (keys.length) runs.push((s) => s.delete(keys));
-    for (const path of target.paths ?? []) runs.push((s) => s.deleteByPath(p + indexPath(path)));
-    for (const prefix of target.prefixes ?? []) runs.push((s) => s.deleteByPrefix(p + normalizePath(prefix).toLowerCase()));
+    for (const path of target.paths ?? []) runs.push((s) => s.deleteByPath(p + indexPath(pathOnly(path))));
+    for (const prefix of target.prefixes ?? []) runs.push((s) => s.deleteByPrefix(p + normalizePath(pathOnly(prefix)).toLowerCase()));
     if (target.tags?.length) {
       const tags = target.tags.map((t) => p + t);
       runs.push((s) => s.deleteByTag(tags));
@@ -275,6 +291,12 @@ export class ResponseCache<Req = unknown, Res = unknown> {
   async close(): Promise<void> {
     if (this.ownsStore) await this.store.close();
   }
+}
+
+/** A path given with a query or fragment names the path: every variant of it goes. */
+function pathOnly(path: string): string {
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 function checkTarget(target: InvalidateTarget): void {

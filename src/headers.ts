@@ -2,11 +2,14 @@
  * Which headers a stored response keeps, and which a 304 carries.
  */
 
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus what the cache computes again on every answer. */
+/**
+ * RFC 9110 §7.6.1 hop-by-hop fields, plus what the cache computes again on every answer.
+ * A Date the handler set is kept (RFC 9110 §6.6.1: the time the origin made it).
+ */
 const NOT_STORED = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
   'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'content-length', 'age', 'date',
+  'content-length', 'age',
 ]);
 
 /** RFC 9110 §15.4.5: what a 304 sends of the stored response (Last-Modified is not needed: every entry has an ETag). */

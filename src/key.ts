@@ -101,19 +101,32 @@ export function indexPath(path: string): string {
  */
 export function canonicalQuery(raw: string, filter?: NameFilter): string {
   if (!raw) return '';
-  const params: Array<[string, string]> = [];
+  // [name as the filter and the sort read it, name in the key, value in the key]
+  const params: Array<[string, string, string]> = [];
   for (const part of raw.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const name = decodeComponent(eq === -1 ? part : part.slice(0, eq));
+    const rawName = eq === -1 ? part : part.slice(0, eq);
+    const decoded = decodeComponent(rawName);
+    const name = decoded ?? rawName;
     if (filter && !filter(name)) continue;
-    params.push([name, eq === -1 ? '' : decodeComponent(part.slice(eq + 1))]);
+    params.push([name, keyComponent(rawName, decoded), eq === -1 ? '' : keyComponent(part.slice(eq + 1))]);
   }
   if (params.length === 0) return '';
   if (params.length > 1) params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // stable: values keep their order
   let out = '';
-  for (const [name, value] of params) out += (out ? '&' : '') + encodeURIComponent(name) + '=' + encodeURIComponent(value);
+  for (const [, name, value] of params) out += (out ? '&' : '') + name + '=' + value;
   return out;
+}
+
+/**
+ * A query component as it appears in a key: decoded and re-encoded, so equivalent
+ * spellings meet. One that does not decode keeps its raw bytes behind a `%%` mark (which
+ * no re-encoded component can start with): parsers read `%zz%41` as `%zzA`, or as
+ * `%zz%41`, never as the valid `%25zz%2541`, so the two must not share a key.
+ */
+function keyComponent(raw: string, decoded = decodeComponent(raw)): string {
+  return decoded === undefined ? '%%' + encodeURIComponent(raw) : encodeURIComponent(decoded);
 }
 
 /** `ignore` / `only` lists of names, each exact or ending in `*` for a prefix (`utm_*`). */
@@ -140,12 +153,13 @@ function varyPart(names: readonly string[], headers: Readonly<Record<string, str
   return out;
 }
 
-function decodeComponent(s: string): string {
+/** `+` as space, then percent-decoded; undefined when the escapes are malformed. */
+function decodeComponent(s: string): string | undefined {
   const plus = s.includes('+') ? s.replace(/\+/g, ' ') : s;
   if (!plus.includes('%')) return plus;
   try {
     return decodeURIComponent(plus);
   } catch {
-    return plus; // malformed escapes are kept as sent, as query parsers do
+    return undefined;
   }
 }

@@ -136,17 +136,19 @@ export function resolveOptions<Req, Res>(
   let methods = base ? base.methods : new Set(DEFAULTS.methods);
   if (o.methods !== undefined) {
     const v = o.methods;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((m) => typeof m === 'string' && TOKEN.test(m))) {
-      fail('methods', 'a non-empty array of HTTP method names', v);
+    // Only GET and HEAD: the key holds no request body, and other methods change state.
+    if (!Array.isArray(v) || v.length === 0 || !v.every((m) => typeof m === 'string' && /^(GET|HEAD)$/i.test(m))) {
+      fail('methods', "a non-empty array of 'GET' and 'HEAD'", v);
     }
     methods = new Set((v as string[]).map((m) => m.toUpperCase()));
   }
   let statuses = base ? base.statuses : new Set(DEFAULTS.statuses);
   if (o.statuses !== undefined) {
     const v = o.statuses;
-    // A 304 is never stored: Express makes one from any matching conditional GET (STYLE 10).
-    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => Number.isInteger(s) && s >= 200 && s <= 599 && s !== 304)) {
-      fail('statuses', 'a non-empty array of status codes from 200 to 599 (never 304)', v);
+    // Never a 304 (Express makes one from any matching conditional GET) nor a 206 (a part
+    // replayed to a request for the whole).
+    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => Number.isInteger(s) && s >= 200 && s <= 599 && s !== 304 && s !== 206)) {
+      fail('statuses', 'a non-empty array of status codes from 200 to 599 (never 206 or 304)', v);
     }
     statuses = new Set(v as number[]);
   }

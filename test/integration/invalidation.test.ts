@@ -96,7 +96,7 @@ forEachExpress((express) => {
       expect([(await ask('fr')).headers['x-cache'], (await ask('de')).headers['x-cache']]).toEqual(['MISS', 'MISS']);
     });
 
-    it.failing('should count the two stored variants of a Vary response as 2, not the internal Vary marker too', async () => {
+    it('should count the two stored variants of a Vary response as 2, not the internal Vary marker too', async () => {
       const t = await catalogue({}, (app) => app.get('/lang', (req, res) => res.set('Vary', 'Accept-Language').send(String(req.headers['accept-language']))));
       await send(t.url, '/lang', { headers: { 'Accept-Language': 'fr' } });
       await send(t.url, '/lang', { headers: { 'Accept-Language': 'de' } });
@@ -194,7 +194,7 @@ forEachExpress((express) => {
     // Fails: a GET that read the old data before the PUT, and finishes after it, stores the
     // old body after the invalidation ran; the next GET is a HIT for it. commit() would
     // need to skip a response whose path was invalidated after its lead began.
-    it.failing('should not let a GET that started before the PUT store the old body after it', async () => {
+    it('should not let a GET that started before the PUT store the old body after it', async () => {
       const gate = deferred();
       let read = false;
       const t = await catalogue({ invalidateUnsafe: false }, (app, data, cache) => {

@@ -11,8 +11,10 @@ describe('key', () => {
       expect(buildCacheKey({ method: 'GET', path: '/x', query: q1 })).not.toBe(buildCacheKey({ method: 'GET', path: '/x', query: q2 }));
     });
 
-    it('should keep malformed escapes as sent instead of throwing', () => {
-      expect(canonicalQuery('a=%zz&b=%E0%A4%A')).toBe('a=%25zz&b=%25E0%25A4%25A');
+    it('should keep malformed escapes as sent, marked, instead of throwing', () => {
+      expect(canonicalQuery('a=%zz&b=%E0%A4%A')).toBe('a=%%%25zz&b=%%%25E0%25A4%25A');
+      // a valid spelling of the same characters is another value to every query parser
+      expect(canonicalQuery('a=%zz%41')).not.toBe(canonicalQuery('a=%25zz%2541'));
     });
 
     it('should percent-encode separators and spaces in a path', () => {
