@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // Build: CommonJS with declarations (tsc), then a thin ESM wrapper that re-exports the
 // CommonJS build by name, so `import` and `require` share one instance of the module.
+// `--out DIR` builds elsewhere than dist/ (the package test uses it).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const dist = path.join(root, 'dist');
+const at = process.argv.indexOf('--out');
+const dist = at === -1 ? path.join(root, 'dist') : path.resolve(process.argv[at + 1]);
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', path.join(dist, 'cjs')],
+  { stdio: 'inherit' },
+);
 
 const entry = require(path.join(dist, 'cjs/middleware/index.js'));
 const names = Object.keys(entry).filter((n) => n !== 'default' && n !== '__esModule').sort();
@@ -23,4 +29,4 @@ fs.writeFileSync(
     `export default cjs;\n`,
 );
 fs.writeFileSync(path.join(esm, 'index.d.mts'), `export * from '../cjs/middleware/index.js';\n`);
-console.log(`built dist/cjs and dist/esm (${names.length} exports)`);
+console.log(`built ${path.relative(root, dist) || dist}/cjs and esm (${names.length} exports)`);
