@@ -81,7 +81,7 @@ describe('when Redis is a dead port', () => {
     });
     const max = Math.max(...replies.map((r) => r.ms));
     figures.push(`dead port: 10 requests, all BYPASS, max ${fmt(max)}, first ${fmt(replies[0]!.ms)}`);
-    expect(max).toBeLessThan(300);
+    expect(max).toBeLessThan(500);
     expect(a.origin.calls).toBe(10);
     expect(a.errors).toContain('ERC_STORE_FAILED');
     expect(a.cache.isAvailable).toBe(false);
