@@ -157,17 +157,15 @@ function miss(cache: ExpressResponseCache, o: Options, req: Request, res: Respon
   // Across instances: one computes a cold key under a short lock; the others wait for its entry.
   const lockKey = cache.lockKey(primaryKey);
   const timeout = o.coalesce ? o.coalesce.timeout : 0;
+  const holding = (token: string | null) => (token ? { resolve: (v: Shared | undefined) => { cache.guarded.unlock(lockKey, token); leader.resolve(v); }, reject: leader.reject } : leader);
   cache.guarded.lock(lockKey, timeout).then((token) => {
-    if (token !== undefined) {
-      const held = token ? { resolve: (v: Shared | undefined) => { cache.guarded.unlock(lockKey, token); leader.resolve(v); }, reject: leader.reject } : leader;
-      return lead(cache, o, req, res, next, locals, primaryKey, held, fallback);
-    }
-    return cache.awaitOther(primaryKey, req.headers, timeout).then((shared) => {
-      if (shared) {
-        leader.resolve(shared);
-        return hit(cache, o, req, res, locals, shared.entry, 'HIT');
+    if (token !== undefined) return lead(cache, o, req, res, next, locals, primaryKey, holding(token), fallback);
+    return cache.awaitOther(primaryKey, req.headers, timeout).then((got) => {
+      if (got && 'entry' in got) {
+        leader.resolve(got);
+        return hit(cache, o, req, res, locals, got.entry, 'HIT');
       }
-      lead(cache, o, req, res, next, locals, primaryKey, leader, fallback);
+      lead(cache, o, req, res, next, locals, primaryKey, holding(got ? got.token : null), fallback);
     });
   }).catch(next);
 }

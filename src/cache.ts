@@ -202,15 +202,24 @@ export class ResponseCache<Req = unknown, Res = unknown> {
    * Another instance holds the lock for `primaryKey`: poll for the entry it will store,
    * for at most `timeoutMs`. Resolves the fresh entry, or undefined to compute it here.
    */
-  async awaitOther(primaryKey: string, headers: IncomingHeaders, timeoutMs: number): Promise<Shared | undefined> {
-    const until = this.now() + timeoutMs;
-    for (let delay = 10; this.now() < until; delay = Math.min(delay * 2, 100)) {
-      await new Promise((r) => setTimeout(r, delay));
-      const l = await this.lookup(primaryKey, headers);
-      if (l.unavailable) return undefined;
-      if (l.entry && this.freshness(l.entry) === 'fresh') return { entry: l.entry, key: l.key };
+  async awaitOther(primaryKey: string, headers: IncomingHeaders, timeoutMs: number): Promise<Shared | { token: string } | undefined> {
+    let expired = false;
+    const timer = setTimeout(() => (expired = true), timeoutMs);
+    try {
+      for (let delay = 10; !expired; delay = Math.min(delay * 2, 100)) {
+        await new Promise((r) => setTimeout(r, delay));
+        const l = await this.lookup(primaryKey, headers);
+        if (l.unavailable) return undefined;
+        if (l.entry && this.freshness(l.entry) === 'fresh') return { entry: l.entry, key: l.key };
+        // The holder is gone without storing what this request needs: compute it here, holding the lock.
+        const token = await this.guarded.lock(this.lockKey(primaryKey), timeoutMs);
+        if (token === null) return undefined;
+        if (token !== undefined) return { token };
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
-    return undefined;
   }
 
   /** The namespaced path an entry is indexed under. */
@@ -289,6 +298,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
 
   /** Release what the cache opened itself: its own store (never one it was given). */
   async close(): Promise<void> {
+    await this.guarded.drain(Math.max(1000, this.options.storeTimeout * 10));
     if (this.ownsStore) await this.store.close();
   }
 }

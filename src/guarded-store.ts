@@ -134,13 +134,37 @@ export class GuardedStore {
 
   unlock(key: string, token: string): void {
     if (!this.store.unlock) return;
-    this.store.unlock(key, token).catch((err) => this.report(new StoreError(`unlock failed: ${(err as Error).message}`, err), { operation: 'lock', key }));
+    this.track(this.store.unlock(key, token)).catch((err) => this.report(new StoreError(`unlock failed: ${(err as Error).message}`, err), { operation: 'lock', key }));
   }
 
   /** Resolves when the store answers within storeTimeout; rejects otherwise. */
   async ping(): Promise<void> {
     const answer = (): Promise<void> => (this.store.ping ? this.store.ping() : this.store.get(`__ping__:${this.o.now()}`).then(() => undefined));
     await this.call('ping', undefined, answer, this.o.storeTimeout, false);
+  }
+
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = (): void => void this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Wait (at most limitMs) for the store calls in flight, and those they lead to, to settle. */
+  async drain(limitMs: number): Promise<void> {
+    let expired = false;
+    const timer = setTimeout(() => (expired = true), limitMs);
+    try {
+      for (;;) {
+        await new Promise((r) => setImmediate(r));
+        if (this.inflight.size === 0 || expired) return;
+        await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 50))]);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   report(err: CacheError, context: ErrorContext): void {
@@ -188,7 +212,7 @@ export class GuardedStore {
       pending = Promise.reject(err);
     }
     if (local || this.store.local) return pending;
-    return new Promise<T>((resolve, reject) => {
+    return this.track(new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
@@ -213,6 +237,6 @@ export class GuardedStore {
           reject(err);
         },
       );
-    });
+    }));
   }
 }

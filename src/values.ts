@@ -136,8 +136,11 @@ export class ValueCache<T> {
   getOrSet(id: string | number, factory: () => T | undefined | Promise<T | undefined>, options?: SetOptions): Promise<T | undefined>;
   async getOrSet(id: string | number, factory: () => T | undefined | Promise<T | undefined>, options?: SetOptions): Promise<T | undefined> {
     const key = this.key(id);
-    const cached = this.unpack(await this.host.guarded.read(key), key);
+    const found = await this.host.guarded.read(key);
+    const cached = this.unpack(found, key);
     if (cached !== undefined) return cached;
+    // The store could not be read: compute without its lock and store nothing (as a response BYPASS).
+    const unavailable = found === UNAVAILABLE;
     const waiting = this.flights.wait(key, this.host.lockTimeout);
     if (waiting) {
       const shared = await waiting;
@@ -147,17 +150,18 @@ export class ValueCache<T> {
     if (!leader) return this.getOrSet(id, factory as () => T | undefined, options);
     let token: string | undefined | null = null;
     try {
-      token = await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
+      token = unavailable ? null : await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
       if (token === undefined) {
-        // Another instance computes it: wait for its value, within bounds.
+        // Another instance computes it: wait for its value, within bounds, or for its lock.
         const other = await this.pollOther(key);
-        if (other !== undefined) {
-          leader.resolve(other);
-          return other;
+        if (other !== undefined && 'value' in other) {
+          leader.resolve(other.value);
+          return other.value;
         }
+        token = other?.token ?? null;
       }
       const value = await factory();
-      if (value !== undefined) await this.set(id, value, options);
+      if (value !== undefined && !unavailable) await this.set(id, value, options);
       leader.resolve(value);
       return value;
     } catch (err) {
@@ -168,16 +172,24 @@ export class ValueCache<T> {
     }
   }
 
-  private async pollOther(key: string): Promise<T | undefined> {
-    const until = this.host.now() + this.host.lockTimeout;
-    for (let delay = 10; this.host.now() < until; delay = Math.min(delay * 2, 100)) {
-      await new Promise((r) => setTimeout(r, delay));
-      const found = await this.host.guarded.read(key);
-      if (found === UNAVAILABLE) return undefined;
-      const value = this.unpack(found, key);
-      if (value !== undefined) return value;
+  private async pollOther(key: string): Promise<{ value: T } | { token: string } | undefined> {
+    let expired = false;
+    const timer = setTimeout(() => (expired = true), this.host.lockTimeout);
+    try {
+      for (let delay = 10; !expired; delay = Math.min(delay * 2, 100)) {
+        await new Promise((r) => setTimeout(r, delay));
+        const found = await this.host.guarded.read(key);
+        if (found === UNAVAILABLE) return undefined;
+        const value = this.unpack(found, key);
+        if (value !== undefined) return { value };
+        const token = await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
+        if (token === null) return undefined;
+        if (token !== undefined) return { token };
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
     }
-    return undefined;
   }
 
   private pack(id: string | number, value: T, options: SetOptions | undefined) {

@@ -215,8 +215,11 @@ export class RedisStore implements CacheStore {
         resolve();
       });
     });
-    if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
-    else c.disconnect();
+    // Between reconnect attempts disconnect() only clears the timer: no 'end' will follow.
+    if (c.status === 'reconnecting') return c.disconnect();
+    // QUIT is answered only by a Redis that answers: bound it by the same second.
+    if (c.status === 'ready') await Promise.race([c.quit().catch(() => undefined), ended]);
+    if ((c.status as string) !== 'end') c.disconnect();
     await ended;
   }
 
