@@ -17,7 +17,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ResponseCache, type Clock, type Lookup, type Plan, type Shared } from '../src/cache';
 import { bodyEtag } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
-import { storableHeaders } from '../src/headers';
+import { storableHeaders, varyNames } from '../src/headers';
 import type { ResolvedOptions } from '../src/options';
 import { parseCacheControl } from '../src/cache-control';
 import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../src/policy';
@@ -173,9 +173,7 @@ function miss(cache: ExpressResponseCache, o: Options, req: Request, res: Respon
 /** The leader's response fits a follower when the follower picks the same variant. */
 function fits(shared: Shared, primaryKey: string, req: Request): boolean {
   if (shared.key === primaryKey) return true;
-  const vary = shared.entry.headers.find(([n]) => n === 'vary')?.[1];
-  const names = (Array.isArray(vary) ? vary.join(',') : vary ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
-  return variantKey(primaryKey, [...new Set(names)].sort(), req.headers) === shared.key;
+  return variantKey(primaryKey, varyNames(shared.entry.headers.find(([n]) => n === 'vary')?.[1]), req.headers) === shared.key;
 }
 
 /** Run the handler with its response captured; store what may be stored and share it. */

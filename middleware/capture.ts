@@ -85,7 +85,8 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
   } as WriteHead;
 
   res.write = function write(this: ServerResponse, chunk: unknown, encoding?: unknown, cb?: unknown) {
-    if (!this.headersSent && !swallowing) this.writeHead(this.statusCode);
+    // Decide before the first byte; Node then sends the headers itself, through writeHead above.
+    if (!this.headersSent) decide(this.statusCode);
     if (swallowing) {
       if (typeof encoding === 'function') (encoding as Callback)();
       else if (typeof cb === 'function') (cb as Callback)();
@@ -96,15 +97,11 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
   } as Write;
 
   res.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown) {
-    if (!this.headersSent && !swallowing) {
-      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
-        single = toBuffer(chunk, encoding);
-        // Node sets Content-Length itself only when end() sends the headers; we send them first.
-        if (single && !this.hasHeader('content-length') && !this.hasHeader('transfer-encoding') && hasBody(this.statusCode)) {
-          this.setHeader('Content-Length', single.length);
-        }
-      }
-      this.writeHead(this.statusCode);
+    if (!this.headersSent) {
+      // The whole body in one end(): the header-time decision may use it (an ETag). Node
+      // then sends the headers itself, with the Content-Length it knows from the chunk.
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') single = toBuffer(chunk, encoding);
+      decide(this.statusCode);
     }
     if (swallowing) {
       this.writeHead = original.writeHead;
@@ -116,7 +113,12 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
       if (typeof done === 'function') this.once('finish', () => (done as Callback)());
       return this;
     }
-    keep(chunk, encoding);
+    if (single && copying && size + single.length <= maxBytes) {
+      // Already converted: keep it without converting again.
+      chunks.push(single);
+      size += single.length;
+    } else keep(chunk, encoding);
+    single = undefined;
     return (original.end as (...a: unknown[]) => ServerResponse).apply(this, [chunk, encoding, cb].filter((a) => a !== undefined));
   } as End;
 
@@ -143,11 +145,6 @@ function foldWriteHeadHeaders(res: ServerResponse, args: unknown[]): void {
     }
   }
   args.length = at;
-}
-
-/** RFC 9110 §6.4.1: 1xx, 204 and 304 carry no content. */
-function hasBody(status: number): boolean {
-  return status >= 200 && status !== 204 && status !== 304;
 }
 
 function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {

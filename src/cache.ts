@@ -8,6 +8,7 @@ import { parseCacheControl, type Directives } from './cache-control';
 import { bodyEtag } from './conditional';
 import type { CachedResponse, Entry, EntryTimes, HeaderValue } from './entry';
 import { GuardedStore, UNAVAILABLE } from './guarded-store';
+import { varyNames } from './headers';
 import { indexPath, normalizePath, shortenKey, variantKey, buildCacheKey } from './key';
 import { Metrics } from './metrics';
 import { resolveOptions, type ResolvedOptions } from './options';
@@ -142,8 +143,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     const fresh = freshSeconds({ override: ttlOverride, stated, originAge, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
     if (fresh <= 0) return 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive)';
     const windows = staleWindows(cc, o.staleWhileRevalidate, o.staleIfError);
-    const vary = (header(res.headers.vary) ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
-    return { times: entryTimes(now, fresh, windows.swr, windows.sie), cc, vary: [...new Set(vary)].sort(), originAge };
+    return { times: entryTimes(now, fresh, windows.swr, windows.sie), cc, vary: varyNames(header(res.headers.vary)), originAge };
   }
 
   /**

@@ -36,7 +36,11 @@ export class GuardedStore {
   private readonly breaker: CircuitBreaker;
   private readonly fallback: MemoryStore | undefined;
   private readonly peek: ((key: string) => Buffer | undefined) | undefined;
-  /** Decoded entries by the Buffer a local store hands back: a memory hit decodes once. */
+  /**
+   * Decoded entries by the Buffer a store with peek() hands back: a memory hit decodes
+   * once. Filled on first read, not on write: a decoded body is a view of the stored
+   * bytes, where the entry given to write() holds a second copy of the body.
+   */
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly logged = new Set<string>();
 
@@ -96,8 +100,6 @@ export class GuardedStore {
     const ttl = target === this.fallback ? Math.min(ttlMs, this.o.fallbackTtl * 1000) : ttlMs;
     try {
       await this.call('set', key, () => target.set(key, bytes, ttl, index), timeout, target === this.fallback);
-      // A store that hands back the very Buffer it was given (MemoryStore, a memory tier) then skips decoding.
-      if (target !== this.fallback && this.peek) this.decoded.set(bytes, entry);
       return true;
     } catch {
       return false;

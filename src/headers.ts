@@ -39,3 +39,11 @@ export function storableHeaders(
   }
   return out;
 }
+
+/** The request header names a `Vary` value lists: lower-case, de-duplicated, sorted (RFC 9110 §12.5.5). */
+export function varyNames(vary: string | readonly string[] | undefined): string[] {
+  if (vary === undefined) return [];
+  const text = typeof vary === 'string' ? vary : vary.join(',');
+  const names = text.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+  return [...new Set(names)].sort();
+}
