@@ -89,7 +89,8 @@ export function encodeEntry(entry: Entry): Buffer {
       break;
   }
   const json = Buffer.from(JSON.stringify(meta), 'utf8');
-  const out = Buffer.allocUnsafe(HEADER_BYTES + json.length + (body ? body.length : 0));
+  // Not from the shared pool: a stored entry must not pin an 8 KiB pool slab for its life.
+  const out = Buffer.allocUnsafeSlow(HEADER_BYTES + json.length + (body ? body.length : 0));
   out[0] = ENTRY_VERSION;
   out[1] = KIND_CODES[entry.kind];
   out.writeUInt32BE(json.length, 2);

@@ -12,28 +12,11 @@ import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import type { RedisStore } from '../../src/stores/redis';
-import { cleanPrefix, redisServerBinary, scanKeys, startRedis, type RunningRedis } from '../helpers/redis';
-import { listen, percentile, request, sleep, until, uniqueNamespace, type Instance, type Reply } from './instances';
+import { redisServerBinary, scanKeys } from '../helpers/redis';
+import { listen, percentile, request, sleep, until, uniqueNamespace, useRedis, type Reply } from './instances';
 
-let redis: RunningRedis;
-let admin: Redis;
-const open: Instance[] = [];
-const figures: string[] = [];
+const fx = useRedis('faults.test');
 
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis(redis.url);
-});
-afterEach(async () => {
-  for (const i of open.splice(0)) await i.close();
-});
-afterAll(async () => {
-  console.log(`faults.test figures:\n  ${figures.join('\n  ')}`);
-  await cleanPrefix(admin, 'cache:');
-  await cleanPrefix(admin, 'l:');
-  await admin.quit();
-  await redis.stop();
-});
 
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
 
@@ -60,7 +43,7 @@ async function instance(options: ExpressCacheOptions, delay = 0) {
     else send();
   });
   const i = await listen('A', app, cache);
-  open.push(i);
+  fx.open.push(i);
   return { ...i, errors, origin };
 }
 
@@ -80,7 +63,7 @@ describe('when Redis is a dead port', () => {
       expect(r.xCache).toBe('BYPASS');
     });
     const max = Math.max(...replies.map((r) => r.ms));
-    figures.push(`dead port: 10 requests, all BYPASS, max ${fmt(max)}, first ${fmt(replies[0]!.ms)}`);
+    fx.figures.push(`dead port: 10 requests, all BYPASS, max ${fmt(max)}, first ${fmt(replies[0]!.ms)}`);
     expect(max).toBeLessThan(500);
     expect(a.origin.calls).toBe(10);
     expect(a.errors).toContain('ERC_STORE_FAILED');
@@ -107,7 +90,7 @@ describe('when Redis is a dead port', () => {
     const hit = await request(a.url, '/item/1');
     expect(hit.xCache).toBe('HIT');
     expectRight(hit, '1');
-    figures.push(`dead port + whenStoreDown 'memory': ${seen.join(' → ')} → HIT (${fmt(hit.ms)})`);
+    fx.figures.push(`dead port + whenStoreDown 'memory': ${seen.join(' → ')} → HIT (${fmt(hit.ms)})`);
     // Invalidation reaches the fallback too.
     expect(await a.cache.invalidate({ paths: ['/item/1'] })).toBe(1);
     expect((await request(a.url, '/item/1')).xCache).toBe('MISS');
@@ -124,21 +107,21 @@ describe('when a cache closes while Redis is out', () => {
     const started = performance.now();
     await cache.close();
     const took = performance.now() - started;
-    figures.push(`close() on a dead port while reconnecting: ${fmt(took)}`);
+    fx.figures.push(`close() on a dead port while reconnecting: ${fmt(took)}`);
     expect(took).toBeLessThan(200);
   });
 
   // QUIT is answered only by a Redis that answers: close() bounds it.
   it('should close within about a second while Redis does not answer', async () => {
-    const cache = createCache({ redis: redis.url, onError: () => undefined });
+    const cache = createCache({ redis: fx.redis.url, onError: () => undefined });
     expect(await cache.ping()).toBe(true);
-    const pauser = new Redis(redis.url);
+    const pauser = new Redis(fx.redis.url);
     try {
       await pauser.client('PAUSE', 2500, 'ALL');
       const started = performance.now();
       await cache.close();
       const took = performance.now() - started;
-      figures.push(`close() while Redis is paused for 2500 ms: ${fmt(took)}`);
+      fx.figures.push(`close() while Redis is paused for 2500 ms: ${fmt(took)}`);
       expect(took).toBeLessThan(1300);
     } finally {
       await pauser.quit();
@@ -148,12 +131,12 @@ describe('when a cache closes while Redis is out', () => {
 
 describe('when Redis is paused (CLIENT PAUSE ALL) longer than storeTimeout', () => {
   it('should answer within storeTimeout + handler time as BYPASS, and resume caching within 5 s', async () => {
-    const a = await instance({ redis: redis.url, storeTimeout: 100 }, 20);
+    const a = await instance({ redis: fx.redis.url, storeTimeout: 100 }, 20);
     expect((await request(a.url, '/item/1')).xCache).toBe('MISS');
     await until(() => a.cache.stats().stores === 1, 1000, 'stored');
     expect((await request(a.url, '/item/1')).xCache).toBe('HIT');
 
-    const pauser = new Redis(redis.url);
+    const pauser = new Redis(fx.redis.url);
     try {
       await pauser.client('PAUSE', 1500, 'ALL');
       const pausedAt = performance.now();
@@ -165,11 +148,11 @@ describe('when Redis is paused (CLIENT PAUSE ALL) longer than storeTimeout', () 
         expect(r.ms).toBeLessThan(600);
       }
       const ms = during.map((r) => r.ms);
-      figures.push(`CLIENT PAUSE 1500 ms, storeTimeout 100, handler 20 ms: ${during.length} requests during the pause, all BYPASS, max ${fmt(Math.max(...ms))}, p95 ${fmt(percentile(ms, 95))}, median ${fmt(percentile(ms, 50))}`);
+      fx.figures.push(`CLIENT PAUSE 1500 ms, storeTimeout 100, handler 20 ms: ${during.length} requests during the pause, all BYPASS, max ${fmt(Math.max(...ms))}, p95 ${fmt(percentile(ms, 95))}, median ${fmt(percentile(ms, 50))}`);
       // Then the entry (still in Redis) is served again once the breaker's probe succeeds.
       await until(() => performance.now() - pausedAt >= 1500, 2000, 'pause over');
       const resumed = await until(async () => (await request(a.url, '/item/1')).xCache === 'HIT', 5000, 'HIT after the pause');
-      figures.push(`CLIENT PAUSE: HIT again ${fmt(resumed)} after the pause ended`);
+      fx.figures.push(`CLIENT PAUSE: HIT again ${fmt(resumed)} after the pause ended`);
       expect(a.errors).toContain('ERC_STORE_TIMEOUT');
     } finally {
       await pauser.quit();
@@ -254,7 +237,7 @@ describe('when Redis is killed and restarted while requests flow', () => {
       for (const r of replies) if (r.at >= from && r.at < to) seen[r.xCache] = (seen[r.xCache] ?? 0) + 1;
       return JSON.stringify(seen);
     };
-    figures.push(
+    fx.figures.push(
       `kill -9 at ${fmt(killedAt)}, restarted at ${fmt(restartedAt)}, first HIT after restart at ${fmt(firstHit)} ` +
         `(${fmt(firstHit - restartedAt)} after the restart); ${replies.length} requests, ${failures.length} failed; ` +
         `during the outage (${outage.length} requests) max ${fmt(Math.max(...outage))}, p95 ${fmt(percentile(outage, 95))}; ` +
@@ -282,21 +265,21 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
   ];
 
   it.each(cases)('should answer a MISS with the right body over %s, report it, and rewrite the entry', async (_label, corrupt) => {
-    const a = await instance({ redis: redis.url });
+    const a = await instance({ redis: fx.redis.url });
     const namespace = a.cache.options.namespace;
     expect((await request(a.url, '/item/9')).xCache).toBe('MISS');
     await until(() => a.cache.stats().stores === 1, 1000, 'stored');
-    const [key] = await scanKeys(admin, `e:{cache:v1:${namespace}:GET:/item/9}`);
+    const [key] = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:GET:/item/9}`);
     expect(key).toBeDefined();
-    const good = (await admin.getBuffer(key!))!;
-    expect(await admin.set(key!, corrupt(good), 'KEEPTTL')).toBe('OK');
+    const good = (await fx.admin.getBuffer(key!))!;
+    expect(await fx.admin.set(key!, corrupt(good), 'KEEPTTL')).toBe('OK');
 
     const next = await request(a.url, '/item/9');
     expect(next.xCache).toBe('MISS');
     expectRight(next, '9');
     expect(a.errors).toEqual(['ERC_ENTRY_CORRUPT']);
     await until(() => a.cache.stats().stores === 2, 1000, 'rewritten');
-    const rewritten = (await admin.getBuffer(key!))!;
+    const rewritten = (await fx.admin.getBuffer(key!))!;
     expect(rewritten[0]).toBe(1);
     const hit = await request(a.url, '/item/9');
     expect(hit.xCache).toBe('HIT');
@@ -344,16 +327,16 @@ describe('values when Redis is out', () => {
   it('should answer undefined / false / the factory\'s value at once on a dead port', async () => {
     const port = await freePort();
     const ms = await timed({ redis: `redis://127.0.0.1:${port}`, storeTimeout: 100 });
-    figures.push(`values on a dead port (fresh cache each): get ${fmt(ms.get!)}, set ${fmt(ms.set!)}, getOrSet ${fmt(ms.getOrSet!)}`);
+    fx.figures.push(`values on a dead port (fresh cache each): get ${fmt(ms.get!)}, set ${fmt(ms.set!)}, getOrSet ${fmt(ms.getOrSet!)}`);
     for (const op of ['get', 'set', 'getOrSet']) expect(ms[op]).toBeLessThan(100 + 150);
   });
 
   it('should answer undefined / false / the factory\'s value within storeTimeout on a paused Redis (one cache)', async () => {
     const errors: string[] = [];
-    const cache = createCache({ redis: redis.url, namespace: uniqueNamespace('values-paused'), storeTimeout: 100, onError: (e) => errors.push(e.code) });
+    const cache = createCache({ redis: fx.redis.url, namespace: uniqueNamespace('values-paused'), storeTimeout: 100, onError: (e) => errors.push(e.code) });
     const users = cache.values<string>('users');
     expect(await cache.ping()).toBe(true);
-    const pauser = new Redis(redis.url);
+    const pauser = new Redis(fx.redis.url);
     try {
       await pauser.client('PAUSE', 1000, 'ALL');
       const ms: number[] = [];
@@ -367,7 +350,7 @@ describe('values when Redis is out', () => {
       expect(await time(() => users.set('1', 'x'))).toBe(false);
       expect(await time(() => users.getOrSet('2', () => 'computed'))).toBe('computed');
       expect(await time(() => users.getMany(['1', '2']))).toEqual([undefined, undefined]);
-      figures.push(`values on a paused Redis (one cache, storeTimeout 100): get ${fmt(ms[0]!)}, set ${fmt(ms[1]!)}, getOrSet ${fmt(ms[2]!)}, getMany ${fmt(ms[3]!)}`);
+      fx.figures.push(`values on a paused Redis (one cache, storeTimeout 100): get ${fmt(ms[0]!)}, set ${fmt(ms[1]!)}, getOrSet ${fmt(ms[2]!)}, getMany ${fmt(ms[3]!)}`);
       for (const t of ms) expect(t).toBeLessThan(100 + 100);
       expect(errors).toContain('ERC_STORE_TIMEOUT');
     } finally {
@@ -378,14 +361,14 @@ describe('values when Redis is out', () => {
 
   // A read that could not reach the store skips the lock and the write, as a response BYPASS does.
   it('should not spend more than one storeTimeout in getOrSet on a paused Redis', async () => {
-    const pauser = new Redis(redis.url);
+    const pauser = new Redis(fx.redis.url);
     try {
       const ms = await timed(
-        { redis: redis.url, storeTimeout: 150 },
+        { redis: fx.redis.url, storeTimeout: 150 },
         async () => void (await pauser.client('PAUSE', 1000, 'ALL')),
         () => until(async () => (await pauser.ping()) === 'PONG', 2000, 'pause over').then(() => undefined),
       );
-      figures.push(`values on a paused Redis (fresh cache each, storeTimeout 150): get ${fmt(ms.get!)}, set ${fmt(ms.set!)}, getOrSet ${fmt(ms.getOrSet!)}`);
+      fx.figures.push(`values on a paused Redis (fresh cache each, storeTimeout 150): get ${fmt(ms.get!)}, set ${fmt(ms.set!)}, getOrSet ${fmt(ms.getOrSet!)}`);
       for (const op of ['get', 'set', 'getOrSet']) expect(ms[op]).toBeLessThan(150 + 100);
     } finally {
       await pauser.quit();

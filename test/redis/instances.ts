@@ -7,7 +7,9 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Express } from 'express';
+import { Redis } from 'ioredis';
 import type { ExpressResponseCache } from '../../middleware';
+import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -123,4 +125,38 @@ export async function heldLocks(admin: import('ioredis').Redis, namespace: strin
     cursor = next;
   } while (cursor !== '0');
   return found;
+}
+
+export interface RedisFixture {
+  /** The file's own redis-server, started in beforeAll. */
+  redis: RunningRedis;
+  /** A plain client for looking inside it. */
+  admin: Redis;
+  /** Instances to close after each test. */
+  readonly open: Instance[];
+  /** Measured figures, printed once after the file. */
+  readonly figures: string[];
+}
+
+/**
+ * One real redis-server for the test file: instances in `open` are closed after each test,
+ * `figures` are printed at the end, keys the cache wrote are cleaned and the server stopped.
+ */
+export function useRedis(file: string): RedisFixture {
+  const fx = { open: [], figures: [] } as unknown as RedisFixture;
+  beforeAll(async () => {
+    fx.redis = await startRedis();
+    fx.admin = new Redis(fx.redis.url);
+  });
+  afterEach(async () => {
+    for (const i of fx.open.splice(0)) await i.close();
+  });
+  afterAll(async () => {
+    if (fx.figures.length) console.log(`${file} figures:\n  ${fx.figures.join('\n  ')}`);
+    await cleanPrefix(fx.admin, 'cache:');
+    await cleanPrefix(fx.admin, 'l:');
+    await fx.admin.quit();
+    await fx.redis.stop();
+  });
+  return fx;
 }

@@ -9,33 +9,16 @@ import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import { forEachExpress, type ExpressFactory } from '../helpers/express';
 import { allBytes } from '../helpers/http';
-import { cleanPrefix, scanKeys, startRedis, type RunningRedis } from '../helpers/redis';
-import { heldLocks, listen, request, sleep, until, uniqueNamespace, type Instance } from './instances';
+import { scanKeys } from '../helpers/redis';
+import { heldLocks, listen, request, sleep, until, uniqueNamespace, useRedis, type Instance } from './instances';
 
-let redis: RunningRedis;
-/** Sees keys as Redis stores them (no keyPrefix). */
-let admin: Redis;
-const open: Instance[] = [];
+const fx = useRedis('shared.test');
 /** What onError heard in the current test: nothing, on a healthy Redis. */
 const errors: string[] = [];
-/** Cross-instance invalidation figures, printed once at the end. */
-const figures: string[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis(redis.url);
-});
-afterEach(async () => {
-  for (const i of open.splice(0)) await i.close();
+afterEach(() => {
   expect(errors.splice(0)).toEqual([]);
 });
-afterAll(async () => {
-  if (figures.length) console.log(`shared.test figures:\n  ${figures.join('\n  ')}`);
-  await cleanPrefix(admin, 'cache:');
-  await cleanPrefix(admin, 'l:');
-  await admin.quit();
-  await redis.stop();
-});
+
 
 /** What the handlers of both instances share: calls reach "the database" once per miss. */
 interface Origin {
@@ -52,7 +35,7 @@ forEachExpress((express: ExpressFactory) => {
     const origin: Origin = { calls: 0, version: 1, lastKey: '' };
     const make = async (name: string): Promise<Instance> => {
       const onError = (err: Error & { code?: string }) => errors.push(`${name}: ${err.code} ${err.message}`);
-      const cache = createCache({ redis: redis.url, namespace, jitter: 0, ttl: 60, onError, ...options });
+      const cache = createCache({ redis: fx.redis.url, namespace, jitter: 0, ttl: 60, onError, ...options });
       const app = express();
       app.use(cache.middleware());
       app.get('/items/:id', (req, res) => {
@@ -75,7 +58,7 @@ forEachExpress((express: ExpressFactory) => {
         res.vary('Accept-Language').type('text/plain').send(lang.startsWith('fr') ? 'bonjour' : lang.startsWith('de') ? 'hallo' : 'hello');
       });
       const i = await listen(name, app, cache);
-      open.push(i);
+      fx.open.push(i);
       return i;
     };
     return { a: await make('A'), b: await make('B'), origin, namespace };
@@ -88,7 +71,7 @@ forEachExpress((express: ExpressFactory) => {
   async function stored(i: Instance, n: number): Promise<void> {
     await until(() => i.cache.stats().stores >= n, 2000, `${i.name} stored ${n}`);
     const namespace = i.cache.options.namespace;
-    await until(async () => (await heldLocks(admin, namespace)).length === 0, 2000, 'locks released');
+    await until(async () => (await heldLocks(fx.admin, namespace)).length === 0, 2000, 'locks released');
   }
 
   describe('when one instance stores a response', () => {
@@ -158,7 +141,7 @@ forEachExpress((express: ExpressFactory) => {
       const invalidated = performance.now() - started;
       const after = await request(b.url, '/items/1');
       const seen = performance.now() - started;
-      figures.push(`invalidate by ${label} on A: resolved in ${invalidated.toFixed(1)} ms; B's next GET (a MISS) done ${seen.toFixed(1)} ms after the call`);
+      fx.figures.push(`invalidate by ${label} on A: resolved in ${invalidated.toFixed(1)} ms; B's next GET (a MISS) done ${seen.toFixed(1)} ms after the call`);
       expect(after.xCache).toBe('MISS');
       expect(JSON.parse(after.text)).toMatchObject({ version: 2 });
       const other = await request(b.url, '/items/2');
@@ -191,9 +174,9 @@ forEachExpress((express: ExpressFactory) => {
       const miss = await request(a.url, '/bin');
       expect(miss.body.equals(body)).toBe(true);
       await stored(a, 1);
-      const keys = await scanKeys(admin, `e:{cache:v1:${namespace}:*`);
+      const keys = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:*`);
       expect(keys).toEqual([`e:{cache:v1:${namespace}:GET:/bin}`]);
-      const bytes = (await admin.getBuffer(keys[0]!))!;
+      const bytes = (await fx.admin.getBuffer(keys[0]!))!;
       expect(bytes[0]).toBe(1); // codec version
       // The body is the tail of the entry, verbatim.
       expect(bytes.length).toBeLessThan(body.length + 1024);
@@ -211,18 +194,18 @@ forEachExpress((express: ExpressFactory) => {
       await request(a.url, '/items/1');
       await request(a.url, '/greeting', { headers: { 'Accept-Language': 'fr' } });
       await stored(a, 2);
-      const all = await scanKeys(admin, `*{*${namespace}*`);
+      const all = await scanKeys(fx.admin, `*{*${namespace}*`);
       const kinds = all.map((k) => k.slice(0, 2)).sort();
       // Entries: /items/1, the /greeting marker and its fr variant, each with an m: record;
       // indexes: two paths, the marker's own (it is filed under its key, so invalidation
       // counts responses only), and one tag.
       expect(kinds).toEqual(['e:', 'e:', 'e:', 'm:', 'm:', 'm:', 'p:', 'p:', 'p:', 't:']);
       for (const key of all) {
-        const pttl = await admin.pttl(key);
+        const pttl = await fx.admin.pttl(key);
         expect({ key, positive: pttl > 0 }).toEqual({ key, positive: true });
         expect(pttl).toBeLessThanOrEqual(30_000);
       }
-      expect(await scanKeys(admin, `l:{*${namespace}*`)).toEqual([]);
+      expect(await scanKeys(fx.admin, `l:{*${namespace}*`)).toEqual([]);
     });
   });
 
@@ -235,7 +218,7 @@ forEachExpress((express: ExpressFactory) => {
       await a.close();
       await sleep(50); // failures of what was still in flight are reported after close() resolved
       const reported = errors.splice(0);
-      expect(await heldLocks(admin, namespace)).toEqual([]);
+      expect(await heldLocks(fx.admin, namespace)).toEqual([]);
       expect(reported).toEqual([]);
     });
   });
@@ -245,7 +228,7 @@ forEachExpress((express: ExpressFactory) => {
       const { a, namespace } = await pair();
       await request(a.url, '/items/3');
       await stored(a, 1);
-      const client = new Redis(redis.url);
+      const client = new Redis(fx.redis.url);
       try {
         const cache = createCache({ redis: client, namespace, jitter: 0 });
         const app = express();

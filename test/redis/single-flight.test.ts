@@ -6,32 +6,13 @@
  */
 
 import express from 'express';
-import { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import type { Clock } from '../../src/cache';
-import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
-import { heldLocks, listen, request, SharedClock, sleep, until, uniqueNamespace, type Instance, type Reply } from './instances';
+import { heldLocks, listen, request, SharedClock, sleep, until, uniqueNamespace, useRedis, type Instance, type Reply } from './instances';
 
-let redis: RunningRedis;
-let admin: Redis;
-const open: Instance[] = [];
-const figures: string[] = [];
+const fx = useRedis('single-flight.test');
 
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = new Redis(redis.url);
-});
-afterEach(async () => {
-  for (const i of open.splice(0)) await i.close();
-});
-afterAll(async () => {
-  if (figures.length) console.log(`single-flight.test figures:\n  ${figures.join('\n  ')}`);
-  await cleanPrefix(admin, 'cache:');
-  await cleanPrefix(admin, 'l:');
-  await admin.quit();
-  await redis.stop();
-});
 
 interface Origin {
   calls: number;
@@ -47,7 +28,7 @@ async function pair(options: ExpressCacheOptions = {}, clock?: Clock) {
   const origin: Origin = { calls: 0, delay: 200, status: 200 };
   const errors: string[] = [];
   const make = async (name: string): Promise<Instance> => {
-    const cache = createCache({ redis: redis.url, namespace, jitter: 0, ttl: 60, onError: (err) => errors.push(err.code), ...options }, clock);
+    const cache = createCache({ redis: fx.redis.url, namespace, jitter: 0, ttl: 60, onError: (err) => errors.push(err.code), ...options }, clock);
     const app = express();
     app.use(cache.middleware());
     app.get('/slow', (req, res) => {
@@ -59,7 +40,7 @@ async function pair(options: ExpressCacheOptions = {}, clock?: Clock) {
       }, origin.delay);
     });
     const i = await listen(name, app, cache);
-    open.push(i);
+    fx.open.push(i);
     return i;
   };
   return { a: await make('A'), b: await make('B'), origin, namespace, errors };
@@ -79,14 +60,14 @@ describe('single flight across two instances on one Redis', () => {
       const started = performance.now();
       const replies = await Promise.all(Array.from({ length: 20 }, (_v, i) => request(i % 2 ? b.url : a.url, '/slow')));
       const took = performance.now() - started;
-      figures.push(`20 requests over 2 instances, one cold key, 200 ms handler: all answered in ${took.toFixed(0)} ms`);
+      fx.figures.push(`20 requests over 2 instances, one cold key, 200 ms handler: all answered in ${took.toFixed(0)} ms`);
       expect(origin.calls).toBe(1);
       expect(replies.map((r) => [r.status, r.text])).toEqual(Array(20).fill([200, 'computed 1 en']));
       expect(replies.filter((r) => r.xCache === 'MISS')).toHaveLength(1);
       expect(replies.filter((r) => r.xCache === 'HIT')).toHaveLength(19);
       expect(new Set(replies.map((r) => r.headers.etag)).size).toBe(1);
       // The holder released its lock once the entry was written.
-      await until(async () => (await heldLocks(admin, namespace)).length === 0, 1000, 'lock released');
+      await until(async () => (await heldLocks(fx.admin, namespace)).length === 0, 1000, 'lock released');
     });
   });
 
@@ -100,7 +81,7 @@ describe('single flight across two instances on one Redis', () => {
       const others = Array.from({ length: 10 }, (_v, i) => request(i % 2 ? b.url : a.url, '/slow'));
       const replies = await Promise.all([holder, ...others]);
       const took = performance.now() - started;
-      figures.push(`holder answers 500: slowest of 11 answers after ${took.toFixed(0)} ms (coalesce.timeout 1000, handler 200)`);
+      fx.figures.push(`holder answers 500: slowest of 11 answers after ${took.toFixed(0)} ms (coalesce.timeout 1000, handler 200)`);
       // Every answer is the handler's own 500, never a made-up 200 or an empty body.
       for (const r of replies) {
         expect(r.status).toBe(500);
@@ -163,7 +144,7 @@ describe('single flight across two instances on one Redis', () => {
       const first = await request(a.url, '/slow');
       expect([first.xCache, first.text]).toEqual(['MISS', 'computed 1 en']);
       await until(() => a.cache.stats().stores === 1, 2000, 'first entry stored');
-      await until(async () => (await heldLocks(admin, namespace)).length === 0, 1000, 'lock released');
+      await until(async () => (await heldLocks(fx.admin, namespace)).length === 0, 1000, 'lock released');
 
       clock.advance(15);
       origin.delay = 400; // the refresh is slow: every stale read lands while it runs
@@ -173,7 +154,7 @@ describe('single flight across two instances on one Redis', () => {
 
       const stores = () => a.cache.stats().stores + b.cache.stats().stores;
       await until(() => stores() === 2, 3000, 'refreshed entry stored');
-      await until(async () => (await heldLocks(admin, namespace)).length === 0, 1000, 'refresh lock released');
+      await until(async () => (await heldLocks(fx.admin, namespace)).length === 0, 1000, 'refresh lock released');
       await sleep(100);
       expect(origin.calls).toBe(2);
       const after = await Promise.all([request(a.url, '/slow'), request(b.url, '/slow')]);
