@@ -31,8 +31,8 @@ export interface Served {
   readonly server: http.Server;
 }
 
-/** Listen on 127.0.0.1:0; closed (with every connection) after the test. */
-export async function serve(handler: http.RequestListener): Promise<Served> {
+/** Listen on 127.0.0.1:0; `close()` closes the server and destroys its open connections. */
+export async function listenLocal(handler: http.RequestListener): Promise<Served & { close(): Promise<void> }> {
   const server = http.createServer(handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
@@ -43,12 +43,19 @@ export async function serve(handler: http.RequestListener): Promise<Served> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  open.push(() => new Promise<void>((resolve) => {
+  const { port } = server.address() as AddressInfo;
+  const close = () => new Promise<void>((resolve) => {
     server.close(() => resolve());
     for (const s of sockets) s.destroy();
-  }));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, server };
+  });
+  return { url: `http://127.0.0.1:${port}`, server, close };
+}
+
+/** Listen on 127.0.0.1:0; closed (with every connection) after the test. */
+export async function serve(handler: http.RequestListener): Promise<Served> {
+  const served = await listenLocal(handler);
+  open.push(served.close);
+  return { url: served.url, server: served.server };
 }
 
 export interface Reply {

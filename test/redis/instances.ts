@@ -4,11 +4,11 @@
  */
 
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import type { ExpressResponseCache } from '../../middleware';
+import { listenLocal } from '../helpers/http';
 import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -34,27 +34,14 @@ export interface Instance {
 
 /** Listen on 127.0.0.1:0 with `app`; close() also closes `cache`. */
 export async function listen(name: string, app: Express, cache: ExpressResponseCache): Promise<Instance> {
-  const server = http.createServer(app);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await listenLocal(app);
   let closed = false;
   return {
-    name, cache, url,
+    name, cache, url: served.url,
     close: async () => {
       if (closed) return;
       closed = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await served.close();
       await cache.close();
     },
   };
