@@ -36,6 +36,12 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   const categoryValues = cache.values<Category[]>('categories', { ttl: 3600 });
   const allCategories = (): Promise<Category[]> =>
     categoryValues.getOrSet('all', () => db.listCategories(), { tags: ['categories'] });
+  // Product rows, as a handler reads them: one value per product, tagged like its pages, so
+  // the PUT that drops /products/7 drops the row too. A product that does not exist (undefined)
+  // is never cached.
+  const productRows = cache.values<Product>('products', { ttl: 600 });
+  const productRow = (id: number): Promise<Product | undefined> =>
+    productRows.getOrSet(String(id), () => db.get(id), { tags: [`product:${id}`] });
   // A cached function: a category's picks, by argument, tagged like the catalog pages, so the
   // same PUT that drops the pages drops these too.
   const picksFor = cache.cached(
@@ -62,7 +68,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
     cache.middleware({ ttl: 900, tags: (req) => [`product:${req.params.id}`] }),
     async (req, res) => {
       const id = parseId(req.params.id);
-      const product = id && (await db.get(id));
+      const product = id && (await productRow(id));
       if (!product) return notFound(res); // a 404 is not stored
       res.json(product);
     });

@@ -93,6 +93,20 @@ describe('example app', () => {
     expect(list.body.items.find((p: Product) => p.id === 7).price).toBe(1234);
   });
 
+  it('keeps product rows as values: a dropped page is rebuilt without the database', async () => {
+    await request(app).get('/products/7').expect(200);
+    const calls = db().calls;
+    // Only the response goes; the row stays in the value cache.
+    expect(await cache.invalidate({ paths: ['/products/7'] })).toBe(1);
+    const again = await request(app).get('/products/7').expect(200);
+    expect(again.headers['x-cache']).toBe('MISS');
+    expect(db().calls).toBe(calls);
+    // The product's tag reaches the row and the page together.
+    expect(await cache.invalidate({ tags: ['product:7'] })).toBe(2);
+    await request(app).get('/products/7').expect(200);
+    expect(db().calls).toBe(calls + 1);
+  });
+
   it('a rejected PUT invalidates nothing', async () => {
     await request(app).get('/products/7').expect(200);
     await request(app).put('/products/7').send({ price: -1 }).expect(400);
