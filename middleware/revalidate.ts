@@ -6,7 +6,7 @@
  */
 
 import createDebug from 'debug';
-import type { Application, Request } from 'express';
+import type { Application, Request, Response } from 'express';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
@@ -31,7 +31,7 @@ export function isRefresh(req: Request): RefreshMark | undefined {
 }
 
 /** Start one background refresh of `primaryKey`, unless one runs here or on another instance. */
-export function refreshInBackground(cache: ResponseCache<Request, never> | ResponseCache<Request, unknown>, req: Request, primaryKey: string): void {
+export function refreshInBackground(cache: ResponseCache<Request, Response>, req: Request, primaryKey: string): void {
   const leader = cache.flights.lead(primaryKey);
   if (!leader) return; // a refresh (or a miss) is already computing this key here
   const lockKey = cache.lockKey(primaryKey);
