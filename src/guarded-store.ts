@@ -213,7 +213,13 @@ export class GuardedStore {
       // A store that throws instead of rejecting fails the same way: a miss, never the request.
       pending = Promise.reject(err);
     }
-    if (local || this.store.local) return pending;
+    if (local || this.store.local) {
+      // No timer or breaker for a process-local store, but its failures are heard all the same.
+      return pending.catch((e: unknown) => {
+        this.report(e instanceof CacheError ? e : new StoreError(`store ${op} failed: ${(e as Error)?.message ?? String(e)}`, e), { operation: op, key });
+        throw e;
+      });
+    }
     return this.track(new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {

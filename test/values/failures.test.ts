@@ -49,3 +49,20 @@ describe('values when the store fails', () => {
     expect(cache.isAvailable).toBe(true);
   });
 });
+
+describe('a local store that fails', () => {
+  it('should report its failures like a shared store does, and not throw', async () => {
+    const memory = new MemoryStore();
+    const broken = Object.assign(Object.create(memory) as MemoryStore, {
+      set: async () => {
+        throw new Error('disk full');
+      },
+    });
+    const heard: string[] = [];
+    const cache = new ResponseCache({ store: broken, onError: (err) => heard.push(err.message) });
+    expect(await cache.values<string>('v').set('1', 'x')).toBe(false);
+    expect(heard).toEqual(['store set failed: disk full']);
+    await cache.close();
+    await memory.close();
+  });
+});
