@@ -4,7 +4,7 @@
 
 import type { Express, RequestHandler } from 'express';
 import request from 'supertest';
-import { createCache, type RequestCache } from '../../middleware';
+import { createCache, type QueryOption, type RequestCache } from '../../middleware';
 import { forEachExpress, type ExpressFactory } from '../helpers/express';
 import { closeAfterEach, send, serve, track } from '../helpers/http';
 
@@ -195,39 +195,37 @@ forEachExpress((express) => {
   });
 
   describe('when the query option filters names', () => {
-    it('should leave ignored names (utm_*) out of the key', async () => {
-      const cache = track(createCache({ jitter: 0, query: { ignore: ['utm_*', 'fbclid'] } }));
+    /** An app on /p under a cache with this query option; `calls()` counts handler runs. */
+    async function pageApp(query: QueryOption): Promise<{ url: string; calls: () => number }> {
+      const cache = track(createCache({ jitter: 0, query }));
       const app = express();
-      let calls = 0;
+      let n = 0;
       app.use(cache.middleware());
       app.get('/p', (req, res) => {
-        calls++;
+        n++;
         res.send(`page ${String(req.query.page)}`);
       });
       const { url } = await serve(app);
+      return { url, calls: () => n };
+    }
+
+    it('should leave ignored names (utm_*) out of the key', async () => {
+      const { url, calls } = await pageApp({ ignore: ['utm_*', 'fbclid'] });
       const a = await request(url).get('/p?utm_source=x&page=1');
       const b = await request(url).get('/p?page=1&utm_medium=y&fbclid=z');
       const c = await request(url).get('/p?page=2&utm_source=x');
       expect([a.headers['x-cache'], b.headers['x-cache'], c.headers['x-cache']]).toEqual(['MISS', 'HIT', 'MISS']);
       expect(c.text).toBe('page 2');
-      expect(calls).toBe(2);
+      expect(calls()).toBe(2);
     });
 
     it('should keep only the listed names with { only }', async () => {
-      const cache = track(createCache({ jitter: 0, query: { only: ['page'] } }));
-      const app = express();
-      let calls = 0;
-      app.use(cache.middleware());
-      app.get('/p', (req, res) => {
-        calls++;
-        res.send(`page ${String(req.query.page)}`);
-      });
-      const { url } = await serve(app);
+      const { url, calls } = await pageApp({ only: ['page'] });
       await request(url).get('/p?page=1&sort=asc');
       const b = await request(url).get('/p?sort=desc&page=1');
       const c = await request(url).get('/p?page=3');
       expect([b.headers['x-cache'], c.headers['x-cache']]).toEqual(['HIT', 'MISS']);
-      expect(calls).toBe(2);
+      expect(calls()).toBe(2);
     });
   });
 
