@@ -166,7 +166,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
 
   // The same counters in Prometheus text format, for a scraper.
   app.get('/metrics', (_req, res) => {
-    res.set('Cache-Control', 'no-store').type('text/plain; version=0.0.4').send(cache.metrics.toPrometheus(cache.options.namespace));
+    res.set('Cache-Control', 'no-store').type('text/plain; version=0.0.4').send(cache.prometheus());
   });
 
   // For a load balancer or an orchestrator: isAvailable is false while the circuit breaker
@@ -175,7 +175,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   app.get('/health/cache', async (_req, res) => {
     const ping = await cache.ping();
     res.status(ping ? 200 : 503).set('Cache-Control', 'no-store')
-      .json({ available: cache.isAvailable, ping, store: cache.store.constructor.name });
+      .json({ available: cache.isAvailable, ping });
   });
 
   app.use((_req, res) => notFound(res));

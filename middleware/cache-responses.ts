@@ -5,8 +5,7 @@
  *   bypassed (Authorization, bypass(), store out) -> handler, X-Cache: BYPASS
  *   fresh entry -> replay or 304, X-Cache: HIT
  *   stale, in stale-while-revalidate -> replay, X-Cache: STALE, one refresh in the background
- *   otherwise -> wait for a running flight, or lead one: the handler runs under capture,
- *                the copy is stored after the client has every byte
+ *   otherwise -> the miss path (middleware/miss.ts): wait for a flight, or lead one
  *
  * Exported handlers are plain `(req, res, next) => void`; no promise escapes them, so
  * Express 4 and 5 behave the same.
@@ -14,26 +13,22 @@
 
 import createDebug from 'debug';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ResponseCache, type Clock, type Lookup, type Plan, type Shared } from '../src/cache';
-import { bodyEtag } from '../src/conditional';
+import { engineOf, ResponseCache } from '../src/cache';
+import type { Clock, Lookup } from '../src/engine';
 import type { CachedResponse } from '../src/entry';
-import { storableHeaders, varyNames } from '../src/headers';
-import type { ResolvedOptions } from '../src/options';
-import { parseCacheControl } from '../src/cache-control';
-import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../src/policy';
-import { variantKey } from '../src/key';
-import type { Leader } from '../src/flight';
+import { CallbackError } from '../src/errors';
+import { isUnsafeMethod, requestBypassReason } from '../src/policy';
 import type { CacheOptions } from '../src/types';
-import { capture } from './capture';
+import type { Options, RequestContext } from './context';
 import { invalidates, invalidateUnsafe, type TargetOrFn } from './invalidates';
 import { RequestCache } from './locals';
+import { callback, lead, miss } from './miss';
 import { replay } from './replay';
 import { refreshInBackground, isRefresh } from './revalidate';
 
 const debug = createDebug('express-response-cache');
 
 export type ExpressCacheOptions = CacheOptions<Request, Response>;
-type Options = ResolvedOptions<Request, Response>;
 
 /** A ResponseCache with its Express binding. */
 export class ExpressResponseCache extends ResponseCache<Request, Response> {
@@ -41,12 +36,13 @@ export class ExpressResponseCache extends ResponseCache<Request, Response> {
   // RequestHandler<any>: a route's own handlers keep the params Express infers from its path.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   middleware(overrides?: ExpressCacheOptions): RequestHandler<any> {
-    const o = this.routeOptions(overrides);
+    const engine = engineOf<Request, Response>(this);
+    const o = engine.routeOptions(overrides);
     const keys = new KeyMemo();
     return (req, res, next) => handle(this, o, keys, req, res, next);
   }
 
-  /** Middleware for a mutating route: on a 2xx answer, invalidate `target` before it is sent. */
+  /** Middleware for a mutating route: on a 2xx or 3xx answer, invalidate `target` before it is sent. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   invalidates(target: TargetOrFn): RequestHandler<any> {
     return invalidates(this, target);
@@ -71,191 +67,100 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
 function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
   // One cache per request: a route-level middleware under an app-level one leaves it be.
   if (res.locals.cache instanceof RequestCache) return next();
+  const engine = engineOf<Request, Response>(cache);
   const locals = new RequestCache<Request, Response>(cache);
   res.locals.cache = locals;
-  let primaryKey: string;
-  try {
-    if (!o.methods.has(req.method)) {
-      if (o.invalidateUnsafe && isUnsafeMethod(req.method)) invalidateUnsafe(cache, req, res);
-      return bypass(cache, o, res, locals, next, `method ${req.method}`);
+  const pass = (reason: string): void => bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason);
+  if (!o.methods.has(req.method)) {
+    if (o.invalidateUnsafe && isUnsafeMethod(req.method)) invalidateUnsafe(cache, req, res);
+    return pass(`method ${req.method}`);
+  }
+  const ctx0 = { engine, o, req, res, next, locals, primaryKey: '' };
+  const reason = requestBypassReason(req, o);
+  if (reason) return pass(reason);
+  // A bypass callback that throws is reported and the request passes through uncached.
+  if (o.bypass && callback(ctx0, 'bypass', () => o.bypass!(req)) !== false) return pass('bypass()');
+  // The built key is a pure function of method, URL and these options when no header is
+  // part of it: remember it for hot URLs rather than parse and sort the query again.
+  // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
+  const memoizable = o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
+  const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
+  let primaryKey = memoizable ? keys.get(memoKey) : undefined;
+  if (primaryKey === undefined) {
+    const custom = o.key ? callback(ctx0, 'key', () => o.key!(req)) : undefined;
+    if (o.key && typeof custom !== 'string') return pass('the key callback threw or returned no string');
+    try {
+      primaryKey = engine.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, custom);
+    } catch (err) {
+      engine.guarded.report(new CallbackError(`could not build the key: ${(err as Error).message}`, err), { operation: 'callback' });
+      return pass('no key');
     }
-    const reason = requestBypassReason(req, o) ?? (o.bypass?.(req) ? 'bypass()' : undefined);
-    if (reason) return bypass(cache, o, res, locals, next, reason);
-    // The built key is a pure function of method, URL and these options when no header is
-    // part of it: remember it for hot URLs rather than parse and sort the query again.
-    // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
-    const memoizable = (req.method === 'GET' || req.method === 'HEAD') && o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
-    const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
-    const known = memoizable ? keys.get(memoKey) : undefined;
-    if (known !== undefined) primaryKey = known;
-    else {
-      primaryKey = cache.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, o.key?.(req));
-      if (memoizable) keys.set(memoKey, primaryKey);
-    }
-  } catch (err) {
-    return next(err);
+    if (memoizable) keys.set(memoKey, primaryKey);
   }
   locals.key = primaryKey;
+  const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
   const refresh = isRefresh(req);
   if (refresh) {
     refresh.taken = true;
-    return lead(cache, o, req, res, next, locals, primaryKey, refresh.leader, undefined);
+    return lead(ctx, refresh.lead, { stale: refresh.stale });
   }
-  const found = cache.lookup(primaryKey, req.headers, o.storeTimeout);
-  if (found instanceof Promise) found.then((l) => onLookup(cache, o, req, res, next, locals, primaryKey, l), next);
-  else onLookup(cache, o, req, res, next, locals, primaryKey, found);
+  const found = engine.lookup(primaryKey, req.headers, o.storeTimeout);
+  if (found instanceof Promise) found.then((l) => onLookup(ctx, l), (err) => onLookupFailed(ctx, err));
+  else onLookup(ctx, found);
 }
 
-function onLookup(cache: ExpressResponseCache, o: Options, req: Request, res: Response, next: NextFunction, locals: RequestCache<Request, Response>, primaryKey: string, l: Lookup): void {
-  if (l.unavailable) return bypass(cache, o, res, locals, next, 'store unavailable');
-  if (l.key !== primaryKey) locals.key = l.key;
-  const entry = l.entry;
-  if (entry) {
-    const state = cache.freshness(entry);
-    if (state === 'fresh') return hit(cache, o, req, res, locals, entry, 'HIT');
+function onLookupFailed(ctx: RequestContext, err: unknown): void {
+  // Nothing from a stored entry may fail a request: report it and let the origin answer.
+  ctx.engine.guarded.report(new CallbackError(`lookup failed: ${(err as Error)?.message ?? String(err)}`, err), { operation: 'get', key: ctx.primaryKey });
+  if (!ctx.res.headersSent) bypass(ctx, 'lookup failed');
+}
+
+function onLookup(ctx: RequestContext, l: Lookup): void {
+  if (l.kind === 'unavailable') return bypass(ctx, 'store unavailable');
+  if (l.key !== ctx.primaryKey) ctx.locals.key = l.key;
+  if (l.kind === 'found') {
+    const entry = l.entry;
+    const state = ctx.engine.freshness(entry);
+    if (state === 'fresh') return hit(ctx, entry, 'HIT');
     if (state === 'stale-while-revalidate') {
-      hit(cache, o, req, res, locals, entry, 'STALE');
-      return refreshInBackground(cache, req, primaryKey);
+      hit(ctx, entry, 'STALE');
+      return refreshInBackground(ctx, entry);
     }
-    if (state === 'stale-if-error') return miss(cache, o, req, res, next, locals, primaryKey, entry);
+    // Stale: revalidated through the handler; in stale-if-error, served if the handler fails.
+    return miss(ctx, { stale: entry, serveStaleOnError: state === 'stale-if-error' }, onShared);
   }
-  miss(cache, o, req, res, next, locals, primaryKey, undefined);
+  miss(ctx, {}, onShared);
 }
 
-function hit(cache: ExpressResponseCache, o: Options, req: Request, res: Response, locals: RequestCache<Request, Response>, entry: CachedResponse, status: 'HIT' | 'STALE'): void {
+/** A follower's answer: what its flight's leader stored, read back from the store. */
+function onShared(ctx: RequestContext, entry: CachedResponse, key: string): void {
+  if (key !== ctx.primaryKey) ctx.locals.key = key;
+  hit(ctx, entry, 'HIT');
+}
+
+function hit(ctx: RequestContext, entry: CachedResponse, status: 'HIT' | 'STALE'): void {
+  const { engine, o, req, res, locals } = ctx;
   locals.status = status;
-  if (status === 'HIT') cache.metrics.hits++;
-  else cache.metrics.stale++;
-  replay(req, res, entry, status, o, cache.now());
+  if (status === 'HIT') engine.metrics.hits++;
+  else engine.metrics.stale++;
+  try {
+    replay(req, res, entry, status, o, engine.now());
+  } catch (err) {
+    // An entry that decodes but cannot be replayed (a header Node refuses): a miss, reported.
+    engine.guarded.report(new CallbackError(`stored entry could not be replayed: ${(err as Error).message}`, err), { operation: 'decode', key: locals.key });
+    if (res.headersSent) return void res.end();
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    bypass(ctx, 'entry could not be replayed');
+  }
 }
 
-function bypass(cache: ExpressResponseCache, o: Options, res: Response, locals: RequestCache<Request, Response>, next: NextFunction, reason: string): void {
+function bypass(ctx: RequestContext, reason: string): void {
+  const { engine, o, res, locals, next } = ctx;
   debug('bypass %s: %s', locals.key || res.req.url, reason);
   locals.status = 'BYPASS';
-  cache.metrics.bypasses++;
+  engine.metrics.bypasses++;
   if (o.xCache) res.setHeader(o.xCache, 'BYPASS');
   next();
-}
-
-/** A miss: follow a flight already computing this key, or lead one. */
-function miss(cache: ExpressResponseCache, o: Options, req: Request, res: Response, next: NextFunction, locals: RequestCache<Request, Response>, primaryKey: string, fallback: CachedResponse | undefined): void {
-  if (o.coalesce) {
-    const waiting = cache.flights.wait(primaryKey, o.coalesce.timeout);
-    if (waiting) {
-      waiting.then(
-        (shared) => {
-          if (shared && fits(shared, primaryKey, req)) return hit(cache, o, req, res, locals, shared.entry, 'HIT');
-          lead(cache, o, req, res, next, locals, primaryKey, undefined, fallback);
-        },
-        () => lead(cache, o, req, res, next, locals, primaryKey, undefined, fallback),
-      );
-      return;
-    }
-  }
-  const leader = o.coalesce && req.method !== 'HEAD' ? cache.flights.lead(primaryKey) : undefined;
-  if (!leader || !cache.store.lock) return lead(cache, o, req, res, next, locals, primaryKey, leader, fallback);
-  // Across instances: one computes a cold key under a short lock; the others wait for its entry.
-  const lockKey = cache.lockKey(primaryKey);
-  const timeout = o.coalesce ? o.coalesce.timeout : 0;
-  const holding = (token: string | null) => (token ? { resolve: (v: Shared | undefined) => { cache.guarded.unlock(lockKey, token); leader.resolve(v); }, reject: leader.reject } : leader);
-  cache.guarded.lock(lockKey, timeout).then((token) => {
-    if (token !== undefined) return lead(cache, o, req, res, next, locals, primaryKey, holding(token), fallback);
-    return cache.awaitOther(primaryKey, req.headers, timeout).then((got) => {
-      if (got && 'entry' in got) {
-        leader.resolve(got);
-        return hit(cache, o, req, res, locals, got.entry, 'HIT');
-      }
-      lead(cache, o, req, res, next, locals, primaryKey, holding(got ? got.token : null), fallback);
-    });
-  }).catch(next);
-}
-
-/** The leader's response fits a follower when the follower picks the same variant. */
-function fits(shared: Shared, primaryKey: string, req: Request): boolean {
-  if (shared.key === primaryKey) return true;
-  return variantKey(primaryKey, varyNames(shared.entry.headers.find(([n]) => n === 'vary')?.[1]), req.headers) === shared.key;
-}
-
-/** Run the handler with its response captured; store what may be stored and share it. */
-function lead(
-  cache: ExpressResponseCache, o: Options, req: Request, res: Response, next: NextFunction,
-  locals: RequestCache<Request, Response>, primaryKey: string, leader: Leader<Shared> | undefined, fallback: CachedResponse | undefined,
-): void {
-  locals.status = 'MISS';
-  cache.metrics.misses++;
-  const before = res.getHeaders();
-  const generation = cache.generation;
-  let plan: Plan | undefined;
-  let tags: readonly string[] = [];
-  let plannedTtl: number | undefined;
-  // The handler's headers at header time: what is stored. Middleware mounted before the
-  // cache (compression, express-session) adds its own from writeHead hooks that run after
-  // ours, for this response only (a replay goes through them again).
-  let sent: Record<string, unknown> = {};
-  capture(res, o.maxEntryBytes, {
-    swallow: fallback && ((status) => status >= 500 && cache.freshness(fallback) !== 'expired'),
-    headers(body) {
-      if (o.xCache) res.setHeader(o.xCache, 'MISS');
-      if (locals.skipped) return notStored(locals, 'skip()');
-      const decision = cache.plan(req, { status: res.statusCode, headers: res.getHeaders() }, o, locals.ttlOverride);
-      if (typeof decision === 'string') return notStored(locals, decision);
-      plan = decision;
-      plannedTtl = locals.ttlOverride;
-      tags = [...(o.tags ? o.tags(req, res) : []), ...locals.extraTags];
-      // The miss carries the ETag its hits will: computed now when the whole body is known.
-      if (body && !res.hasHeader('etag')) res.setHeader('ETag', bodyEtag(body));
-      sent = res.getHeaders();
-      return true;
-    },
-    finished(body) {
-      if (!plan || locals.skipped) return leader?.resolve(undefined);
-      // What those hooks added still forbids storing: a session's Set-Cookie is one visitor's.
-      const final = { status: res.statusCode, headers: res.getHeaders() };
-      const late = responseNotStorableReason(req, final, parseCacheControl(final.headers['cache-control']), o);
-      if (late) {
-        notStored(locals, `${late} (added after the handler)`);
-        return leader?.resolve(undefined);
-      }
-      if (locals.ttlOverride !== plannedTtl) {
-        const again = cache.plan(req, { status: res.statusCode, headers: sent as typeof final.headers }, o, locals.ttlOverride);
-        if (typeof again === 'string') return leader?.resolve(undefined);
-        plan = again;
-      }
-      const headers = storableHeaders(changedHeaders(before, sent), o.xCache);
-      cache.commit({ generation, primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: res.statusCode, headers, body, plan, tags: [...tags, ...locals.extraTags.filter((t) => !tags.includes(t))], o })
-        .then((shared) => leader?.resolve(shared), () => leader?.resolve(undefined));
-    },
-    abandoned() {
-      leader?.resolve(undefined);
-    },
-    onSwallowed() {
-      // stale-if-error (RFC 5861 §4): the handler failed; the stale copy answers instead.
-      for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
-      debug('stale-if-error %s: serving the stale entry', locals.key);
-      if (fallback) hit(cache, o, req, res, locals, fallback, 'STALE');
-    },
-  });
-  next();
-}
-
-function notStored(locals: RequestCache<Request, Response>, reason: string): false {
-  debug('not stored %s: %s', locals.key, reason);
-  return false;
-}
-
-/** Headers the routes after the cache set or changed: the ones worth replaying. */
-function changedHeaders(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, number | string | string[] | undefined> {
-  const out: Record<string, number | string | string[] | undefined> = {};
-  for (const name of Object.keys(after)) {
-    const value = after[name] as number | string | string[] | undefined;
-    if (!(name in before) || !sameValue(before[name], value)) out[name] = value;
-  }
-  return out;
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** The raw query string as sent, without `?` and any fragment. */

@@ -4,7 +4,7 @@
  */
 
 import type { Request, RequestHandler, Response } from 'express';
-import type { ResponseCache } from '../src/cache';
+import { engineOf, type ResponseCache } from '../src/cache';
 import { CallbackError } from '../src/errors';
 import type { InvalidateTarget } from '../src/types';
 import { holdUntil } from './defer';
@@ -39,7 +39,7 @@ export function invalidateUnsafe(cache: ResponseCache<Request, Response>, req: R
 function run(cache: ResponseCache<Request, Response>, target: () => InvalidateTarget): Promise<unknown> {
   return Promise.resolve()
     .then(() => cache.invalidate(target()))
-    .catch((err) => cache.guarded.report(new CallbackError(`invalidation target failed: ${(err as Error)?.message}`, err), { operation: 'invalidate' }));
+    .catch((err) => engineOf(cache).guarded.report(new CallbackError(`invalidation target failed: ${(err as Error)?.message}`, err), { operation: 'invalidate' }));
 }
 
 function sameOriginPaths(req: Request, res: Response): string[] {

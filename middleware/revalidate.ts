@@ -2,16 +2,23 @@
  * stale-while-revalidate (RFC 5861 §3): the stale entry has been served; one refresh per
  * key runs in the background. It is an internal GET dispatched through the app itself
  * (the root app, so mounted routers see the full path), answered into a response that
- * goes nowhere; the cache middleware recognises it and stores what the handler sends.
+ * goes nowhere; the cache middleware recognises it and leads the miss with the stale
+ * entry, so the handler revalidates it (a 304 freshens it) or replaces it.
+ *
+ * The internal request is the original's twin as the app sees it: same headers (but the
+ * client's conditionals and ranges), and a socket that answers with the original's
+ * remote address and TLS state, so `req.ip`, `req.secure`, `req.protocol` and
+ * `req.hostname` (with `trust proxy`) are what they were for the client.
  */
 
 import createDebug from 'debug';
-import type { Application, Request, Response } from 'express';
+import type { Application, Request } from 'express';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import type { ResponseCache, Shared } from '../src/cache';
-import type { Leader } from '../src/flight';
+import type { Lead } from '../src/coordinator';
+import type { CachedResponse } from '../src/entry';
+import type { RequestContext } from './context';
 
 const debug = createDebug('express-response-cache');
 const REFRESH = Symbol('express-response-cache.refresh');
@@ -20,7 +27,8 @@ const REFRESH = Symbol('express-response-cache.refresh');
 const DROPPED = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
 interface RefreshMark {
-  readonly leader: Leader<Shared>;
+  readonly lead: Lead;
+  readonly stale: CachedResponse;
   /** Set when the cache middleware took the refresh over (and will end the flight). */
   taken: boolean;
 }
@@ -30,34 +38,28 @@ export function isRefresh(req: Request): RefreshMark | undefined {
   return (req as unknown as Record<symbol, RefreshMark | undefined>)[REFRESH];
 }
 
-/** Start one background refresh of `primaryKey`, unless one runs here or on another instance. */
-export function refreshInBackground(cache: ResponseCache<Request, Response>, req: Request, primaryKey: string): void {
-  const leader = cache.flights.lead(primaryKey);
-  if (!leader) return; // a refresh (or a miss) is already computing this key here
-  const lockKey = cache.lockKey(primaryKey);
-  cache.guarded.lock(lockKey, cache.options.coalesce ? cache.options.coalesce.timeout : 10_000).then((token) => {
-    if (token === undefined) {
-      debug('refresh %s: another instance is refreshing', primaryKey);
-      return leader.resolve(undefined);
-    }
-    const release = (): void => {
-      if (token) cache.guarded.unlock(lockKey, token);
-    };
-    dispatch(req, { leader: wrap(leader, release), taken: false });
-  }, () => leader.resolve(undefined));
-}
-
-function wrap(leader: Leader<Shared>, release: () => void): Leader<Shared> {
-  return {
-    resolve: (v) => { release(); leader.resolve(v); },
-    reject: (e) => { release(); leader.reject(e); },
-  };
+/** Start one background refresh of the request's key, unless one runs here or on another instance. */
+export function refreshInBackground(ctx: RequestContext, stale: CachedResponse): void {
+  const { engine, o, req } = ctx;
+  if (engine.coordinator.running(ctx.primaryKey)) return;
+  const lockTtl = o.coalesce ? o.coalesce.timeout : 10_000;
+  engine.coordinator.tryLead(ctx.primaryKey, engine.pathId(req.baseUrl + req.path, o), lockTtl).then((lead) => {
+    if (!lead) return debug('refresh %s: already being made', ctx.primaryKey);
+    dispatch(req, { lead, stale, taken: false });
+  }, (err) => debug('refresh %s could not start: %s', ctx.primaryKey, (err as Error)?.message));
 }
 
 function dispatch(original: Request, mark: RefreshMark): void {
   let app = original.app as Application & { parent?: Application };
   while (app.parent) app = app.parent as Application & { parent?: Application };
-  const req = new IncomingMessage(new Socket());
+  const socket = new Socket();
+  // What Express reads of the socket: the client's address and whether it came over TLS.
+  const from = original.socket;
+  Object.defineProperty(socket, 'remoteAddress', { value: from?.remoteAddress });
+  Object.defineProperty(socket, 'remoteFamily', { value: from?.remoteFamily });
+  Object.defineProperty(socket, 'remotePort', { value: from?.remotePort });
+  if ((from as { encrypted?: boolean } | undefined)?.encrypted) Object.defineProperty(socket, 'encrypted', { value: true });
+  const req = new IncomingMessage(socket);
   req.method = 'GET';
   req.url = original.originalUrl;
   req.httpVersionMajor = 1;
@@ -75,12 +77,17 @@ function dispatch(original: Request, mark: RefreshMark): void {
     if (settled || mark.taken) return;
     settled = true;
     // If the handler never reached the cache (404, an error), the flight ends empty.
-    mark.leader.resolve(undefined);
+    mark.lead.finish({ kind: 'none' });
   };
   res.once('finish', () => setImmediate(give));
   res.once('close', () => setImmediate(give));
-  (app as unknown as { handle(req: unknown, res: unknown, done: (err?: unknown) => void): void }).handle(req, res, (err) => {
-    if (err) debug('refresh %s failed: %s', original.originalUrl, (err as Error)?.message ?? err);
+  try {
+    (app as unknown as { handle(req: unknown, res: unknown, done: (err?: unknown) => void): void }).handle(req, res, (err) => {
+      if (err) debug('refresh %s failed: %s', original.originalUrl, (err as Error)?.message ?? err);
+      give();
+    });
+  } catch (err) {
+    debug('refresh %s threw: %s', original.originalUrl, (err as Error)?.message);
     give();
-  });
+  }
 }

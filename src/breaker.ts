@@ -17,6 +17,7 @@ export class CircuitBreaker {
   private openUntil = 0;
   private cooldown: number;
   private probing = false;
+  private probeAt = 0;
   private readonly threshold: number;
   private readonly baseCooldown: number;
   private readonly maxCooldown: number;
@@ -38,8 +39,12 @@ export class CircuitBreaker {
   /** May a store call go ahead now? In the open state, one probe per cooldown. */
   allow(): boolean {
     if (this.failures < this.threshold) return true;
-    if (this.probing || this.now() < this.openUntil) return false;
+    const now = this.now();
+    // A probe whose outcome never came back (a caller that asked and made no call) is not
+    // waited for forever: after the longest cooldown another probe goes.
+    if ((this.probing && now - this.probeAt < this.maxCooldown) || now < this.openUntil) return false;
     this.probing = true;
+    this.probeAt = now;
     return true;
   }
 

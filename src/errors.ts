@@ -9,7 +9,8 @@ export type CacheErrorCode =
   | 'ERC_STORE_UNAVAILABLE'
   | 'ERC_ENTRY_CORRUPT'
   | 'ERC_SERIALIZE_FAILED'
-  | 'ERC_CALLBACK_FAILED';
+  | 'ERC_CALLBACK_FAILED'
+  | 'ERC_STORE_CONFIG';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
@@ -60,5 +61,12 @@ export class SerializeError extends CacheError {
 export class CallbackError extends CacheError {
   constructor(message: string, cause?: unknown) {
     super('ERC_CALLBACK_FAILED', message, { cause });
+  }
+}
+
+/** The store is configured in a way that defeats the cache (say, a Redis eviction policy); reported once at start. */
+export class StoreConfigError extends CacheError {
+  constructor(message: string) {
+    super('ERC_STORE_CONFIG', message);
   }
 }

@@ -1,63 +1,82 @@
 /**
- * Single flight: while one caller (the leader) computes a key, others (followers) wait for
- * its result instead of computing it again. A follower never waits past its timeout, and
- * a leader that gives up resolves `undefined`, so nobody waits forever.
+ * Single flight: while one caller (the leader) makes what a key needs, others (followers)
+ * wait for how it ended instead of making it again. A follower never waits past its
+ * timeout. The flight hands nothing over but its outcome: after `stored`, followers read
+ * the store (so what they get passed the invalidation guard, and picks their own variant);
+ * after `none`, they come back and one of them leads the next flight.
  */
 
-interface Flight<T> {
-  readonly promise: Promise<T | undefined>;
-  settle(result: T | undefined, error?: unknown, failed?: boolean): void;
+/** How a leader ended. */
+export type FlightOutcome =
+  /** what it made is in the store: read it */
+  | { readonly kind: 'stored' }
+  /** nothing to share (not storable, aborted, refused by the guard): one follower leads next */
+  | { readonly kind: 'none' }
+  /** the store failed: followers make their own, without a flight */
+  | { readonly kind: 'failed' }
+  /** the making threw: followers get the same error (values.getOrSet) */
+  | { readonly kind: 'error'; readonly error: unknown };
+
+export interface FlightLeader {
+  /** End the flight (first call wins; later ones are ignored). */
+  finish(outcome: FlightOutcome): void;
 }
 
-export interface Leader<T> {
-  /** Hand the result (undefined: nothing to share) to every follower. */
-  resolve(value: T | undefined): void;
-  /** Rethrow `error` to every follower. */
-  reject(error: unknown): void;
+interface Flight {
+  readonly promise: Promise<FlightOutcome>;
+  readonly path: string;
+  settle(outcome: FlightOutcome): void;
 }
 
-export class SingleFlight<T> {
-  private readonly flights = new Map<string, Flight<T>>();
+export class SingleFlight {
+  private readonly flights = new Map<string, Flight>();
 
   get size(): number {
     return this.flights.size;
   }
 
-  /** Become the leader for `key`, or undefined when someone already is. */
-  lead(key: string): Leader<T> | undefined {
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
+  /** Become the leader for `key` (indexed under `path`), or undefined when someone already is. */
+  lead(key: string, path = ''): FlightLeader | undefined {
     if (this.flights.has(key)) return undefined;
-    let settle!: Flight<T>['settle'];
-    const promise = new Promise<T | undefined>((resolve, reject) => {
-      settle = (value, error, failed) => (failed ? reject(error) : resolve(value));
-    });
-    // Followers attach their own handlers; this one keeps an unobserved rejection quiet.
-    promise.catch(() => {});
-    const flight: Flight<T> = { promise, settle };
+    let settle!: (o: FlightOutcome) => void;
+    const promise = new Promise<FlightOutcome>((resolve) => (settle = resolve));
+    const flight: Flight = { promise, path, settle };
     this.flights.set(key, flight);
     let done = false;
-    const finish = (value: T | undefined, error?: unknown, failed = false): void => {
-      if (done) return;
-      done = true;
-      if (this.flights.get(key) === flight) this.flights.delete(key);
-      flight.settle(value, error, failed);
+    return {
+      finish: (outcome) => {
+        if (done) return;
+        done = true;
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+        flight.settle(outcome);
+      },
     };
-    return { resolve: (value) => finish(value), reject: (error) => finish(undefined, error, true) };
+  }
+
+  /** Wait for the leader of `key`: undefined when there is none, else its outcome or 'timeout'. */
+  wait(key: string, timeoutMs: number): Promise<FlightOutcome | 'timeout'> | undefined {
+    const flight = this.flights.get(key);
+    if (!flight) return undefined;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs));
+      timer.unref?.();
+      void flight.promise.then((o) => {
+        clearTimeout(timer);
+        resolve(o);
+      });
+    });
   }
 
   /**
-   * Wait for the leader of `key`: undefined when there is none, else a promise of its
-   * result, of undefined after `timeoutMs`, or of its error.
+   * Flights an invalidation matched stop taking followers: a request that arrives after it
+   * starts a new flight rather than wait for one that read the old data.
    */
-  wait(key: string, timeoutMs: number): Promise<T | undefined> | undefined {
-    const flight = this.flights.get(key);
-    if (!flight) return undefined;
-    return new Promise<T | undefined>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      timer.unref?.();
-      flight.promise.then(
-        (v) => { clearTimeout(timer); resolve(v); },
-        (e) => { clearTimeout(timer); reject(e); },
-      );
-    });
+  detach(matches: (key: string, path: string) => boolean): void {
+    if (this.flights.size === 0) return;
+    for (const [key, f] of this.flights) if (matches(key, f.path)) this.flights.delete(key);
   }
 }

@@ -8,8 +8,10 @@
 import createDebug from 'debug';
 import { CircuitBreaker } from './breaker';
 import { decodeEntry, encodeEntry, type Entry } from './entry';
-import { CacheError, StoreError, StoreTimeoutError, StoreUnavailableError } from './errors';
+import { CacheError, StoreConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from './errors';
+import { GUARD_WINDOW_MS, GuardLog, type GuardSubject, type GuardTarget, type Making } from './guard';
 import type { Metrics } from './metrics';
+import { PendingInvalidations, type PendingInvalidation } from './pending-invalidations';
 import { MemoryStore } from './stores/memory';
 import type { CacheStore, StoreIndex } from './stores/store';
 import type { ErrorContext, ErrorHandler } from './types';
@@ -23,7 +25,12 @@ export interface GuardedStoreOptions {
   onError: ErrorHandler | undefined;
   metrics: Metrics;
   now: () => number;
+  /** The namespace's head: an overflowing queue of kept invalidations becomes one of everything under it. */
+  keyPrefix: string;
 }
+
+/** How a guarded write ended: live in the store, refused by the guard, or not written (store failed). */
+export type WriteOutcome = 'stored' | 'refused' | 'failed';
 
 type Op = ErrorContext['operation'];
 
@@ -43,12 +50,24 @@ export class GuardedStore {
    */
   private readonly decoded = new WeakMap<Buffer, Entry>();
   private readonly logged = new Set<string>();
+  /** This instance's own invalidations: for its flights, and for stores that keep no records. */
+  readonly log = new GuardLog();
+  private readonly pending: PendingInvalidations;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retrying = false;
+  private closed = false;
 
   constructor(store: CacheStore, private readonly o: GuardedStoreOptions) {
     this.store = store;
     this.breaker = new CircuitBreaker({ now: o.now });
     this.peek = typeof store.peek === 'function' ? store.peek.bind(store) : undefined;
     if (o.whenStoreDown === 'memory' && !store.local) this.fallback = new MemoryStore({ maxEntries: 1000, maxBytes: 32 * 1024 * 1024 });
+    const all = o.keyPrefix;
+    this.pending = new PendingInvalidations(() => ({
+      target: { keys: [], paths: [], prefixes: [all], tags: [] },
+      runs: [(s) => s.deleteByPrefix(all)],
+    }));
+    if (typeof store.check === 'function') this.selfCheck(store.check.bind(store));
   }
 
   /** False while the breaker is open: the store failed repeatedly and is left alone. */
@@ -70,13 +89,15 @@ export class GuardedStore {
     if (!target) return UNAVAILABLE;
     return this.call('get', key, () => target.get(key), timeout, target === this.fallback).then(
       (buf) => this.decode(buf, key),
-      () => UNAVAILABLE,
+      () => (this.fallback && target !== this.fallback ? this.decode(this.fallback.peek(key), key) ?? UNAVAILABLE : UNAVAILABLE),
     );
   }
 
   async readMany(keys: readonly string[], timeout = this.o.storeTimeout): Promise<Array<Entry | undefined>> {
+    // Asked before target(): an empty batch must not take the breaker's half-open probe.
+    if (keys.length === 0) return [];
     const target = this.target();
-    if (!target || keys.length === 0) return keys.map(() => undefined);
+    if (!target) return keys.map(() => undefined);
     const pending = (): Promise<Array<Buffer | undefined>> => (target.getMany ? target.getMany(keys) : Promise.all(keys.map((k) => target.get(k))));
     try {
       const bufs = await this.call('get', keys[0], pending, timeout, target === this.fallback);
@@ -102,27 +123,132 @@ export class GuardedStore {
       await this.call('set', key, () => target.set(key, bytes, ttl, index), timeout, target === this.fallback);
       return true;
     } catch {
+      // whenStoreDown 'memory': a write the store refused lands in the fallback, not nowhere.
+      if (this.fallback && target !== this.fallback) await this.fallback.set(key, bytes, Math.min(ttlMs, this.o.fallbackTtl * 1000), index);
       return false;
     }
   }
 
   /**
-   * Run one invalidation on the store (and the fallback, which may hold copies from an
-   * outage). Resolves the count removed; failures count 0 and go to onError.
+   * Encode and store through the invalidation guard (src/guard.ts): the entry becomes
+   * visible only if no invalidation since `making` started matches it, on any instance
+   * sharing the store (stores with mark/setGuarded) or on this one (others).
    */
-  async invalidate(run: (store: CacheStore) => Promise<number>, timeout: number): Promise<number> {
+  async writeGuarded(key: string, entry: Entry, ttlMs: number, index: StoreIndex, making: Making, alsoKeys: readonly string[] = []): Promise<WriteOutcome> {
+    const subject: GuardSubject = { keys: [key, ...alsoKeys], path: index.path, tags: index.tags };
+    // Our own invalidations are known here at once, for free.
+    if (this.log.overlaps(making, subject) || this.pendingMatch(subject)) return 'refused';
+    let bytes: Buffer;
+    try {
+      bytes = encodeEntry(entry);
+    } catch (err) {
+      this.report(new StoreError(`could not encode the entry: ${(err as Error).message}`, err), { operation: 'encode', key });
+      return 'failed';
+    }
+    const target = this.target();
+    if (!target) return 'failed';
+    const local = target === this.fallback;
+    const ttl = local ? Math.min(ttlMs, this.o.fallbackTtl * 1000) : ttlMs;
+    const guarded = target.setGuarded?.bind(target);
+    try {
+      if (!guarded) {
+        await this.call('set', key, () => target.set(key, bytes, ttl, index), this.o.storeTimeout, local);
+        return 'stored';
+      }
+      // Three round trips (write pending, read records, mark live), after the client has its answer.
+      const live = await this.call('set', key, () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS }), this.o.storeTimeout * 3, local);
+      return live ? 'stored' : 'refused';
+    } catch {
+      if (this.fallback && !local) await this.fallback.setGuarded({ key, value: bytes, ttlMs: Math.min(ttlMs, this.o.fallbackTtl * 1000), index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS });
+      return 'failed';
+    }
+  }
+
+  /** Is anything this instance could not yet invalidate in the store a match for `subject`? */
+  private pendingMatch(subject: GuardSubject): boolean {
+    if (this.pending.size === 0) return false;
+    return this.pending.matches(subject.keys[0] ?? '', { path: subject.path, tags: subject.tags } as Entry);
+  }
+
+  /**
+   * Invalidate: records first (here, at once, and in the store: the guard), then the
+   * deletes, on the store and the fallback (which may hold copies from an outage). An
+   * invalidation the store cannot take now is kept and retried; until it goes through this
+   * instance serves nothing it matched. Resolves the count removed; failures go to onError.
+   */
+  async invalidate(target: GuardTarget, runs: ReadonlyArray<(store: CacheStore) => Promise<number>>, timeout: number): Promise<number> {
+    this.log.mark(target);
     let n = 0;
-    if (this.fallback) n += await run(this.fallback);
-    if (!this.breaker.allow()) {
-      this.report(new StoreUnavailableError('invalidate'), { operation: 'invalidate' });
+    if (this.fallback) {
+      await this.fallback.mark(target);
+      for (const run of runs) n += await run(this.fallback);
+    }
+    const p: PendingInvalidation = { target, runs };
+    if (this.pending.size > 0 || !this.breaker.allow()) {
+      // Behind earlier ones, in order: a later invalidation must not overtake an earlier one.
+      this.pending.add(p);
+      if (this.pending.size === 1 || !this.breaker.isOpen) this.report(new StoreUnavailableError('invalidate'), { operation: 'invalidate' });
+      this.scheduleRetry();
       return n;
     }
     try {
-      n += await this.call('invalidate', undefined, () => run(this.store), timeout, false);
+      n += await this.apply(p, timeout);
     } catch {
-      // reported by call()
+      this.pending.add(p);
+      this.scheduleRetry();
     }
     return n;
+  }
+
+  /** The store's records, then its deletes; rejects (reported) when the store fails. */
+  private async apply(p: PendingInvalidation, timeout: number): Promise<number> {
+    const mark = this.store.mark?.bind(this.store);
+    if (mark) await this.call('invalidate', undefined, () => mark(p.target, GUARD_WINDOW_MS), timeout, false);
+    const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), timeout, false)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Retry kept invalidations, oldest first, until the store takes them all (bounded tries per tick). */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retry();
+    }, 250);
+    this.retryTimer.unref();
+  }
+
+  private async retry(): Promise<void> {
+    if (this.retrying || this.closed) return;
+    this.retrying = true;
+    try {
+      const timeout = Math.max(1000, this.o.storeTimeout * 10);
+      for (let p = this.pending.peek(); p; p = this.pending.peek()) {
+        if (!this.breaker.allow()) break;
+        try {
+          await this.apply(p, timeout);
+        } catch {
+          break;
+        }
+        this.pending.done(p);
+        debug('kept invalidation applied; %d left', this.pending.size);
+      }
+    } finally {
+      this.retrying = false;
+      if (this.pending.size > 0) this.scheduleRetry();
+    }
+  }
+
+  /** Invalidations kept until the store takes them. */
+  get pendingInvalidations(): number {
+    return this.pending.size;
+  }
+
+  private selfCheck(check: () => Promise<string[]>): void {
+    this.track(check()).then(
+      (problems) => { for (const m of problems) this.report(new StoreConfigError(m), { operation: 'check' }); },
+      (err) => debug('store check failed: %s', (err as Error)?.message),
+    );
   }
 
   async lock(key: string, ttlMs: number): Promise<string | undefined | null> {
@@ -156,6 +282,8 @@ export class GuardedStore {
 
   /** Wait (at most limitMs) for the store calls in flight, and those they lead to, to settle. */
   async drain(limitMs: number): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     let expired = false;
     const timer = setTimeout(() => (expired = true), limitMs);
     try {
@@ -193,10 +321,12 @@ export class GuardedStore {
   private decode(buf: Buffer | undefined, key: string): Entry | undefined {
     if (buf === undefined) return undefined;
     const known = this.decoded.get(buf);
-    if (known) return known;
+    if (known) return this.pending.size === 0 || !this.pending.matches(key, known) ? known : undefined;
     try {
       const entry = decodeEntry(buf);
       if (this.peek) this.decoded.set(buf, entry);
+      // Invalidated here but not yet in the store (outage): not served by this instance.
+      if (this.pending.size > 0 && this.pending.matches(key, entry)) return undefined;
       return entry;
     } catch (err) {
       this.report(err instanceof CacheError ? err : new StoreError('entry did not decode', err), { operation: 'decode', key });

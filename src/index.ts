@@ -3,7 +3,7 @@
  * (middleware/index.ts) re-exports all of it beside the Express binding.
  */
 
-export { ResponseCache, type Freshness, type Lookup, type Plan, type Shared, type Clock } from './cache';
+export { ResponseCache, type Freshness, type Lookup, type Plan, type Clock } from './cache';
 export { ValueCache, type ValueCacheOptions, type SetOptions, type CachedOptions, type CachedFunction } from './values';
 export { DEFAULTS, resolveOptions, type ResolvedOptions } from './options';
 export { buildCacheKey, canonicalQuery, normalizePath, indexPath, variantKey, MAX_KEY_BYTES, type CacheKeyParts } from './key';

@@ -8,6 +8,7 @@ export class Metrics {
   hits = 0;
   misses = 0;
   stale = 0;
+  revalidated = 0;
   bypasses = 0;
   stores = 0;
   invalidations = 0;

@@ -7,7 +7,7 @@ import type { CacheError } from './errors';
 import type { CacheStore } from './stores/store';
 
 /** What the cache did with a request; also sent as `X-Cache`. */
-export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 
 /** What `invalidate()` removes. Paths and prefixes are request paths as clients send them. */
 export interface InvalidateTarget {
@@ -35,7 +35,7 @@ export interface CacheStats {
 
 /** Where an error reported to `onError` came from. */
 export interface ErrorContext {
-  operation: 'get' | 'set' | 'delete' | 'invalidate' | 'lock' | 'decode' | 'encode' | 'serialize' | 'ping' | 'refresh';
+  operation: 'get' | 'set' | 'delete' | 'invalidate' | 'lock' | 'decode' | 'encode' | 'serialize' | 'ping' | 'refresh' | 'check' | 'callback';
   key?: string;
 }
 

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { CachedValue } from './entry';
 import { SerializeError } from './errors';
-import { SingleFlight } from './flight';
+import type { MissCoordinator } from './coordinator';
 import type { GuardedStore } from './guarded-store';
 import { UNAVAILABLE } from './guarded-store';
 import { entryTimes, ttlWithJitter } from './ttl';
@@ -37,19 +37,18 @@ export interface SetOptions {
 /** What a value cache needs of its ResponseCache. */
 export interface ValueHost {
   readonly guarded: GuardedStore;
+  readonly coordinator: MissCoordinator;
   readonly keyPrefix: string;
   readonly ttl: number;
   readonly jitter: number;
   readonly lockTimeout: number;
   now(): number;
   random(): number;
-  lockKey(key: string): string;
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]+$/;
 
 export class ValueCache<T> {
-  private readonly flights = new SingleFlight<T | undefined>();
   private readonly ttl: number;
   private readonly jitter: number;
   private readonly serialize: (value: T) => Buffer | string;
@@ -109,14 +108,19 @@ export class ValueCache<T> {
     return results.every(Boolean);
   }
 
+  /** Remove the value of `id`; a getOrSet making it meanwhile does not store what it read before. */
   async delete(id: string | number): Promise<boolean> {
     const key = this.key(id);
-    return (await this.host.guarded.invalidate((s) => s.delete([key]), this.host.lockTimeout)) > 0;
+    const target = { keys: [key], paths: [], prefixes: [], tags: [] };
+    this.host.coordinator.detach(target);
+    return (await this.host.guarded.invalidate(target, [(s) => s.delete([key])], this.host.lockTimeout)) > 0;
   }
 
   /** Remove every value of this namespace; resolves the count. */
   clear(): Promise<number> {
-    return this.host.guarded.invalidate((s) => s.deleteByPath(this.path), this.host.lockTimeout);
+    const target = { keys: [], paths: [this.path], prefixes: [], tags: [] };
+    this.host.coordinator.detach(target);
+    return this.host.guarded.invalidate(target, [(s) => s.deleteByPath(this.path)], this.host.lockTimeout);
   }
 
   /** Seconds `id` has left, or undefined when it is not cached. */
@@ -140,56 +144,30 @@ export class ValueCache<T> {
     const cached = this.unpack(found, key);
     if (cached !== undefined) return cached;
     // The store could not be read: compute without its lock and store nothing (as a response BYPASS).
-    const unavailable = found === UNAVAILABLE;
-    const waiting = this.flights.wait(key, this.host.lockTimeout);
-    if (waiting) {
-      const shared = await waiting;
-      if (shared !== undefined) return shared;
-    }
-    const leader = this.flights.lead(key);
-    if (!leader) return this.getOrSet(id, factory as () => T | undefined, options);
-    let token: string | undefined | null = null;
+    if (found === UNAVAILABLE) return factory();
+    // The miss protocol responses use (src/coordinator.ts): one factory call here and across instances.
+    const turn = await this.host.coordinator.begin<T>({
+      key, path: this.path, coalesce: { timeout: this.host.lockTimeout }, lock: true,
+      lookup: async () => this.unpack(await this.host.guarded.read(key), key),
+    });
+    if (turn.kind === 'found') return turn.value;
+    const lead = turn.lead;
+    let value: T | undefined;
     try {
-      token = unavailable ? null : await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
-      if (token === undefined) {
-        // Another instance computes it: wait for its value, within bounds, or for its lock.
-        const other = await this.pollOther(key);
-        if (other !== undefined && 'value' in other) {
-          leader.resolve(other.value);
-          return other.value;
-        }
-        token = other?.token ?? null;
-      }
-      const value = await factory();
-      if (value !== undefined && !unavailable) await this.set(id, value, options);
-      leader.resolve(value);
-      return value;
+      value = await factory();
     } catch (err) {
-      leader.reject(err);
+      lead.finish({ kind: 'error', error: err });
       throw err;
-    } finally {
-      if (token) this.host.guarded.unlock(this.host.lockKey(key), token);
     }
-  }
-
-  private async pollOther(key: string): Promise<{ value: T } | { token: string } | undefined> {
-    let expired = false;
-    const timer = setTimeout(() => (expired = true), this.host.lockTimeout);
-    try {
-      for (let delay = 10; !expired; delay = Math.min(delay * 2, 100)) {
-        await new Promise((r) => setTimeout(r, delay));
-        const found = await this.host.guarded.read(key);
-        if (found === UNAVAILABLE) return undefined;
-        const value = this.unpack(found, key);
-        if (value !== undefined) return { value };
-        const token = await this.host.guarded.lock(this.host.lockKey(key), this.host.lockTimeout);
-        if (token === null) return undefined;
-        if (token !== undefined) return { token };
-      }
-      return undefined;
-    } finally {
-      clearTimeout(timer);
+    const packed = value === undefined ? undefined : this.pack(id, value, options);
+    if (!packed) {
+      lead.finish({ kind: 'none' });
+      return value;
     }
+    // Through the guard: a value read before an invalidation of it is not stored.
+    const outcome = await this.host.guarded.writeGuarded(packed.key, packed.entry, packed.ttlMs, packed.index, lead.making);
+    lead.finish(outcome === 'stored' ? { kind: 'stored' } : outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' });
+    return value;
   }
 
   private pack(id: string | number, value: T, options: SetOptions | undefined) {

@@ -7,7 +7,8 @@
  */
 
 import { LRUCache } from 'lru-cache';
-import type { CacheStore, StoreIndex, StoreSetEntry } from './store';
+import { GuardLog, type GuardTarget } from '../guard';
+import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 export interface MemoryStoreOptions {
   /**
@@ -44,6 +45,8 @@ export class MemoryStore implements CacheStore {
   private readonly byPath = new Map<string, Set<string>>();
   private readonly byTag = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Records of invalidations, for setGuarded (src/guard.ts). */
+  private readonly records = new GuardLog();
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxEntries = positiveInt(options.maxEntries ?? MEMORY_STORE_DEFAULTS.maxEntries, 'maxEntries');
@@ -153,6 +156,17 @@ export class MemoryStore implements CacheStore {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.clear();
+  }
+
+  /** Records are checked synchronously with the write: no reader can see a refused entry. */
+  async mark(target: GuardTarget): Promise<void> {
+    this.records.mark(target);
+  }
+
+  async setGuarded(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean> {
+    if (this.records.overlaps(guard.making, { keys: [entry.key, ...guard.keys], path: entry.index.path, tags: entry.index.tags })) return false;
+    this.setSync(entry.key, entry.value, entry.ttlMs, entry.index);
+    return this.lru.has(entry.key);
   }
 
   private removeAll(keys: Iterable<string> | undefined): number {

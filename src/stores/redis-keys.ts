@@ -23,7 +23,8 @@
  *   path indexes with `p:{<escaped prefix>*}` (glob characters escaped too).
  */
 
-export type KeyKind = 'e' | 'm' | 'p' | 't' | 'l';
+/** e entry, m its index record, p path index, t tag index, l lock, r invalidation record, x prefix records. */
+export type KeyKind = 'e' | 'm' | 'p' | 't' | 'l' | 'r' | 'x';
 
 const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
 const UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };

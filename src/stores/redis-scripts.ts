@@ -51,6 +51,68 @@ export const UNLOCK = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
+/**
+ * KEYS[1] an entry written pending; ARGV[1] the 8-byte token it was written with. Flips
+ * the state byte to live (SETRANGE keeps the TTL) only if the entry still exists, is
+ * pending and is this writer's: an invalidation or another write in between wins.
+ */
+export const MARK_LIVE = script(`
+local head = redis.call('GETRANGE', KEYS[1], 0, 8)
+if string.len(head) < 9 or string.byte(head, 1) ~= 224 or string.sub(head, 2, 9) ~= ARGV[1] then return 0 end
+redis.call('SETRANGE', KEYS[1], 0, string.char(225))
+return 1`);
+
+/** KEYS[1] an entry, KEYS[2] its index record; ARGV[1] the token of a refused pending write: drop it if still ours. */
+export const DISCARD_PENDING = script(`
+local head = redis.call('GETRANGE', KEYS[1], 0, 8)
+if string.len(head) < 9 or string.byte(head, 1) ~= 224 or string.sub(head, 2, 9) ~= ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return 1`);
+
+/**
+ * KEYS[1] an invalidation record; ARGV[1] the window in ms. Stamps it with the server's
+ * time in microseconds (as a digit string: Lua would print a large number in e-notation).
+ */
+export const MARK_RECORD = script(`
+local t = redis.call('TIME')
+redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])), 'PX', tonumber(ARGV[1]))
+return 1`);
+
+/** KEYS[1] an invalidation record. Answers its age in microseconds on the server's clock, or -1. */
+export const RECORD_AGE = script(`
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+local t = redis.call('TIME')
+return (tonumber(t[1]) - tonumber(string.sub(v, 1, -7))) * 1000000 + (tonumber(t[2]) - tonumber(string.sub(v, -6)))`);
+
+/**
+ * KEYS[1] the prefix records (sorted set: prefix -> server time in µs); ARGV[1] the window
+ * in ms, ARGV[2..] prefixes. Records them at the server's time and drops the expired.
+ */
+export const MARK_PREFIXES = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now - window * 1000))
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], window)
+return 1`);
+
+/**
+ * KEYS[1] the prefix records; ARGV[1] the window in ms. Answers prefix, age-in-µs pairs of
+ * the records still in the window: ages are durations on the server's own clock.
+ */
+export const PREFIX_AGES = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('%.0f', now - tonumber(ARGV[1]) * 1000), '+inf', 'WITHSCORES')
+local out = {}
+for i = 1, #found, 2 do
+  out[#out + 1] = found[i]
+  out[#out + 1] = string.format('%.0f', now - tonumber(found[i + 1]))
+end
+return out`);
+
 /** EVALSHA, falling back to EVAL when the server does not know the script yet (restart, new node). */
 export async function runScript(client: Redis | Cluster, s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
   try {

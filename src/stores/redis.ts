@@ -23,15 +23,16 @@
  * configured with `sentinels` and `name`.
  */
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { CacheStore, StoreIndex, StoreSetEntry } from './store';
+import { monotonicNow, type GuardTarget } from '../guard';
+import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 import {
   isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind,
 } from './redis-keys';
-import { DELETE_ENTRY, INDEX_ADD, runScript, UNLOCK } from './redis-scripts';
+import { DELETE_ENTRY, DISCARD_PENDING, INDEX_ADD, MARK_LIVE, MARK_PREFIXES, MARK_RECORD, PREFIX_AGES, RECORD_AGE, runScript, UNLOCK } from './redis-scripts';
 
 const log = createDebug('express-response-cache:redis');
 
@@ -55,6 +56,20 @@ export interface RedisStoreOptions {
 const BATCH = 1000;
 /** SCAN COUNT hint for prefix search. */
 const SCAN_COUNT = 1000;
+/**
+ * Every `e:` value starts with a state byte and an 8-byte writer token: a guarded write
+ * is stored PENDING (readers see a miss) and flipped to LIVE in place once checked.
+ */
+const PENDING = 0xe0;
+const LIVE = 0xe1;
+const HEAD = 9;
+const LIVE_HEAD = Buffer.from([LIVE, 0, 0, 0, 0, 0, 0, 0, 0]);
+/**
+ * Record ages are microseconds on the server's clock; durations measured on two machines
+ * drift apart by the clocks' rate difference (well under 0.1 %). A record this much younger
+ * than the making still refuses it.
+ */
+const driftMs = (elapsed: number): number => 0.1 + elapsed / 1000;
 
 export class RedisStore implements CacheStore {
   private readonly redis: Redis | Cluster;
@@ -114,7 +129,7 @@ export class RedisStore implements CacheStore {
 
   async get(key: string): Promise<Buffer | undefined> {
     const c = await this.conn();
-    return (await c.getBuffer(this.key('e', key))) ?? undefined;
+    return unwrap(await c.getBuffer(this.key('e', key)));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
@@ -123,7 +138,7 @@ export class RedisStore implements CacheStore {
     const names = keys.map((k) => this.key('e', k));
     // A Cluster MGET needs one slot; entries spread over slots, so read them one by one.
     const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n))) : await c.mgetBuffer(...names);
-    return values.map((v) => v ?? undefined);
+    return values.map(unwrap);
   }
 
   async set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void> {
@@ -141,7 +156,8 @@ export class RedisStore implements CacheStore {
       for (const e of group) {
         const ttl = Math.ceil(e.ttlMs);
         const record = this.key('m', e.key);
-        tx.set(this.key('e', e.key), e.value, 'PX', ttl).del(record)
+        // Head and body as two commands of one MULTI: the body is sent as it is, not copied.
+        tx.set(this.key('e', e.key), LIVE_HEAD, 'PX', ttl).append(this.key('e', e.key), e.value).del(record)
           .sadd(record, ...members(e.index)).pexpire(record, ttl);
       }
       checkExec(await tx.exec());
@@ -157,6 +173,81 @@ export class RedisStore implements CacheStore {
       }
     }
     await Promise.all([...adds].map(([name, args]) => runScript(c, INDEX_ADD, [name], args)));
+  }
+
+  /**
+   * A write that becomes live only if no invalidation record overlaps its making:
+   *   1. the entry PENDING (readers see a miss) with its index record and indexes;
+   *   2. then the records that could match it (its keys, path, tags, every prefix);
+   *   3. then, if none is younger than the making, flip it LIVE (a script on its own slot,
+   *      which fails if an invalidation deleted it meanwhile).
+   * An invalidation writes its records before it reads the indexes, so either step 2 sees
+   * its record or its index read sees this entry and deletes it: no window in between.
+   */
+  async setGuarded(e: StoreSetEntry, guard: StoreGuard): Promise<boolean> {
+    if (!(e.ttlMs > 0)) return false;
+    const c = await this.conn();
+    const ttl = Math.ceil(e.ttlMs);
+    // 8 ASCII characters (48 random bits): distinguishes concurrent writers of one key.
+    const token = randomBytes(6).toString('base64');
+    const entryKey = this.key('e', e.key);
+    const record = this.key('m', e.key);
+    const tx = c.multi()
+      .set(entryKey, Buffer.concat([Buffer.from([PENDING]), Buffer.from(token, 'latin1')]), 'PX', ttl).append(entryKey, e.value)
+      .del(record).sadd(record, ...members(e.index)).pexpire(record, ttl);
+    await Promise.all([
+      tx.exec().then(checkExec),
+      ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), e.key])),
+    ]);
+    const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
+    names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
+    const [ages, prefixes] = await Promise.all([
+      Promise.all(names.map((n) => runScript(c, RECORD_AGE, [n], []) as Promise<number>)),
+      runScript(c, PREFIX_AGES, [this.key('x', '')], [String(guard.windowMs)]) as Promise<string[]>,
+    ]);
+    // Measured after the records were read: the making is at most this old when they were.
+    const elapsed = monotonicNow() - guard.making.startedAt;
+    const margin = elapsed + driftMs(elapsed);
+    const young = (age: number): boolean => age <= margin;
+    let overlapped = margin >= guard.windowMs;
+    for (const age of ages) if (Number(age) >= 0 && young(Number(age) / 1000)) overlapped = true;
+    for (let i = 0; i + 1 < prefixes.length; i += 2) {
+      if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
+    }
+    if (overlapped) {
+      runScript(c, DISCARD_PENDING, [entryKey, record], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
+      return false;
+    }
+    return Number(await runScript(c, MARK_LIVE, [entryKey], [token])) === 1;
+  }
+
+  /** Records of an invalidation, kept `windowMs` (a repeat restarts its time). */
+  async mark(target: GuardTarget, windowMs: number): Promise<void> {
+    const c = await this.conn();
+    const names = [
+      ...target.keys.map((k) => 'k' + k), ...target.paths.map((p) => 'p' + p), ...target.tags.map((t) => 't' + t),
+    ].map((n) => this.key('r', n));
+    const calls: Array<Promise<unknown>> = names.map((n) => runScript(c, MARK_RECORD, [n], [String(windowMs)]));
+    if (target.prefixes.length) calls.push(runScript(c, MARK_PREFIXES, [this.key('x', '')], [String(windowMs), ...target.prefixes]));
+    await Promise.all(calls);
+  }
+
+  /**
+   * An eviction policy other than noeviction lets Redis drop index keys (`p:`, `t:`, `m:`)
+   * while their entries stay, so path and tag invalidation would miss them.
+   */
+  async check(): Promise<string[]> {
+    await this.conn();
+    const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
+    const problems = new Set<string>();
+    await Promise.all(nodes.map(async (node) => {
+      const info = await node.info('memory');
+      const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+      if (policy && policy !== 'noeviction') {
+        problems.add(`Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict the index keys that path and tag invalidation read, leaving entries it can no longer reach; set maxmemory-policy noeviction (entries expire by TTL) or give the cache its own Redis`);
+      }
+    }));
+    return [...problems];
   }
 
   async delete(keys: readonly string[]): Promise<number> {
@@ -270,6 +361,14 @@ export class RedisStore implements CacheStore {
     }));
     return [...found];
   }
+}
+
+/** A stored value without its state head: undefined while pending; foreign bytes pass on (a corrupt entry). */
+function unwrap(raw: Buffer | null): Buffer | undefined {
+  if (raw === null) return undefined;
+  if (raw.length >= HEAD && raw[0] === LIVE) return raw.subarray(HEAD);
+  if (raw.length >= HEAD && raw[0] === PENDING) return undefined;
+  return raw;
 }
 
 function members(index: StoreIndex): string[] {

@@ -9,7 +9,8 @@
  * Required: get, set, delete, deleteByPath, deleteByPrefix, deleteByTag, close.
  * Optional: getMany, setMany (batching), lock/unlock (single flight across instances),
  * ping (health), peek (a synchronous local read), local (a process-local store: the cache
- * skips timeouts and the breaker).
+ * skips timeouts and the breaker), mark/setGuarded (exact invalidation across every
+ * instance sharing the store, see src/guard.ts), check (configuration problems at start).
  *
  * Keys, paths, tags and prefixes are arbitrary strings: a store must never read them as
  * patterns (no glob, no regex). `set` with `ttlMs <= 0` stores nothing. An overwrite
@@ -19,6 +20,8 @@
  * no-op and reports it through `onError`. Run `storeContract()`
  * (`express-response-cache/store-contract`) against a new store to prove it.
  */
+
+import type { GuardTarget, Making } from '../guard';
 
 /** What invalidation needs to know of an entry, given with every `set`. */
 export interface StoreIndex {
@@ -65,6 +68,30 @@ export interface CacheStore {
   peek?(key: string): Buffer | undefined;
   /** True for a process-local store that never blocks on I/O (MemoryStore): peek() is the whole answer. */
   readonly local?: boolean;
+  /**
+   * Optional, with setGuarded: leave records, kept `windowMs`, of what an invalidation is
+   * about to delete. The cache calls it before the deletes of every invalidation and waits
+   * for it.
+   */
+  mark?(target: GuardTarget, windowMs: number): Promise<void>;
+  /**
+   * Optional, with mark: write `entry` so that it becomes visible to readers only when no
+   * record left by mark() since `guard.making` started matches it (its key, `guard.keys`,
+   * its path or a prefix of it, its tags), and with no moment at which a reader could see
+   * it before that check. Resolves true when the entry is live, false when it was refused.
+   * Records are compared by durations each side measures (`windowMs` is the same value
+   * mark() got), never by clocks of two machines.
+   */
+  setGuarded?(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean>;
+  /** Optional: problems with the store's configuration that defeat the cache (reported once, at start). */
+  check?(): Promise<string[]>;
+}
+
+export interface StoreGuard {
+  readonly making: Making;
+  /** Keys besides the entry's own whose records also refuse it (a variant's primary key). */
+  readonly keys: readonly string[];
+  readonly windowMs: number;
 }
 
 export interface StoreSetEntry {

@@ -12,6 +12,13 @@
  * Copies read from Redis are re-indexed from the entry's own path and tags (src/entry.ts),
  * so path and tag invalidations reach them too. A read that overlaps any invalidation
  * message is not kept (the epoch check), so a copy can't resurrect what was just dropped.
+ *
+ * Exactness across instances: every instance publishes a heartbeat; one that has not heard
+ * its own for `leaseMs` (a subscriber dropped silently, Redis gone) empties and bypasses its
+ * tier by itself. Each instance acknowledges the invalidations it applies; an invalidation
+ * resolves once every instance heard from lately has acknowledged it, or after the lease (by
+ * then a silent instance has stopped serving its tier). So when invalidate() resolves, no
+ * memory tier anywhere still serves what it matched.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -19,7 +26,8 @@ import createDebug from 'debug';
 import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
-import type { CacheStore, StoreIndex } from './store';
+import { monotonicNow, type GuardTarget } from '../guard';
+import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 const debug = createDebug('express-response-cache:tiered');
 
@@ -36,11 +44,17 @@ export interface TieredStoreOptions {
   channel?: string;
   /** The memory tier's bounds. @default { maxEntries: 10000, maxBytes: 64 MiB } */
   memory?: MemoryStoreOptions;
+  /**
+   * How often this instance publishes a heartbeat, in ms; the tier is bypassed when none of
+   * its own was heard for 4 of them.
+   * @default 500
+   */
+  heartbeatMs?: number;
   now?: () => number;
 }
 
-type Op = 'keys' | 'path' | 'prefix' | 'tags';
-interface Message { from: string; op: Op; args: string[] }
+type Op = 'keys' | 'path' | 'prefix' | 'tags' | 'beat' | 'ack';
+interface Message { from: string; op: Op; args: string[]; id?: string }
 
 export class TieredStore implements CacheStore {
   readonly memory: MemoryStore;
@@ -52,9 +66,22 @@ export class TieredStore implements CacheStore {
   private readonly id = randomUUID();
   private readonly now: () => number;
   private subscribed = false;
+  /** The subscription itself is up (the tier may still be off while heartbeats are not heard). */
+  private listening = false;
   /** Bumped on every invalidation heard and every outage: a read spanning one is not kept. */
   private epoch = 0;
+  /** Invalidations of this instance under way: no copy is kept meanwhile. */
+  private active = 0;
   private closed = false;
+  private readonly heartbeatMs: number;
+  private readonly leaseMs: number;
+  private readonly beat: NodeJS.Timeout;
+  /** When our own heartbeat was last heard back (this instance's monotonic time). */
+  private heardAt = -Infinity;
+  /** Other instances heard lately, by id: who must acknowledge an invalidation. */
+  private readonly peers = new Map<string, number>();
+  private readonly waiting = new Map<string, { missing: Set<string>; done: () => void }>();
+  private seq = 0;
 
   constructor(options: TieredStoreOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('TieredStore: options must be an object');
@@ -69,6 +96,13 @@ export class TieredStore implements CacheStore {
     this.channel = options.channel ?? 'express-response-cache:invalidate';
     this.now = options.now ?? Date.now;
     this.memory = new MemoryStore({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ...options.memory });
+    this.heartbeatMs = options.heartbeatMs ?? 500;
+    if (typeof this.heartbeatMs !== 'number' || !(this.heartbeatMs >= 10) || !Number.isFinite(this.heartbeatMs)) {
+      throw new TypeError(`TieredStore: heartbeatMs must be a number of ms >= 10, got ${String(options.heartbeatMs)}`);
+    }
+    this.leaseMs = this.heartbeatMs * 4;
+    this.beat = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.beat.unref();
 
     const sub = this.subscriber;
     sub.on('message', (channel: string, text: string) => {
@@ -94,7 +128,7 @@ export class TieredStore implements CacheStore {
     if (held) return held;
     const epoch = this.epoch;
     const value = await this.remote.get(key);
-    if (value && this.subscribed && epoch === this.epoch) this.keep(key, value);
+    if (value && this.serving() && this.active === 0 && epoch === this.epoch) this.keep(key, value);
     return value;
   }
 
@@ -109,15 +143,39 @@ export class TieredStore implements CacheStore {
       if (out[i] !== undefined) continue;
       const value = found[j++];
       out[i] = value;
-      if (value && this.subscribed && epoch === this.epoch) this.keep(keys[i], value);
+      if (value && this.serving() && this.active === 0 && epoch === this.epoch) this.keep(keys[i], value);
     }
     return out;
   }
 
   async set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void> {
+    const epoch = this.epoch;
     await this.remote.set(key, value, ttlMs, index);
-    if (this.subscribed) await this.memory.set(key, value, ttlMs, index);
-    // Others drop their copy of an overwritten key; nobody waits for that.
+    this.kept(key, value, ttlMs, index, epoch);
+  }
+
+  async setGuarded(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean> {
+    if (!this.remote.setGuarded) {
+      await this.set(entry.key, entry.value, entry.ttlMs, entry.index);
+      return true;
+    }
+    const epoch = this.epoch;
+    const live = await this.remote.setGuarded(entry, guard);
+    if (live) this.kept(entry.key, entry.value, entry.ttlMs, entry.index, epoch);
+    return live;
+  }
+
+  async mark(target: GuardTarget, windowMs: number): Promise<void> {
+    if (this.remote.mark) await this.remote.mark(target, windowMs);
+  }
+
+  check(): Promise<string[]> {
+    return this.remote.check ? this.remote.check() : Promise.resolve([]);
+  }
+
+  /** Our own write: keep it here unless an invalidation overlapped it, and let the others drop their copy. */
+  private kept(key: string, value: Buffer, ttlMs: number, index: StoreIndex, epoch: number): void {
+    if (this.serving() && this.active === 0 && epoch === this.epoch) void this.memory.set(key, value, ttlMs, index);
     this.publish('keys', [key]).catch((err) => debug('publish failed: %s', (err as Error).message));
   }
 
@@ -154,6 +212,8 @@ export class TieredStore implements CacheStore {
     if (this.closed) return;
     this.closed = true;
     this.subscribed = false;
+    clearInterval(this.beat);
+    for (const w of this.waiting.values()) w.done();
     await this.memory.close();
     if (!this.owns) {
       await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
@@ -163,18 +223,61 @@ export class TieredStore implements CacheStore {
     await this.remote.close();
   }
 
-  /** The shared store first (its count is the answer), then here, then everyone else. */
+  /**
+   * Here first (so this instance drops its copies even when the shared store fails), then
+   * the shared store (its count is the answer), then every other instance, waiting for
+   * their acknowledgements. No copy is kept while it runs.
+   */
   private async invalidate(op: Op, args: string[], run: (s: CacheStore) => Promise<number>): Promise<number> {
     this.epoch++;
-    const n = await run(this.remote);
-    await run(this.memory);
-    await this.publish(op, args);
-    return n;
+    this.active++;
+    try {
+      await run(this.memory);
+      const n = await run(this.remote);
+      await this.broadcast(op, args);
+      return n;
+    } finally {
+      this.active--;
+      this.epoch++;
+    }
   }
 
-  private publish(op: Op, args: string[]): Promise<unknown> {
-    const message: Message = { from: this.id, op, args };
+  /** Publish an invalidation and wait (at most a lease and a beat) for every peer heard lately to apply it. */
+  private async broadcast(op: Op, args: string[]): Promise<void> {
+    const id = `${this.id}:${++this.seq}`;
+    const now = monotonicNow();
+    const missing = new Set([...this.peers].filter(([, at]) => now - at <= this.leaseMs).map(([peer]) => peer));
+    let done!: () => void;
+    const acked = new Promise<void>((resolve) => (done = resolve));
+    if (missing.size > 0) this.waiting.set(id, { missing, done });
+    try {
+      await this.publish(op, args, id);
+      if (missing.size === 0) return;
+      // A peer that stays silent stops serving its tier within its lease: waiting that long is exact.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([acked, new Promise<void>((r) => (timer = setTimeout(r, this.leaseMs + this.heartbeatMs)))]);
+      clearTimeout(timer);
+    } catch (err) {
+      debug('publish failed: %s', (err as Error).message);
+    } finally {
+      this.waiting.delete(id);
+    }
+  }
+
+  private publish(op: Op, args: string[], id?: string): Promise<unknown> {
+    const message: Message = { from: this.id, op, args, ...(id ? { id } : {}) };
     return this.publisher.publish(this.channel, JSON.stringify(message));
+  }
+
+  /** Copies are served only while invalidations are heard: subscribed, and our own heartbeat heard within the lease. */
+  private serving(): boolean {
+    return this.subscribed;
+  }
+
+  private heartbeat(): void {
+    if (this.closed) return;
+    if (this.subscribed && monotonicNow() - this.heardAt > this.leaseMs) this.down('heartbeat lost');
+    this.publish('beat', []).catch((err) => debug('heartbeat publish failed: %s', (err as Error).message));
   }
 
   private hear(text: string): void {
@@ -184,7 +287,26 @@ export class TieredStore implements CacheStore {
     } catch {
       return;
     }
-    if (!m || m.from === this.id || !Array.isArray(m.args) || !m.args.every((a) => typeof a === 'string')) return;
+    if (!m || typeof m.from !== 'string' || !Array.isArray(m.args) || !m.args.every((a) => typeof a === 'string')) return;
+    if (m.op === 'beat') {
+      if (m.from !== this.id) this.peers.set(m.from, monotonicNow());
+      else {
+        this.heardAt = monotonicNow();
+        // Heard our own again after a silence: resubscribed state is trusted from empty.
+        if (!this.subscribed && !this.closed && this.listening) this.up();
+      }
+      return;
+    }
+    if (m.op === 'ack') {
+      const w = m.args[1] === this.id ? this.waiting.get(m.args[0]) : undefined;
+      if (w) {
+        w.missing.delete(m.from);
+        if (w.missing.size === 0) w.done();
+      }
+      return;
+    }
+    if (m.from === this.id) return;
+    this.peers.set(m.from, monotonicNow());
     this.epoch++;
     const done = (p: Promise<number>) => p.catch(() => 0);
     switch (m.op) {
@@ -193,6 +315,8 @@ export class TieredStore implements CacheStore {
       case 'prefix': for (const p of m.args) void done(this.memory.deleteByPrefix(p)); break;
       case 'tags': void done(this.memory.deleteByTag(m.args)); break;
     }
+    // The memory store applies these synchronously: acknowledge at once.
+    if (m.id) this.publish('ack', [m.id, m.from]).catch((err) => debug('ack failed: %s', (err as Error).message));
   }
 
   /** Keep a copy read from the shared store, indexed as the entry says, until it expires there. */
@@ -211,17 +335,25 @@ export class TieredStore implements CacheStore {
     this.subscriber.subscribe(this.channel).then(
       () => {
         if (this.closed) return;
-        // Anything published while we were not listening is lost: start from empty.
-        this.epoch++;
-        this.memory.clear();
-        this.subscribed = true;
-        debug('subscribed to %s', this.channel);
+        this.listening = true;
+        this.heardAt = monotonicNow();
+        this.up();
+        this.heartbeat();
       },
       (err: Error) => debug('subscribe failed: %s', err.message),
     );
   }
 
+  /** Serve the tier again, from empty: anything published while we were not listening is lost. */
+  private up(): void {
+    this.epoch++;
+    this.memory.clear();
+    this.subscribed = true;
+    debug('subscribed to %s', this.channel);
+  }
+
   private down(event: string): void {
+    if (event !== 'heartbeat lost') this.listening = false;
     if (!this.subscribed) return;
     this.subscribed = false;
     this.epoch++;

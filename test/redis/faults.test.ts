@@ -5,6 +5,7 @@
  * back on its own. Durations are measured and printed at the end.
  */
 
+import { engineOf } from '../../src/cache';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -102,7 +103,7 @@ describe('when a cache closes while Redis is out', () => {
   it('should close at once when the connection is between reconnect attempts', async () => {
     const port = await freePort();
     const cache = createCache({ redis: `redis://127.0.0.1:${port}`, onError: () => undefined });
-    const client = (cache.store as RedisStore).client as Redis;
+    const client = (engineOf(cache).store as RedisStore).client as Redis;
     await until(() => client.status === 'reconnecting', 2000, 'reconnecting');
     const started = performance.now();
     await cache.close();
@@ -258,7 +259,7 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
     ['garbage', () => Buffer.from('\x00\xffnot an entry at all')],
     ['a valid-looking entry with a wrong version byte', (good) => {
       const bad = Buffer.from(good);
-      bad[0] = 2;
+      bad[9] = 2; // after the state byte and token
       return bad;
     }],
     ['an entry cut short', (good) => good.subarray(0, 20)],
@@ -266,7 +267,7 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
 
   it.each(cases)('should answer a MISS with the right body over %s, report it, and rewrite the entry', async (_label, corrupt) => {
     const a = await instance({ redis: fx.redis.url });
-    const namespace = a.cache.options.namespace;
+    const namespace = engineOf(a.cache).options.namespace;
     expect((await request(a.url, '/item/9')).xCache).toBe('MISS');
     await until(() => a.cache.stats().stores === 1, 1000, 'stored');
     const [key] = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:GET:/item/9}`);
@@ -280,7 +281,8 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
     expect(a.errors).toEqual(['ERC_ENTRY_CORRUPT']);
     await until(() => a.cache.stats().stores === 2, 1000, 'rewritten');
     const rewritten = (await fx.admin.getBuffer(key!))!;
-    expect(rewritten[0]).toBe(1);
+    expect(rewritten[0]).toBe(0xe1); // live
+    expect(rewritten[9]).toBe(1); // codec version
     const hit = await request(a.url, '/item/9');
     expect(hit.xCache).toBe('HIT');
     expectRight(hit, '9');

@@ -58,8 +58,10 @@ describe('RedisStore', () => {
       await store.set('cache:v1:http:raw', bytes, HOUR, index('cache:v1:http:/raw'));
       const onServer = await raw.getBuffer(`${prefix}e:{cache:v1:http:raw}`);
       expect(onServer).not.toBeNull();
-      expect(onServer!.equals(bytes)).toBe(true);
-      expect(await raw.strlen(`${prefix}e:{cache:v1:http:raw}`)).toBe(256);
+      // A state byte and an 8-byte writer token (the invalidation guard), then the bytes as given.
+      expect(onServer![0]).toBe(0xe1);
+      expect(onServer!.subarray(9).equals(bytes)).toBe(true);
+      expect(await raw.strlen(`${prefix}e:{cache:v1:http:raw}`)).toBe(256 + 9);
     });
 
     it('should expire the entry, its record and its indexes together', async () => {

@@ -1,65 +1,55 @@
 import { SingleFlight } from '../../src/flight';
-import { CircuitBreaker } from '../../src/breaker';
 
 describe('SingleFlight', () => {
-  describe('when the leader fails or hangs', () => {
-    it('should rethrow the leader error to followers', async () => {
-      const f = new SingleFlight<number>();
-      const leader = f.lead('k')!;
-      const waiting = f.wait('k', 1000)!;
-      leader.reject(new Error('boom'));
-      await expect(waiting).rejects.toThrow('boom');
-    });
-
-    it('should resolve undefined after the timeout', async () => {
-      jest.useFakeTimers();
-      try {
-        const f = new SingleFlight<number>();
-        f.lead('k');
-        const waiting = f.wait('k', 50)!;
-        jest.advanceTimersByTime(50);
-        await expect(waiting).resolves.toBeUndefined();
-      } finally {
-        jest.useRealTimers();
-      }
-    });
-  });
-
-  describe('when the leader succeeds', () => {
-    it('should share its value and end the flight', async () => {
-      const f = new SingleFlight<number>();
-      const leader = f.lead('k')!;
+  describe('when a key has no flight', () => {
+    it('should make the first caller the leader and the second none', () => {
+      const f = new SingleFlight();
+      const leader = f.lead('k');
+      expect(leader).toBeDefined();
       expect(f.lead('k')).toBeUndefined();
-      const waiting = f.wait('k', 1000)!;
-      leader.resolve(42);
-      await expect(waiting).resolves.toBe(42);
+      expect(f.wait('other', 10)).toBeUndefined();
+      leader!.finish({ kind: 'none' });
       expect(f.size).toBe(0);
-      expect(f.wait('k', 10)).toBeUndefined();
-      leader.resolve(43); // a second settle is ignored
-      expect(f.lead('k')).toBeDefined();
     });
   });
-});
 
-describe('CircuitBreaker', () => {
-  it('should open after the threshold, probe once per cooldown, and close on success', () => {
-    let now = 0;
-    const b = new CircuitBreaker({ threshold: 2, cooldownMs: 100, maxCooldownMs: 400, now: () => now });
-    b.failure();
-    expect(b.allow()).toBe(true);
-    b.failure();
-    expect(b.isOpen).toBe(true);
-    expect(b.allow()).toBe(false);
-    now = 100;
-    expect(b.allow()).toBe(true); // the probe
-    expect(b.allow()).toBe(false); // only one at a time
-    b.failure(); // probe failed: cooldown doubles
-    now = 250;
-    expect(b.allow()).toBe(false);
-    now = 300;
-    expect(b.allow()).toBe(true);
-    b.success();
-    expect(b.isOpen).toBe(false);
-    expect(b.allow()).toBe(true);
+  describe('when followers wait', () => {
+    it('should hand every follower the outcome, once', async () => {
+      const f = new SingleFlight();
+      const leader = f.lead('k')!;
+      const waits = [f.wait('k', 1000)!, f.wait('k', 1000)!];
+      leader.finish({ kind: 'stored' });
+      leader.finish({ kind: 'none' });
+      await expect(Promise.all(waits)).resolves.toEqual([{ kind: 'stored' }, { kind: 'stored' }]);
+    });
+
+    it('should give up after the timeout', async () => {
+      const f = new SingleFlight();
+      f.lead('k');
+      await expect(f.wait('k', 5)).resolves.toBe('timeout');
+    });
+  });
+
+  describe('when an invalidation detaches a flight', () => {
+    it('should let a new caller lead, and still settle the old flight for its followers', async () => {
+      const f = new SingleFlight();
+      const old = f.lead('k', '/p')!;
+      const follower = f.wait('k', 1000)!;
+      f.detach((_key, path) => path === '/p');
+      const fresh = f.lead('k', '/p');
+      expect(fresh).toBeDefined();
+      old.finish({ kind: 'none' });
+      await expect(follower).resolves.toEqual({ kind: 'none' });
+      expect(f.has('k')).toBe(true);
+      fresh!.finish({ kind: 'stored' });
+      expect(f.has('k')).toBe(false);
+    });
+
+    it('should leave flights it did not match', () => {
+      const f = new SingleFlight();
+      f.lead('a', '/a');
+      f.detach((_key, path) => path === '/b');
+      expect(f.has('a')).toBe(true);
+    });
   });
 });

@@ -77,6 +77,7 @@ describe('values and responses on a Cluster', () => {
     expect(await cache.invalidate({ tags: ['user:42'] })).toBe(2);
     const after = await request(i.url, '/users/42');
     expect([after.xCache, JSON.parse(after.text).call]).toEqual(['MISS', 3]);
+    await until(() => cache.stats().stores === 3, 2000, 'the response stored again');
     expect(await users.get('42')).toBeUndefined();
     // The other user's response and value are untouched.
     expect((await request(i.url, '/users/43')).xCache).toBe('HIT');

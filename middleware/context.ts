@@ -1,0 +1,22 @@
+/**
+ * One request's state on its way through the cache: built once by handle(), handed to the
+ * hit and miss paths instead of a long list of arguments.
+ */
+
+import type { NextFunction, Request, Response } from 'express';
+import type { CacheEngine } from '../src/engine';
+import type { ResolvedOptions } from '../src/options';
+import type { RequestCache } from './locals';
+
+export type Options = ResolvedOptions<Request, Response>;
+
+export interface RequestContext {
+  readonly engine: CacheEngine<Request, Response>;
+  readonly o: Options;
+  readonly req: Request;
+  readonly res: Response;
+  readonly next: NextFunction;
+  readonly locals: RequestCache<Request, Response>;
+  /** The key before any Vary: the flight's and the lock's. */
+  readonly primaryKey: string;
+}

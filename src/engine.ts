@@ -1,0 +1,267 @@
+/**
+ * CacheEngine: the state and algorithm behind a ResponseCache, kept out of its public
+ * surface. It looks entries up (following Vary markers), plans and commits new ones
+ * through the invalidation guard, runs the miss protocol (src/coordinator.ts) and
+ * invalidates. The Express binding reaches it through `engineOf(cache)`.
+ */
+
+import { parseCacheControl, type Directives } from './cache-control';
+import { bodyEtag } from './conditional';
+import { MissCoordinator } from './coordinator';
+import type { CachedResponse, Entry, EntryTimes, HeaderValue } from './entry';
+import type { FlightOutcome } from './flight';
+import type { GuardTarget, Making } from './guard';
+import { GuardedStore, UNAVAILABLE } from './guarded-store';
+import { varyNames } from './headers';
+import { indexPath, normalizePath, shortenKey, variantKey, buildCacheKey } from './key';
+import { Metrics } from './metrics';
+import { resolveOptions, type ResolvedOptions } from './options';
+import { header, responseNotStorableReason, type IncomingHeaders, type RequestInfo, type ResponseInfo } from './policy';
+import { MemoryStore } from './stores/memory';
+import { assertCacheStore, type CacheStore } from './stores/store';
+import { entryTimes, freshSeconds, parseAge, staleWindows, statedLifetime } from './ttl';
+import type { CacheOptions, InvalidateTarget } from './types';
+import { createStoreFromOptions } from './store-factory';
+import type { ValueHost } from './values';
+
+/** How a stored response stands at a moment (RFC 9111 §4.2, RFC 5861). */
+export type Freshness = 'fresh' | 'stale-while-revalidate' | 'stale-if-error' | 'expired';
+
+/** A lookup's answer. */
+export type Lookup =
+  /** the store could not be read: the request bypasses the cache */
+  | { readonly kind: 'unavailable'; readonly key: string }
+  /** nothing stored for this request; a new entry goes to `key` */
+  | { readonly kind: 'miss'; readonly key: string }
+  | { readonly kind: 'found'; readonly key: string; readonly entry: CachedResponse };
+
+/** The decision made at header time for a response that may be stored. */
+export interface Plan {
+  readonly times: EntryTimes;
+  readonly cc: Directives;
+  readonly vary: readonly string[];
+  readonly originAge: number;
+}
+
+export interface Clock {
+  now?: () => number;
+  random?: () => number;
+}
+
+/** What a finished response leaves for commit(). */
+export interface CommitInput<Req, Res> {
+  readonly primaryKey: string;
+  readonly reqHeaders: IncomingHeaders;
+  /** `req.baseUrl + req.path`. */
+  readonly path: string;
+  readonly status: number;
+  readonly headers: Array<[string, HeaderValue]>;
+  readonly body: Buffer;
+  readonly plan: Plan;
+  readonly tags: readonly string[];
+  readonly o: ResolvedOptions<Req, Res>;
+  readonly making: Making;
+}
+
+/** Longest a stale entry with the handler's own validator is kept for revalidation. */
+const REVALIDATE_GRACE_MS = 3_600_000;
+
+/** Options that describe the shared store or the key space: createCache() only. */
+const STORE_LEVEL = ['whenStoreDown', 'fallbackTtl', 'onError', 'namespace', 'version', 'prefix'] as const;
+
+export class CacheEngine<Req = unknown, Res = unknown> {
+  readonly options: ResolvedOptions<Req, Res>;
+  readonly store: CacheStore;
+  readonly metrics = new Metrics();
+  readonly guarded: GuardedStore;
+  readonly coordinator: MissCoordinator;
+  readonly now: () => number;
+  readonly random: () => number;
+  private readonly ownsStore: boolean;
+
+  constructor(options: CacheOptions<Req, Res> = {}, clock: Clock = {}) {
+    this.options = resolveOptions(options);
+    this.now = clock.now ?? Date.now;
+    this.random = clock.random ?? Math.random;
+    if (options.store !== undefined && options.redis !== undefined) throw new TypeError('createCache: give store or redis, not both');
+    if (options.tiered && options.redis === undefined) throw new TypeError('createCache: tiered needs redis (the memory tier sits in front of it)');
+    if (options.store !== undefined) {
+      assertCacheStore(options.store);
+      this.store = options.store;
+      this.ownsStore = false;
+    } else {
+      this.store = options.redis !== undefined ? createStoreFromOptions(options) : new MemoryStore();
+      this.ownsStore = true;
+    }
+    const o = this.options;
+    this.guarded = new GuardedStore(this.store, {
+      storeTimeout: o.storeTimeout, whenStoreDown: o.whenStoreDown, fallbackTtl: o.fallbackTtl,
+      onError: o.onError, metrics: this.metrics, now: this.now, keyPrefix: o.keyPrefix,
+    });
+    this.coordinator = new MissCoordinator(this.guarded);
+  }
+
+  /** Options for one route: the same validation, over this cache's own. */
+  routeOptions(overrides: CacheOptions<Req, Res> | undefined): ResolvedOptions<Req, Res> {
+    if (overrides === undefined) return this.options;
+    for (const name of STORE_LEVEL) {
+      if (overrides[name] !== undefined) throw new TypeError(`cache.middleware: ${name} belongs to the shared store and key space; set it in createCache()`);
+    }
+    return resolveOptions(overrides, this.options, 'cache.middleware');
+  }
+
+  /** The primary key of a request: built, or the `key` option's, inside the namespace. */
+  primaryKey(req: { method: string; path: string; query: string; headers: IncomingHeaders }, o: ResolvedOptions<Req, Res>, custom?: string): string {
+    if (custom !== undefined) return shortenKey(`${o.keyPrefix}k:${custom}`);
+    return buildCacheKey({ keyPrefix: o.keyPrefix, method: req.method, path: req.path, query: req.query, headers: req.headers, vary: o.vary, queryFilter: o.queryFilter });
+  }
+
+  /** Find the response for this request: the primary key's, or its variant's when it varies. */
+  lookup(primaryKey: string, headers: IncomingHeaders, timeout?: number): Lookup | Promise<Lookup> {
+    const first = this.guarded.read(primaryKey, timeout);
+    if (first instanceof Promise) return first.then((e) => this.follow(primaryKey, e, headers, timeout));
+    return this.follow(primaryKey, first, headers, timeout);
+  }
+
+  private follow(primaryKey: string, found: Entry | undefined | typeof UNAVAILABLE, headers: IncomingHeaders, timeout?: number): Lookup | Promise<Lookup> {
+    if (found === UNAVAILABLE) return { kind: 'unavailable', key: primaryKey };
+    if (found === undefined || found.kind === 'value') return { kind: 'miss', key: primaryKey };
+    if (found.kind === 'response') return { kind: 'found', key: primaryKey, entry: found };
+    const key = variantKey(primaryKey, found.vary, headers);
+    const second = this.guarded.read(key, timeout);
+    const done = (e: Entry | undefined | typeof UNAVAILABLE): Lookup =>
+      e === UNAVAILABLE ? { kind: 'unavailable', key } : e?.kind === 'response' ? { kind: 'found', key, entry: e } : { kind: 'miss', key };
+    return second instanceof Promise ? second.then(done) : done(second);
+  }
+
+  freshness(entry: EntryTimes, now = this.now()): Freshness {
+    if (now < entry.staleAt) return 'fresh';
+    if (now < entry.swrUntil) return 'stale-while-revalidate';
+    if (now < entry.sieUntil) return 'stale-if-error';
+    return 'expired';
+  }
+
+  /**
+   * Decide whether a response may be stored and for how long.
+   * Returns the plan, or the reason it may not be stored.
+   */
+  plan(req: RequestInfo, res: ResponseInfo, o: ResolvedOptions<Req, Res>, ttlOverride: number | undefined): Plan | string {
+    const cc = parseCacheControl(res.headers['cache-control']);
+    const reason = responseNotStorableReason(req, res, cc, o);
+    if (reason) return reason;
+    const now = this.now();
+    const originAge = parseAge(header(res.headers.age));
+    const stated = statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
+    const fresh = freshSeconds({ override: ttlOverride, stated, originAge, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
+    if (fresh <= 0) return 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive)';
+    const windows = staleWindows(cc, o.staleWhileRevalidate, o.staleIfError);
+    return { times: entryTimes(now, fresh, windows.swr, windows.sie), cc, vary: varyNames(header(res.headers.vary)), originAge };
+  }
+
+  /**
+   * Build the entry from a finished response and store it (with the Vary marker it needs)
+   * through the invalidation guard. The outcome is what the flight's followers learn.
+   */
+  async commit(input: CommitInput<Req, Res>): Promise<FlightOutcome> {
+    const { plan, o } = input;
+    const headers = input.headers;
+    let etag = headers.find(([n]) => n === 'etag')?.[1];
+    const lastModified = headers.find(([n]) => n === 'last-modified')?.[1];
+    // The handler's own validator lets a stale entry be revalidated through it (RFC 9111
+    // §4.3): keep such an entry past its freshness, for as long again (at most an hour).
+    const validated = typeof etag === 'string' || typeof lastModified === 'string';
+    if (typeof etag !== 'string') {
+      etag = bodyEtag(input.body);
+      headers.push(['etag', etag]);
+    }
+    // RFC 9110 §6.6.1: a replay carries the time the origin made the response.
+    if (!headers.some(([n]) => n === 'date')) headers.push(['date', new Date(plan.times.storedAt).toUTCString()]);
+    const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
+    const entry: CachedResponse = {
+      kind: 'response', status: input.status, headers, etag,
+      lastModified: typeof lastModified === 'string' ? lastModified : undefined,
+      originAge: plan.originAge, path: index.path, tags: index.tags, body: input.body, ...plan.times,
+      expiresAt: validated ? Math.max(plan.times.expiresAt, plan.times.staleAt + Math.min(plan.times.staleAt - plan.times.storedAt, REVALIDATE_GRACE_MS)) : plan.times.expiresAt,
+    };
+    const key = plan.vary.length > 0 ? variantKey(input.primaryKey, plan.vary, input.reqHeaders) : input.primaryKey;
+    const ttlMs = entry.expiresAt - this.now();
+    if (!(ttlMs > 0)) return { kind: 'none' };
+    if (plan.vary.length > 0) {
+      // The marker is filed under its own key, not the path or tags: invalidation counts
+      // only responses, and a marker left behind only leads to a miss that rewrites it.
+      const markerIndex = { path: input.primaryKey, tags: [] };
+      const marker = { kind: 'vary' as const, vary: plan.vary, ...markerIndex, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+      if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, markerIndex))) return { kind: 'failed' };
+    }
+    const outcome = await this.guarded.writeGuarded(key, entry, ttlMs, index, input.making, key === input.primaryKey ? [] : [input.primaryKey]);
+    if (outcome === 'stored') {
+      this.metrics.stores++;
+      return { kind: 'stored' };
+    }
+    return outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' };
+  }
+
+  /** The namespaced path an entry is indexed under. */
+  pathId(path: string, o: ResolvedOptions<Req, Res> = this.options): string {
+    return o.keyPrefix + indexPath(path);
+  }
+
+  /**
+   * Remove entries: exact keys (of this namespace), every variant of paths, every path
+   * under prefixes (literal), every entry tagged so. Records go first (the guard), flights
+   * it matched take no more followers. Resolves the number removed; store failures count 0
+   * and go to onError, never to the caller.
+   */
+  async invalidate(target: InvalidateTarget): Promise<number> {
+    checkTarget(target);
+    const p = this.options.keyPrefix;
+    const guard: GuardTarget = {
+      keys: (target.keys ?? []).filter((k) => k.startsWith(p)),
+      paths: (target.paths ?? []).map((path) => p + indexPath(pathOnly(path))),
+      // A prefix is literal: '/p?' is not '/p'.
+      prefixes: (target.prefixes ?? []).map((prefix) => p + normalizePath(prefix).toLowerCase()),
+      tags: (target.tags ?? []).map((t) => p + t),
+    };
+    const runs: Array<(s: CacheStore) => Promise<number>> = [];
+    if (guard.keys.length) runs.push((s) => s.delete(guard.keys));
+    for (const path of guard.paths) runs.push((s) => s.deleteByPath(path));
+    for (const prefix of guard.prefixes) runs.push((s) => s.deleteByPrefix(prefix));
+    if (guard.tags.length) runs.push((s) => s.deleteByTag(guard.tags));
+    this.coordinator.detach(guard);
+    const n = await this.guarded.invalidate(guard, runs, Math.max(1000, this.options.storeTimeout * 10));
+    this.metrics.invalidations += n;
+    return n;
+  }
+
+  get valueHost(): ValueHost {
+    const o = this.options;
+    return {
+      guarded: this.guarded, coordinator: this.coordinator, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
+      lockTimeout: o.coalesce ? o.coalesce.timeout : 10_000,
+      now: this.now, random: this.random,
+    };
+  }
+
+  /** Release what the cache opened itself: its own store (never one it was given). */
+  async close(): Promise<void> {
+    await this.guarded.drain(Math.max(1000, this.options.storeTimeout * 10));
+    if (this.ownsStore) await this.store.close();
+  }
+}
+
+/** A path given with a query or fragment names the path: every variant of it goes. */
+function pathOnly(path: string): string {
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
+}
+
+function checkTarget(target: InvalidateTarget): void {
+  if (!target || typeof target !== 'object') throw new TypeError('invalidate: target must be an object { keys?, paths?, prefixes?, tags? }');
+  for (const name of Object.keys(target)) {
+    if (!['keys', 'paths', 'prefixes', 'tags'].includes(name)) throw new TypeError(`invalidate: unknown target "${name}"`);
+    const list = (target as Record<string, unknown>)[name];
+    if (list !== undefined && (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))) {
+      throw new TypeError(`invalidate: ${name} must be an array of strings`);
+    }
+  }
+}
