@@ -276,6 +276,9 @@ export class TieredStore implements CacheStore {
 
   private heartbeat(): void {
     if (this.closed) return;
+    // Instances not heard for ten leases are gone (restarted): they owe no acknowledgements.
+    const now = monotonicNow();
+    for (const [peer, at] of this.peers) if (now - at > this.leaseMs * 10) this.peers.delete(peer);
     if (this.subscribed && monotonicNow() - this.heardAt > this.leaseMs) this.down('heartbeat lost');
     this.publish('beat', []).catch((err) => debug('heartbeat publish failed: %s', (err as Error).message));
   }
