@@ -13,11 +13,13 @@
  */
 
 import createDebug from 'debug';
+import onHeaders from 'on-headers';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ResponseCache, type Clock, type Lookup, type Plan, type Shared } from '../src/cache';
 import { bodyEtag } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
-import { storableHeaders, varyNames } from '../src/headers';
+import { responseTags, storableHeaders, varyNames } from '../src/headers';
+import type { Forward } from '../src/cache-status';
 import type { ResolvedOptions } from '../src/options';
 import { parseCacheControl } from '../src/cache-control';
 import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../src/policy';
@@ -27,7 +29,8 @@ import type { CacheOptions } from '../src/types';
 import { capture } from './capture';
 import { invalidates, invalidateUnsafe, type TargetOrFn } from './invalidates';
 import { RequestCache } from './locals';
-import { replay } from './replay';
+import { addVary, replay, setCacheStatus } from './replay';
+import { claimRequest, onTakeOver } from './nested';
 import { refreshInBackground, isRefresh } from './revalidate';
 
 const debug = createDebug('express-response-cache');
@@ -69,18 +72,23 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
 }
 
 function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
-  // One cache per request: a route-level middleware under an app-level one leaves it be.
-  if (res.locals.cache instanceof RequestCache) return next();
+  // Nested cache middlewares: a later one of the same cache takes the request over (the
+  // route-level options win); one of another cache steps aside (middleware/nested.ts).
+  if (claimRequest(res, cache, o) === 'step-aside') return next();
   const locals = new RequestCache<Request, Response>(cache);
   res.locals.cache = locals;
+  // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
+  // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
+  if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
   let primaryKey: string;
   try {
     if (!o.methods.has(req.method)) {
       if (o.invalidateUnsafe && isUnsafeMethod(req.method)) invalidateUnsafe(cache, req, res);
-      return bypass(cache, o, res, locals, next, `method ${req.method}`);
+      return bypass(cache, o, res, locals, next, `method ${req.method}`, 'method');
     }
-    const reason = requestBypassReason(req, o) ?? (o.bypass?.(req) ? 'bypass()' : undefined);
-    if (reason) return bypass(cache, o, res, locals, next, reason);
+    const reason = requestBypassReason(req, o);
+    if (reason) return bypass(cache, o, res, locals, next, reason, 'request');
+    if (o.bypass?.(req)) return bypass(cache, o, res, locals, next, 'bypass()');
     // The built key is a pure function of method, URL and these options when no header is
     // part of it: remember it for hot URLs rather than parse and sort the query again.
     // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
@@ -129,11 +137,20 @@ function hit(cache: ExpressResponseCache, o: Options, req: Request, res: Respons
   replay(req, res, entry, status, o, cache.now());
 }
 
-function bypass(cache: ExpressResponseCache, o: Options, res: Response, locals: RequestCache<Request, Response>, next: NextFunction, reason: string): void {
+function bypass(cache: ExpressResponseCache, o: Options, res: Response, locals: RequestCache<Request, Response>, next: NextFunction, reason: string, fwd: Forward = 'bypass'): void {
   debug('bypass %s: %s', locals.key || res.req.url, reason);
   locals.status = 'BYPASS';
   cache.metrics.bypasses++;
   if (o.xCache) res.setHeader(o.xCache, 'BYPASS');
+  const before = res.getHeader('cache-status');
+  // RFC 9211 §2.2: bypass (configured), method (its semantics), request (Authorization).
+  setCacheStatus(res, o, reason === 'store unavailable' ? { fwd, detail: 'store-unavailable' } : { fwd });
+  onTakeOver(res, () => {
+    // A route-level middleware of this cache handles the request after all.
+    cache.metrics.bypasses--;
+    if (before === undefined) res.removeHeader('cache-status');
+    else res.setHeader('cache-status', before);
+  });
   next();
 }
 
@@ -192,19 +209,34 @@ function lead(
   // cache (compression, express-session) adds its own from writeHead hooks that run after
   // ours, for this response only (a replay goes through them again).
   let sent: Record<string, unknown> = {};
+  // A route-level middleware of this cache took the request over (middleware/nested.ts):
+  // end this flight and let its capture pass everything through untouched.
+  let aside = false;
+  onTakeOver(res, () => {
+    aside = true;
+    cache.metrics.misses--;
+    leader?.resolve(undefined);
+  });
+  const missNotStored = (reason: string): false => {
+    setCacheStatus(res, o, { fwd: fallback ? 'stale' : 'uri-miss' });
+    return notStored(locals, reason);
+  };
   capture(res, o.maxEntryBytes, {
-    swallow: fallback && ((status) => status >= 500 && cache.freshness(fallback) !== 'expired'),
+    swallow: fallback && ((status) => !aside && status >= 500 && cache.freshness(fallback) !== 'expired'),
     headers(body) {
+      if (aside) return false;
       if (o.xCache) res.setHeader(o.xCache, 'MISS');
-      if (locals.skipped) return notStored(locals, 'skip()');
+      if (locals.skipped) return missNotStored('skip()');
       const decision = cache.plan(req, { status: res.statusCode, headers: res.getHeaders() }, o, locals.ttlOverride);
-      if (typeof decision === 'string') return notStored(locals, decision);
+      if (typeof decision === 'string') return missNotStored(decision);
       plan = decision;
       plannedTtl = locals.ttlOverride;
-      tags = [...(o.tags ? o.tags(req, res) : []), ...locals.extraTags];
+      tags = [...(o.tags ? o.tags(req, res) : []), ...locals.extraTags, ...responseTags(res.getHeaders(), o.tagHeader)];
       // The miss carries the ETag its hits will: computed now when the whole body is known.
       if (body && !res.hasHeader('etag')) res.setHeader('ETag', bodyEtag(body));
       sent = res.getHeaders();
+      // RFC 9211 §2.2, §2.5; after the snapshot of what is stored: hits must not replay it.
+      setCacheStatus(res, o, { fwd: fallback ? 'stale' : 'uri-miss', stored: true });
       return true;
     },
     finished(body) {
