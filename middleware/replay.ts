@@ -4,7 +4,7 @@
  * set for this request (CORS, say) stay; the stored ones are what the handler set.
  *
  * Order of preconditions (RFC 9110 §13.2.2): If-None-Match / If-Modified-Since first (a
- * 304), then If-Range and Range (a 206 or 416), else the whole 200.
+ * 304, for 2xx entries only), then If-Range and Range (a 206 or 416), else the whole 200.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,7 +23,9 @@ type Options = ResolvedOptions<never, never> | ResolvedOptions<unknown, unknown>
 const UNSATISFIABLE_HEADERS = new Set(['date', 'etag', 'last-modified']);
 
 export function replay(req: IncomingMessage, res: ServerResponse, entry: CachedResponse, status: CacheStatus, o: Options, now: number): void {
-  const notModified = isNotModified(req.headers, entry.etag, entry.lastModified);
+  // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
+  // (a stored 301 or 404 is replayed whole, as Express's req.fresh does).
+  const notModified = entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.etag, entry.lastModified);
   const headers = entry.headers;
   let body: Buffer | undefined = entry.body;
   if (notModified) {
