@@ -134,7 +134,10 @@ function hit(cache: ExpressResponseCache, o: Options, req: Request, res: Respons
   locals.status = status;
   if (status === 'HIT') cache.metrics.hits++;
   else cache.metrics.stale++;
-  replay(req, res, entry, status, o, cache.now());
+  const now = cache.now();
+  // RFC 9211 §2.2, §2.3: stale-if-error forwarded the request, got a failure and served the stale entry.
+  const failed = status === 'STALE' && cache.freshness(entry, now) === 'stale-if-error' && res.statusCode >= 500;
+  replay(req, res, entry, status, o, now, failed ? { fwd: 'stale', fwdStatus: res.statusCode } : undefined);
 }
 
 function bypass(cache: ExpressResponseCache, o: Options, res: Response, locals: RequestCache<Request, Response>, next: NextFunction, reason: string, fwd: Forward = 'bypass'): void {

@@ -8,7 +8,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { appendCacheStatus, cacheStatusMember, remainingTtl, type CacheStatusMember } from '../src/cache-status';
+import { appendCacheStatus, cacheStatusMember, remainingTtl, type CacheStatusMember, type Forward } from '../src/cache-status';
 import { isNotModified } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
 import { mergeVary, NOT_MODIFIED_HEADERS } from '../src/headers';
@@ -22,7 +22,11 @@ type Options = ResolvedOptions<never, never> | ResolvedOptions<unknown, unknown>
 /** A 416 keeps only these of the stored fields: it describes no content. */
 const UNSATISFIABLE_HEADERS = new Set(['date', 'etag', 'last-modified']);
 
-export function replay(req: IncomingMessage, res: ServerResponse, entry: CachedResponse, status: CacheStatus, o: Options, now: number): void {
+/** `forwarded`: the Cache-Status of a stale entry served after the handler failed (else a hit). */
+export function replay(
+  req: IncomingMessage, res: ServerResponse, entry: CachedResponse, status: CacheStatus, o: Options, now: number,
+  forwarded?: { readonly fwd: Forward; readonly fwdStatus?: number },
+): void {
   // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
   // (a stored 301 or 404 is replayed whole, as Express's req.fresh does).
   const notModified = entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.etag, entry.lastModified);
@@ -61,7 +65,10 @@ export function replay(req: IncomingMessage, res: ServerResponse, entry: CachedR
   // RFC 9111 §4.2.3: the origin's Age plus the time spent here.
   if (o.age) res.setHeader('Age', currentAge(entry.originAge, entry.storedAt, now));
   // RFC 9211 §2.1, §2.4: a hit, stale or not, with its remaining freshness (negative when stale).
-  if (o.cacheStatus) setCacheStatus(res, o, { hit: true, ttl: remainingTtl(entry.staleAt, now) });
+  if (o.cacheStatus) {
+    const ttl = remainingTtl(entry.staleAt, now);
+    setCacheStatus(res, o, forwarded ? { ...forwarded, ttl } : { hit: true, ttl });
+  }
   if (body === undefined || req.method === 'HEAD' || entry.status === 204) res.end();
   else res.end(body);
 }

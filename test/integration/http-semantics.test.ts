@@ -152,6 +152,20 @@ forEachExpress((express) => {
       expect([stale.headers['x-cache'], stale.headers['cache-status'], stale.text]).toEqual(['STALE', 'shop; hit; ttl=-5', 'x']);
     });
 
+    it('should say fwd=stale with the failed status when stale-if-error serves the stale entry', async () => {
+      let fail = false;
+      const { url, clock } = await start({ ttl: 10, staleIfError: 60, headers: { cacheStatus: 'shop' } }, (app) => app.get('/f', (_req, res) => {
+        if (fail) res.status(503).send('down');
+        else res.send('good');
+      }));
+      const t0 = clock.t;
+      await send(url, '/f');
+      fail = true;
+      clock.t = t0 + 15_000;
+      const r = await send(url, '/f');
+      expect([r.status, r.text, r.headers['x-cache'], r.headers['cache-status']]).toEqual([200, 'good', 'STALE', 'shop; fwd=stale; fwd-status=503; ttl=-5']);
+    });
+
     it('should say fwd=uri-miss on misses, with stored when the response is stored, and never replay it', async () => {
       const { url } = await start({ headers: { cacheStatus: 'shop' } }, (app) => {
         app.get('/x', (_req, res) => res.send('x'));
