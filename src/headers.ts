@@ -53,9 +53,10 @@ type OutgoingValue = number | string | readonly string[] | undefined;
 /**
  * Never taken from a 304 into the stored response (RFC 9111 §3.2): Content-Length (the
  * stored body's length stands), fields that describe the stored bytes (Content-Encoding,
- * Content-Range, Transfer-Encoding), hop-by-hop fields, and Set-Cookie (one client's).
+ * Content-Range, Transfer-Encoding), hop-by-hop fields, Set-Cookie (one client's) and
+ * Cache-Status (RFC 9211: it describes one exchange, not the stored response).
  */
-const NOT_FRESHENED = new Set([...NOT_STORED, 'content-encoding', 'content-range', 'set-cookie']);
+const NOT_FRESHENED = new Set([...NOT_STORED, 'content-encoding', 'content-range', 'set-cookie', 'cache-status']);
 
 /**
  * RFC 9111 §4.3.4, freshening a stored response upon validation: every field the 304

@@ -24,7 +24,7 @@ describe('headers', () => {
         'content-length': '0', 'content-encoding': 'br', 'content-range': 'bytes 0-1/2', 'set-cookie': ['sid=1'],
         connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', age: '30', 'proxy-x': 'y',
       }, stored],
-      ['never takes the cache\'s own diagnostic header', { 'x-cache': 'MISS' }, stored],
+      ['never takes the cache\'s own diagnostic headers', { 'x-cache': 'MISS', 'cache-status': 'app; fwd=stale; fwd-status=304' }, stored],
       ['numbers as strings', { 'x-version': 3 }, [...stored.slice(0, 5), ['x-version', '3'], stored[6]]],
       ['an empty 304 changes nothing', {}, stored],
     ])('%s', (_name, from304, expected) => {
