@@ -4,8 +4,8 @@
  *
  * The cache is mounted per route, not app-wide: every route picks its own options, and
  * routes that must never be cached (/stats, /health/cache, the mutations) simply do not
- * mount it. (Under an app-wide `app.use(cache.middleware())`, a route-level middleware
- * would be ignored: one cache per request.)
+ * mount it. (An app-wide `app.use(cache.middleware())` would work too: a route-level
+ * middleware of the same cache takes over from it, so the route's options still win.)
  */
 
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';

@@ -12,9 +12,11 @@
  */
 
 import createDebug from 'debug';
+import onHeaders from 'on-headers';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { engineOf, ResponseCache } from '../src/cache';
 import type { Clock, Lookup } from '../src/engine';
+import type { Forward } from '../src/cache-status';
 import type { CachedResponse } from '../src/entry';
 import { CallbackError } from '../src/errors';
 import { isUnsafeMethod, requestBypassReason } from '../src/policy';
@@ -23,7 +25,8 @@ import type { Options, RequestContext } from './context';
 import { invalidates, invalidateUnsafe, type TargetOrFn } from './invalidates';
 import { RequestCache } from './locals';
 import { callback, lead, miss } from './miss';
-import { replay } from './replay';
+import { claimRequest, onTakeOver } from './nested';
+import { addVary, replay, setCacheStatus } from './replay';
 import { refreshInBackground, isRefresh } from './revalidate';
 
 const debug = createDebug('express-response-cache');
@@ -65,19 +68,23 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
 }
 
 function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
-  // One cache per request: a route-level middleware under an app-level one leaves it be.
-  if (res.locals.cache instanceof RequestCache) return next();
+  // Nested cache middlewares: a later one of the same cache takes the request over (the
+  // route-level options win); one of another cache steps aside (middleware/nested.ts).
+  if (claimRequest(res, cache, o) === 'step-aside') return next();
   const engine = engineOf<Request, Response>(cache);
   const locals = new RequestCache<Request, Response>(cache);
   res.locals.cache = locals;
-  const pass = (reason: string): void => bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason);
+  // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
+  // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
+  if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
+  const pass = (reason: string, fwd?: Forward): void => bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason, fwd);
   if (!o.methods.has(req.method)) {
     if (o.invalidateUnsafe && isUnsafeMethod(req.method)) invalidateUnsafe(cache, req, res);
-    return pass(`method ${req.method}`);
+    return pass(`method ${req.method}`, 'method');
   }
   const ctx0 = { engine, o, req, res, next, locals, primaryKey: '' };
   const reason = requestBypassReason(req, o);
-  if (reason) return pass(reason);
+  if (reason) return pass(reason, 'request');
   // A bypass callback that throws is reported and the request passes through uncached.
   if (o.bypass && callback(ctx0, 'bypass', () => o.bypass!(req)) !== false) return pass('bypass()');
   // The built key is a pure function of method, URL and these options when no header is
@@ -154,12 +161,21 @@ function hit(ctx: RequestContext, entry: CachedResponse, status: 'HIT' | 'STALE'
   }
 }
 
-function bypass(ctx: RequestContext, reason: string): void {
+function bypass(ctx: RequestContext, reason: string, fwd: Forward = 'bypass'): void {
   const { engine, o, res, locals, next } = ctx;
   debug('bypass %s: %s', locals.key || res.req.url, reason);
   locals.status = 'BYPASS';
   engine.metrics.bypasses++;
   if (o.xCache) res.setHeader(o.xCache, 'BYPASS');
+  const before = res.getHeader('cache-status');
+  // RFC 9211 §2.2: bypass (configured), method (its semantics), request (Authorization).
+  setCacheStatus(res, o, reason === 'store unavailable' ? { fwd, detail: 'store-unavailable' } : { fwd });
+  onTakeOver(res, () => {
+    // A route-level middleware of this cache handles the request after all.
+    engine.metrics.bypasses--;
+    if (before === undefined) res.removeHeader('cache-status');
+    else res.setHeader('cache-status', before);
+  });
   next();
 }
 

@@ -11,14 +11,18 @@ import { holdUntil } from './defer';
 
 export type TargetOrFn = InvalidateTarget | ((req: Request, res: Response) => InvalidateTarget);
 
-/** `cache.invalidates(target)`: on a 2xx answer, invalidate `target` before it is sent. */
+/**
+ * `cache.invalidates(target)`: on a 2xx or 3xx answer, invalidate `target` before it is
+ * sent. 3xx too: Post/Redirect/Get answers a POST with 303 and the GET it redirects to
+ * must see the new data (RFC 9111 §4.4 counts 3xx as non-error responses).
+ */
 export function invalidates(cache: ResponseCache<Request, Response>, target: TargetOrFn): RequestHandler {
   if (typeof target !== 'function' && (target === null || typeof target !== 'object')) {
     throw new TypeError('cache.invalidates: target must be { keys?, paths?, prefixes?, tags? } or a function returning one');
   }
   return function invalidatesMiddleware(req, res, next) {
     holdUntil(res, (status) => {
-      if (status < 200 || status > 299) return undefined;
+      if (status < 200 || status > 399) return undefined;
       return run(cache, () => (typeof target === 'function' ? target(req, res) : target));
     });
     next();
@@ -30,11 +34,16 @@ export function invalidates(cache: ResponseCache<Request, Response>, target: Tar
  * the same-origin URIs in Location and Content-Location.
  */
 export function invalidateUnsafe(cache: ResponseCache<Request, Response>, req: Request, res: Response): void {
+  // Nested cache middlewares on one request: the path is invalidated once.
+  if (unsafeHandled.has(res)) return;
+  unsafeHandled.add(res);
   holdUntil(res, (status) => {
     if (status < 200 || status > 399) return undefined;
     return run(cache, () => ({ paths: [req.baseUrl + req.path, ...sameOriginPaths(req, res)] }));
   });
 }
+
+const unsafeHandled = new WeakSet<Response>();
 
 function run(cache: ResponseCache<Request, Response>, target: () => InvalidateTarget): Promise<unknown> {
   return Promise.resolve()

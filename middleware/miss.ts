@@ -15,14 +15,16 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { parseCacheControl } from '../src/cache-control';
 import { bodyEtag, isNotModified } from '../src/conditional';
 import type { Lead } from '../src/coordinator';
+import type { Forward } from '../src/cache-status';
 import type { CachedResponse, HeaderValue } from '../src/entry';
 import type { Lookup, Plan } from '../src/engine';
 import { CallbackError } from '../src/errors';
-import { storableHeaders, varyNames } from '../src/headers';
+import { freshenHeaders, responseTags, storableHeaders, varyNames } from '../src/headers';
 import { header, responseNotStorableReason } from '../src/policy';
 import { capture } from './capture';
 import type { RequestContext } from './context';
-import { replay } from './replay';
+import { onTakeOver } from './nested';
+import { replay, setCacheStatus } from './replay';
 
 const debug = createDebug('express-response-cache');
 
@@ -98,7 +100,21 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
   let swallowed: 'revalidated' | 'error' | undefined;
   /** The status the handler answered with (what is stored), when the client is answered 304 instead. */
   let madeStatus: number | undefined;
+  let failedStatus = 500;
   const end = (outcome: Parameters<Lead['finish']>[0]): void => flight.finish(outcome);
+  // A route-level middleware of this cache took the request over (middleware/nested.ts):
+  // end this flight and let the capture pass everything through untouched.
+  let aside = false;
+  onTakeOver(res, () => {
+    aside = true;
+    engine.metrics.misses--;
+    restoreClient();
+    end({ kind: 'none' });
+  });
+  const missNotStored = (reason: string): false => {
+    setCacheStatus(res, o, { fwd: stale ? 'stale' : 'uri-miss' });
+    return notStored(ctx, reason);
+  };
 
   /**
    * The client asked conditionally and the whole 200 just made matches its validators:
@@ -117,8 +133,10 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
 
   capture(res, o.maxEntryBytes, {
     swallow(status) {
+      if (aside) return false;
       if (revalidating && status === 304) return Boolean((swallowed = 'revalidated'));
       if (stale && options.serveStaleOnError && status >= 500 && engine.freshness(stale) !== 'expired' && !invalidatedSince(ctx, stale, flight)) {
+        failedStatus = status;
         return Boolean((swallowed = 'error'));
       }
       // A 304 that was not ours to ask for reaches the client as it is.
@@ -126,22 +144,27 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       return false;
     },
     headers(body) {
+      if (aside) return false;
       if (o.xCache) res.setHeader(o.xCache, 'MISS');
-      if (locals.skipped) return notStored(ctx, 'skip()');
+      if (locals.skipped) return missNotStored('skip()');
       const decision = engine.plan(req, { status: res.statusCode, headers: res.getHeaders() }, o, locals.ttlOverride);
-      if (typeof decision === 'string') return notStored(ctx, decision);
+      if (typeof decision === 'string') return missNotStored(decision);
       const named = callback(ctx, 'tags', () => (o.tags ? o.tags(req, res) : []));
-      if (named === undefined) return notStored(ctx, 'the tags callback threw');
+      if (named === undefined) return missNotStored('the tags callback threw');
       plan = decision;
       plannedTtl = locals.ttlOverride;
-      tags = named;
+      // Surrogate keys: a `Cache-Tag: a, b` response header tags the entry too.
+      tags = [...named, ...responseTags(res.getHeaders(), o.tagHeader)];
       // The miss carries the ETag its hits will: computed now when the whole body is known.
       if (body && !res.hasHeader('etag')) res.setHeader('ETag', bodyEtag(body));
       sent = res.getHeaders();
+      // RFC 9211 §2.2, §2.5; after the snapshot of what is stored: hits must not replay it.
+      setCacheStatus(res, o, { fwd: stale ? 'stale' : 'uri-miss', stored: true });
       notModifiedForClient();
       return true;
     },
     finished(body) {
+      if (aside) return;
       if (!plan || locals.skipped) return end({ kind: 'none' });
       // What hooks after the handler added still counts: a session's Set-Cookie is one
       // visitor's, and a Vary added late picks what the entry is stored under.
@@ -168,6 +191,7 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       end({ kind: 'none' });
     },
     onSwallowed() {
+      if (aside) return;
       const got = changedHeaders(before, res.getHeaders());
       // Headers the handler set for its 304 or its error are not the stored response's.
       for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
@@ -177,7 +201,7 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
         // stale-if-error (RFC 5861 §4): the handler failed; the stale copy answers instead.
         debug('stale-if-error %s: serving the stale entry', locals.key);
         end({ kind: 'none' });
-        return answer(ctx, stale, 'STALE');
+        return answer(ctx, stale, 'STALE', { fwd: 'stale', fwdStatus: failedStatus });
       }
       revalidated(ctx, flight, stale, got);
     },
@@ -189,14 +213,14 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
 function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>): void {
   const { engine, o, req, locals } = ctx;
   // The freshened response is made now: it carries the 304's Date, else this moment's (commit adds it).
-  const headers = freshen(stale.headers, from304).filter(([n]) => n !== 'date' || from304.date !== undefined);
+  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(([n]) => n !== 'date' || from304.date !== undefined);
   const record: Record<string, HeaderValue> = {};
   for (const [n, v] of headers) record[n] = v;
   const plan = engine.plan(req, { status: stale.status, headers: record }, o, locals.ttlOverride);
   engine.metrics.revalidated++;
   locals.status = 'REVALIDATED';
   const entry: CachedResponse = typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times };
-  answer(ctx, entry, 'REVALIDATED');
+  answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
   if (typeof plan === 'string') return flight.finish({ kind: 'none' });
   engine.commit({
     primaryKey: ctx.primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: stale.status,
@@ -204,29 +228,16 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   }).then((outcome) => flight.finish(outcome), () => flight.finish({ kind: 'failed' }));
 }
 
-/** RFC 9111 §4.3.4: the 304's header fields replace the stored ones of the same name; the rest are kept. */
-function freshen(stored: ReadonlyArray<readonly [string, HeaderValue]>, from304: Record<string, unknown>): Array<[string, HeaderValue]> {
-  const update = new Map<string, HeaderValue>();
-  for (const [name, value] of storableHeaders(from304 as Record<string, number | string | string[] | undefined>, false)) {
-    // §4.3.4 (and §3.2): Content-Length and the framing fields stay those of the stored body.
-    if (name === 'content-length' || name === 'content-encoding' || name === 'content-type') continue;
-    update.set(name, value as HeaderValue);
-  }
-  const out: Array<[string, HeaderValue]> = stored.map(([n, v]) => [n, update.get(n) ?? v]);
-  for (const [n, v] of update) if (!stored.some(([s]) => s === n)) out.push([n, v]);
-  return out;
-}
-
 function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[string, HeaderValue]> {
   return headers.some(([n]) => n === 'date') ? headers : [...headers, ['date', new Date(at).toUTCString()]];
 }
 
-function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED'): void {
+function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED', forwarded: { fwd: Forward; fwdStatus: number }): void {
   const { engine, o, req, res, locals } = ctx;
   locals.status = status;
   if (status === 'STALE') engine.metrics.stale++;
   try {
-    replay(req, res, entry, status, o, engine.now());
+    replay(req, res, entry, status, o, engine.now(), forwarded);
   } catch (err) {
     engine.guarded.report(new CallbackError(`stored entry could not be replayed: ${(err as Error).message}`, err), { operation: 'decode', key: locals.key });
     if (!res.headersSent) res.statusCode = 502;

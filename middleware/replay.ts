@@ -1,39 +1,102 @@
 /**
- * Answer a request from a stored response: the whole response, or a 304 when the client's
- * copy is current. Headers earlier middleware set for this request (CORS, say) stay; the
- * stored ones are what the handler set.
+ * Answer a request from a stored response: the whole response, a 304 when the client's
+ * copy is current, or a part of the body for a Range request. Headers earlier middleware
+ * set for this request (CORS, say) stay; the stored ones are what the handler set.
+ *
+ * Order of preconditions (RFC 9110 §13.2.2): If-None-Match / If-Modified-Since first (a
+ * 304, for 2xx entries only), then If-Range and Range (a 206 or 416), else the whole 200.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { appendCacheStatus, cacheStatusMember, remainingTtl, type CacheStatusMember, type Forward } from '../src/cache-status';
 import { isNotModified } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
-import { NOT_MODIFIED_HEADERS } from '../src/headers';
+import { mergeVary, NOT_MODIFIED_HEADERS } from '../src/headers';
 import type { ResolvedOptions } from '../src/options';
+import { rangeFor } from '../src/range';
 import { currentAge } from '../src/ttl';
 import type { CacheStatus } from '../src/types';
 
+type Options = ResolvedOptions<never, never> | ResolvedOptions<unknown, unknown>;
+
+/** A 416 keeps only these of the stored fields: it describes no content. */
+const UNSATISFIABLE_HEADERS = new Set(['date', 'etag', 'last-modified']);
+
+/** `forwarded`: the Cache-Status of a stale entry served after the handler failed (else a hit). */
 export function replay(
-  req: IncomingMessage,
-  res: ServerResponse,
-  entry: CachedResponse,
-  status: CacheStatus,
-  o: ResolvedOptions<never, never> | ResolvedOptions<unknown, unknown>,
-  now: number,
+  req: IncomingMessage, res: ServerResponse, entry: CachedResponse, status: CacheStatus, o: Options, now: number,
+  forwarded?: { readonly fwd: Forward; readonly fwdStatus?: number },
 ): void {
-  const notModified = isNotModified(req.headers, entry.etag, entry.lastModified);
+  // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
+  // (a stored 301 or 404 is replayed whole, as Express's req.fresh does).
+  const notModified = entry.status >= 200 && entry.status < 300 && isNotModified(req.headers, entry.etag, entry.lastModified);
   const headers = entry.headers;
+  let body: Buffer | undefined = entry.body;
   if (notModified) {
     // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have sent of this list, and no content.
     res.statusCode = 304;
     for (let i = 0; i < headers.length; i++) if (NOT_MODIFIED_HEADERS.has(headers[i][0])) res.setHeader(headers[i][0], headers[i][1]);
+    body = undefined;
   } else {
-    res.statusCode = entry.status;
-    for (let i = 0; i < headers.length; i++) res.setHeader(headers[i][0], headers[i][1]);
-    if (entry.status !== 204) res.setHeader('Content-Length', entry.body.length);
+    const range = entry.status === 200 && req.headers.range !== undefined
+      ? rangeFor({ method: req.method ?? 'GET', headers: req.headers }, rangeTarget(entry))
+      : undefined;
+    if (range?.kind === 'unsatisfiable') {
+      // RFC 9110 §15.5.17: 416 with the current length, so the client can ask again.
+      res.statusCode = 416;
+      for (let i = 0; i < headers.length; i++) if (UNSATISFIABLE_HEADERS.has(headers[i][0])) res.setHeader(headers[i][0], headers[i][1]);
+      res.setHeader('Content-Range', range.contentRange);
+      body = Buffer.alloc(0);
+    } else {
+      for (let i = 0; i < headers.length; i++) res.setHeader(headers[i][0], headers[i][1]);
+      if (range?.kind === 'partial') {
+        // RFC 9110 §15.3.7: 206, the part's Content-Range, and the 200's other fields.
+        res.statusCode = 206;
+        res.setHeader('Content-Range', range.contentRange);
+        body = entry.body.subarray(range.start, range.end + 1);
+      } else res.statusCode = entry.status;
+    }
+    // RFC 9110 §14.3: we can answer ranges on any stored 200; the handler's own value stands.
+    if (entry.status === 200 && !res.hasHeader('accept-ranges')) res.setHeader('Accept-Ranges', 'bytes');
+    if (entry.status !== 204) res.setHeader('Content-Length', body.length);
   }
+  addVary(res, o.vary);
   if (o.xCache) res.setHeader(o.xCache, status);
   // RFC 9111 §4.2.3: the origin's Age plus the time spent here.
   if (o.age) res.setHeader('Age', currentAge(entry.originAge, entry.storedAt, now));
-  if (notModified || req.method === 'HEAD' || entry.status === 204) res.end();
-  else res.end(entry.body);
+  // RFC 9211 §2.1, §2.4: a hit, stale or not, with its remaining freshness (negative when stale).
+  if (o.cacheStatus) {
+    const ttl = remainingTtl(entry.staleAt, now);
+    setCacheStatus(res, o, forwarded ? { ...forwarded, ttl } : { hit: true, ttl });
+  }
+  if (body === undefined || req.method === 'HEAD' || entry.status === 204) res.end();
+  else res.end(body);
+}
+
+function rangeTarget(entry: CachedResponse) {
+  const find = (name: string): string | undefined => {
+    const v = entry.headers.find(([n]) => n === name)?.[1];
+    return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
+  };
+  return { status: entry.status, size: entry.body.length, etag: entry.etag, lastModified: entry.lastModified, date: find('date'), acceptRanges: find('accept-ranges') };
+}
+
+/**
+ * Add the `vary` option's names to the response's Vary (RFC 9110 §12.5.5), so browsers and
+ * CDNs in front keep the variants this cache keys apart. Call before the headers are sent.
+ */
+export function addVary(res: ServerResponse, names: readonly string[]): void {
+  if (names.length === 0 || res.headersSent) return;
+  const merged = mergeVary(res.getHeader('vary'), names);
+  if (merged !== undefined) res.setHeader('Vary', merged);
+}
+
+/**
+ * Append this cache's RFC 9211 Cache-Status member, when `headers.cacheStatus` names the
+ * cache. Call before the headers are sent; for a miss, at header time:
+ * `setCacheStatus(res, o, { fwd: 'uri-miss', stored: true })`.
+ */
+export function setCacheStatus(res: ServerResponse, o: Pick<Options, 'cacheStatus'>, member: CacheStatusMember): void {
+  if (!o.cacheStatus || res.headersSent) return;
+  res.setHeader('Cache-Status', appendCacheStatus(res.getHeader('cache-status'), cacheStatusMember(o.cacheStatus, member)));
 }

@@ -64,6 +64,7 @@ export class MissCoordinator {
         const outcome = await waiting;
         if (outcome === 'timeout' || outcome.kind === 'failed') return { kind: 'lead', lead: this.wrap(undefined, undefined) };
         if (outcome.kind === 'error') throw outcome.error;
+        if (outcome.kind === 'shared') return { kind: 'found', value: outcome.value as T };
         if (outcome.kind === 'stored') {
           const value = await spec.lookup();
           if (value !== undefined) return { kind: 'found', value };

@@ -151,7 +151,9 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     if (reason) return reason;
     const now = this.now();
     const originAge = parseAge(header(res.headers.age));
-    const stated = statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
+    // freshness: 'ttl': the configured ttl decides how long this cache keeps the response,
+    // whatever it tells browsers (the storability rules above still applied).
+    const stated = o.freshness === 'ttl' ? undefined : statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
     const fresh = freshSeconds({ override: ttlOverride, stated, originAge, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
     if (fresh <= 0) return 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive)';
     const windows = staleWindows(cc, o.staleWhileRevalidate, o.staleIfError);

@@ -15,7 +15,12 @@ export type FlightOutcome =
   /** the store failed: followers make their own, without a flight */
   | { readonly kind: 'failed' }
   /** the making threw: followers get the same error (values.getOrSet) */
-  | { readonly kind: 'error'; readonly error: unknown };
+  | { readonly kind: 'error'; readonly error: unknown }
+  /**
+   * the store could not take the result, and no invalidation here matched it since the
+   * making started: followers take it as it is (values.getOrSet, where it is plain data)
+   */
+  | { readonly kind: 'shared'; readonly value: unknown };
 
 export interface FlightLeader {
   /** End the flight (first call wins; later ones are ignored). */

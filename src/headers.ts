@@ -47,3 +47,91 @@ export function varyNames(vary: string | readonly string[] | undefined): string[
   const names = text.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
   return [...new Set(names)].sort();
 }
+
+type OutgoingValue = number | string | readonly string[] | undefined;
+
+/**
+ * Never taken from a 304 into the stored response (RFC 9111 §3.2): Content-Length (the
+ * stored body's length stands), fields that describe the stored bytes (Content-Encoding,
+ * Content-Range, Transfer-Encoding), hop-by-hop fields, Set-Cookie (one client's) and
+ * Cache-Status (RFC 9211: it describes one exchange, not the stored response).
+ */
+const NOT_FRESHENED = new Set([...NOT_STORED, 'content-encoding', 'content-range', 'set-cookie', 'cache-status']);
+
+/**
+ * RFC 9111 §4.3.4, freshening a stored response upon validation: every field the 304
+ * carries replaces all instances of that field in the stored response (the §3.2
+ * exceptions aside); the other stored fields stay, in their order. New fields go last.
+ * Returns a new list; `stored` is not changed.
+ */
+export function freshenHeaders(
+  stored: ReadonlyArray<readonly [string, string | string[]]>,
+  from304: Readonly<Record<string, OutgoingValue>>,
+  xCache: string | false = false,
+): Array<[string, string | string[]]> {
+  const update = new Map(storableHeaders(from304, xCache).filter(([name]) => !NOT_FRESHENED.has(name)));
+  const out: Array<[string, string | string[]]> = [];
+  for (const [name, value] of stored) {
+    const next = update.get(name);
+    if (next === undefined) out.push([name, Array.isArray(value) ? [...value] : value]);
+    else if (!out.some(([n]) => n === name)) out.push([name, next]);
+  }
+  for (const [name, value] of update) if (!out.some(([n]) => n === name)) out.push([name, value]);
+  return out;
+}
+
+/**
+ * The validators a revalidation sends for a stored response (RFC 9111 §4.3.1): its entity
+ * tag (every entry has one) and, when it has one, its Last-Modified date.
+ */
+export function conditionalHeadersFor(entry: { readonly etag: string; readonly lastModified?: string | undefined }): { 'if-none-match'?: string; 'if-modified-since'?: string } {
+  const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {};
+  if (entry.etag) out['if-none-match'] = entry.etag;
+  if (entry.lastModified) out['if-modified-since'] = entry.lastModified;
+  return out;
+}
+
+/** Most tags one response header adds, and the longest tag kept: a handler bug must not grow the indexes without bound. */
+export const MAX_HEADER_TAGS = 64;
+export const MAX_TAG_LENGTH = 256;
+
+/**
+ * The tags a response gives itself in `tagHeader` (`Cache-Tag: a, b`, the surrogate-key
+ * convention of CDNs): a comma list, trimmed, empties and duplicates dropped, at most
+ * MAX_HEADER_TAGS tags of at most MAX_TAG_LENGTH characters (longer ones are dropped).
+ * `headers` as `res.getHeaders()` gives them (lower-case names).
+ */
+export function responseTags(headers: Readonly<Record<string, OutgoingValue>>, tagHeader: string | false): string[] {
+  if (!tagHeader) return [];
+  const value = headers[tagHeader.toLowerCase()];
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  const out = new Set<string>();
+  for (const part of text.split(',')) {
+    const tag = part.trim();
+    if (!tag || tag.length > MAX_TAG_LENGTH) continue;
+    out.add(tag);
+    if (out.size >= MAX_HEADER_TAGS) break;
+  }
+  return [...out];
+}
+
+/**
+ * `existing` Vary with `names` added (RFC 9110 §12.5.5: a list of request header names,
+ * case-insensitive), or undefined when nothing needs adding (all there, or `*`).
+ */
+export function mergeVary(existing: OutgoingValue, names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const text = existing === undefined ? '' : Array.isArray(existing) ? existing.join(', ') : String(existing);
+  const have = text.split(',').map((v) => v.trim()).filter(Boolean);
+  const lower = new Set(have.map((v) => v.toLowerCase()));
+  if (lower.has('*')) return undefined;
+  const missing = names.filter((n) => !lower.has(n.toLowerCase()));
+  if (missing.length === 0) return undefined;
+  return [...have, ...missing.map(displayName)].join(', ');
+}
+
+/** `x-tenant` as `X-Tenant`: how header names are usually written in Vary. */
+function displayName(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}

@@ -27,7 +27,9 @@ export const DEFAULTS = Object.freeze({
   coalesce: true as boolean | { timeout: number },
   coalesceTimeout: 10_000,
   invalidateUnsafe: true,
-  headers: Object.freeze({ xCache: 'X-Cache', age: true }) as Readonly<Required<HeadersOption>>,
+  headers: Object.freeze({ xCache: 'X-Cache', age: true, cacheStatus: false }) as Readonly<Required<HeadersOption>>,
+  freshness: 'response' as 'response' | 'ttl',
+  tagHeader: 'Cache-Tag' as string | false,
   shareAuthorized: false,
   tiered: false,
 });
@@ -40,6 +42,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   /** `prefix:version:namespace:`, the head of every key, path index and tag. */
   readonly keyPrefix: string;
   readonly ttl: number;
+  /** 'response': the response's own freshness wins; 'ttl': the ttl option always decides. */
+  readonly freshness: 'response' | 'ttl';
   readonly maxTtl: number | undefined;
   readonly jitter: number;
   readonly staleWhileRevalidate: number;
@@ -52,7 +56,10 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   /** Compiled from `query`: true when a parameter name belongs in the key. */
   readonly queryFilter: NameFilter | undefined;
   readonly key: ((req: Req) => string) | undefined;
+  /** Always a function: a plain array is wrapped. */
   readonly tags: ((req: Req, res: Res) => readonly string[]) | undefined;
+  /** Lower-case name of the response header whose comma list adds tags, or false. */
+  readonly tagHeader: string | false;
   readonly maxEntryBytes: number;
   readonly storeTimeout: number;
   readonly whenStoreDown: 'bypass' | 'memory';
@@ -62,6 +69,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly invalidateUnsafe: boolean;
   readonly xCache: string | false;
   readonly age: boolean;
+  /** The cache's name in RFC 9211 Cache-Status, or false for no header. */
+  readonly cacheStatus: string | false;
   readonly bypass: ((req: Req) => boolean) | undefined;
   readonly shareAuthorized: boolean;
   readonly onError: ErrorHandler | undefined;
@@ -70,7 +79,7 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
 const KNOWN = new Set([
   'store', 'redis', 'tiered', 'namespace', 'version', 'prefix', 'ttl', 'maxTtl', 'jitter',
   'staleWhileRevalidate', 'staleIfError', 'methods', 'statuses', 'vary', 'query', 'key', 'tags',
-  'maxEntryBytes', 'storeTimeout', 'whenStoreDown', 'fallbackTtl', 'coalesce', 'invalidateUnsafe',
+  'freshness', 'tagHeader', 'maxEntryBytes', 'storeTimeout', 'whenStoreDown', 'fallbackTtl', 'coalesce', 'invalidateUnsafe',
   'headers', 'bypass', 'shareAuthorized', 'onError',
 ]);
 const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
@@ -126,6 +135,8 @@ export function resolveOptions<Req, Res>(
   const version = namePart('version');
   const prefix = namePart('prefix');
   const ttl = seconds('ttl', pick('ttl', base ? base.ttl : DEFAULTS.ttl), false);
+  const freshness = pick<unknown>('freshness', base ? base.freshness : DEFAULTS.freshness);
+  if (freshness !== 'response' && freshness !== 'ttl') fail('freshness', "'response' or 'ttl'", freshness);
   const maxTtlIn = pick<unknown>('maxTtl', base ? base.maxTtl : DEFAULTS.maxTtl);
   const maxTtl = maxTtlIn === undefined ? undefined : seconds('maxTtl', maxTtlIn, false);
   const jitter = pick<unknown>('jitter', base ? base.jitter : DEFAULTS.jitter);
@@ -164,6 +175,23 @@ export function resolveOptions<Req, Res>(
     query = checkQuery(o.query, fail);
     queryFilter = compileNameFilter(query);
   }
+  let tags = base ? base.tags : undefined;
+  if (o.tags !== undefined) {
+    const v = o.tags;
+    if (Array.isArray(v)) {
+      if (!v.every((t) => typeof t === 'string' && t.length > 0)) fail('tags', 'an array of non-empty strings or a function', v);
+      const list = Object.freeze([...(v as string[])]);
+      tags = () => list;
+    } else if (typeof v === 'function') tags = v as (req: Req, res: Res) => readonly string[];
+    else fail('tags', 'an array of non-empty strings or a function', v);
+  }
+  let tagHeader = base ? base.tagHeader : (DEFAULTS.tagHeader as string | false);
+  if (o.tagHeader !== undefined) {
+    const v = o.tagHeader;
+    if (v !== false && (typeof v !== 'string' || !TOKEN.test(v))) fail('tagHeader', 'a header name or false', v);
+    tagHeader = v as string | false;
+  }
+  if (tagHeader) tagHeader = tagHeader.toLowerCase();
   const maxEntryBytes = pick<unknown>('maxEntryBytes', base ? base.maxEntryBytes : DEFAULTS.maxEntryBytes);
   if (typeof maxEntryBytes !== 'number' || !Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 0) {
     fail('maxEntryBytes', 'a whole number of bytes >= 0', maxEntryBytes);
@@ -189,14 +217,17 @@ export function resolveOptions<Req, Res>(
 
   let xCache: string | false = base ? base.xCache : DEFAULTS.headers.xCache;
   let age = base ? base.age : DEFAULTS.headers.age;
+  let cacheStatus: string | false = base ? base.cacheStatus : DEFAULTS.headers.cacheStatus;
+  const shape = '{ xCache?, age?, cacheStatus? }';
   if (o.headers !== undefined) {
     const v = o.headers as unknown;
     if (v === false) {
       xCache = false;
       age = false;
+      cacheStatus = false;
     } else if (v && typeof v === 'object' && !Array.isArray(v)) {
       const h = v as HeadersOption;
-      for (const k of Object.keys(h)) if (k !== 'xCache' && k !== 'age') fail('headers', '{ xCache?, age? }', v);
+      for (const k of Object.keys(h)) if (k !== 'xCache' && k !== 'age' && k !== 'cacheStatus') fail('headers', shape, v);
       if (h.xCache !== undefined) {
         if (h.xCache !== false && (typeof h.xCache !== 'string' || !TOKEN.test(h.xCache))) fail('headers.xCache', 'a header name or false', h.xCache);
         xCache = h.xCache;
@@ -205,7 +236,14 @@ export function resolveOptions<Req, Res>(
         if (typeof h.age !== 'boolean') fail('headers.age', 'true or false', h.age);
         age = h.age;
       }
-    } else fail('headers', '{ xCache?, age? } or false', v);
+      if (h.cacheStatus !== undefined) {
+        // RFC 9211 §2: the cache's identifier, sent as a token or a quoted string.
+        if (h.cacheStatus !== false && (typeof h.cacheStatus !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(h.cacheStatus) || h.cacheStatus.trim() !== h.cacheStatus || !h.cacheStatus)) {
+          fail('headers.cacheStatus', 'a cache name of 1 to 64 printable ASCII characters, or false', h.cacheStatus);
+        }
+        cacheStatus = h.cacheStatus;
+      }
+    } else fail('headers', `${shape} or false`, v);
   }
 
   if (o.tiered !== undefined && typeof o.tiered !== 'boolean') fail('tiered', 'true or false', o.tiered);
@@ -213,18 +251,18 @@ export function resolveOptions<Req, Res>(
   return Object.freeze({
     namespace, version, prefix,
     keyPrefix: `${prefix}:${version}:${namespace}:`,
-    ttl, maxTtl, jitter: jitter as number,
+    ttl, freshness: freshness as 'response' | 'ttl', maxTtl, jitter: jitter as number,
     staleWhileRevalidate: swr, staleIfError: sie,
     methods, statuses, vary, query, queryFilter,
     key: fn<(req: Req) => string>('key', base?.key),
-    tags: fn<(req: Req, res: Res) => readonly string[]>('tags', base?.tags),
+    tags, tagHeader,
     maxEntryBytes: maxEntryBytes as number,
     storeTimeout: storeTimeout as number,
     whenStoreDown: whenStoreDown as 'bypass' | 'memory',
     fallbackTtl,
     coalesce,
     invalidateUnsafe: bool('invalidateUnsafe', base ? base.invalidateUnsafe : DEFAULTS.invalidateUnsafe),
-    xCache, age,
+    xCache, age, cacheStatus,
     bypass: fn<(req: Req) => boolean>('bypass', base?.bypass),
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
     onError: fn<ErrorHandler>('onError', base?.onError),

@@ -24,6 +24,8 @@ export interface PolicyOptions {
   readonly statuses: ReadonlySet<number>;
   readonly shareAuthorized: boolean;
   readonly maxEntryBytes: number;
+  /** `'ttl'`: the response's own freshness is ignored here (see statusNotStorableReason). @default 'response' */
+  readonly freshness?: 'response' | 'ttl';
 }
 
 /** RFC 9110 §9.2.1: the methods that cannot change state on the origin. */
@@ -50,13 +52,15 @@ export function requestBypassReason(req: RequestInfo, opts: PolicyOptions): stri
 export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, cc: Directives, opts: PolicyOptions): string | undefined {
   // A HEAD answer has no body to store; the next GET fills the entry HEAD reads.
   if (req.method === 'HEAD') return 'HEAD responses carry no body';
-  if (!opts.statuses.has(res.status)) return `status ${res.status} is not stored`;
+  const status = statusNotStorableReason(res.status, opts.freshness === 'ttl' ? false : statesFreshness(cc, res.headers.expires), opts.statuses);
+  if (status) return status;
   // Another client must never receive this one's cookie.
   if (res.headers['set-cookie'] !== undefined) return 'response sets a cookie';
   if (cc.has('no-store')) return 'Cache-Control: no-store'; // RFC 9111 §5.2.2.5
   if (cc.has('private')) return 'Cache-Control: private'; // RFC 9111 §5.2.2.7 (shared cache)
-  // RFC 9111 §5.2.2.4: no-cache means revalidate on every use; we do not revalidate, so we do not store.
-  if (cc.has('no-cache')) return 'Cache-Control: no-cache';
+  // RFC 9111 §5.2.2.4: no-cache means revalidate on every use, so it is not stored; with
+  // freshness: 'ttl' the operator has said how long this cache may keep it (DESIGN.md).
+  if (cc.has('no-cache') && opts.freshness !== 'ttl') return 'Cache-Control: no-cache';
   if (parseCacheControl(req.headers['cache-control']).has('no-store')) return 'request Cache-Control: no-store'; // §5.2.1.5
   const vary = header(res.headers.vary);
   if (vary !== undefined && vary.split(',').some((v) => v.trim() === '*')) return 'Vary: *'; // §4.1
@@ -69,6 +73,35 @@ export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, c
   const length = header(res.headers['content-length']);
   if (length !== undefined && Number(length) > opts.maxEntryBytes) return `body of ${length} bytes exceeds maxEntryBytes`;
   return undefined;
+}
+
+/**
+ * RFC 9111 §3: a shared cache may store any final status the response gives explicit
+ * freshness to (§4.2.1: s-maxage, max-age, Expires), except 206 (a part, replayed to a
+ * request for the whole would be wrong: §3.3 needs range support we do not store) and 304
+ * (Express makes one from any matching conditional GET). A 5xx is a failure, kept only when
+ * listed in `statuses`. Without explicit freshness `statuses` alone decides (the
+ * heuristically cacheable ones of RFC 9110 §15.1, by default).
+ */
+export function statusNotStorableReason(status: number, explicit: boolean, statuses: ReadonlySet<number>): string | undefined {
+  if (status === 206 || status === 304) return `status ${status} is never stored`;
+  if (statuses.has(status)) return undefined;
+  if (explicit && status >= 200 && status <= 499) return undefined;
+  return explicit ? `status ${status} is not stored (a 5xx only when listed in statuses)` : `status ${status} is not stored without explicit freshness`;
+}
+
+/** True when the response states its own freshness lifetime (RFC 9111 §4.2.1). */
+export function statesFreshness(cc: Directives, expires: number | string | readonly string[] | undefined): boolean {
+  return cc.has('s-maxage') || cc.has('max-age') || expires !== undefined;
+}
+
+/**
+ * True when a stored response must not be served stale without revalidation:
+ * must-revalidate (RFC 9111 §5.2.2.2), proxy-revalidate (§5.2.2.8, shared caches), no-cache
+ * (§5.2.2.4: not even fresh). §4.2.4: such a response's stale windows are zero.
+ */
+export function mustRevalidate(cc: Directives): boolean {
+  return cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('no-cache');
 }
 
 /** A header as one string (lists joined with ', '), or undefined. */

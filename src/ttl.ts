@@ -5,6 +5,7 @@
 
 import { deltaSeconds, type Directives } from './cache-control';
 import type { EntryTimes } from './entry';
+import { mustRevalidate } from './policy';
 
 /** A TTL drawn uniformly from `ttl * (1 ± jitter)`, in the unit it was given. */
 export function ttlWithJitter(ttl: number, jitter = 0.1, random: () => number = Math.random): number {
@@ -98,13 +99,16 @@ export function currentAge(originAge: number, storedAt: number, now: number): nu
 }
 
 /**
- * Stale windows in seconds: the response's own `stale-while-revalidate` /
- * `stale-if-error` (RFC 5861) win; the options apply only to a response that does not
- * forbid serving it stale with `must-revalidate`, `proxy-revalidate` or `s-maxage`
- * (RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10).
+ * Stale windows in seconds. must-revalidate, proxy-revalidate and no-cache forbid serving
+ * the response stale at all, its own RFC 5861 directives included (RFC 9111 §4.2.4,
+ * §5.2.2.2, §5.2.2.8, §5.2.2.4): both windows are zero, so the entry is revalidated once
+ * stale. Otherwise the response's own `stale-while-revalidate` / `stale-if-error` win; the
+ * options apply only when it does not state `s-maxage` (§5.2.2.10: it implies
+ * proxy-revalidate; an explicit RFC 5861 directive beside it is the origin's permission).
  */
 export function staleWindows(cc: Directives, swr: number, sie: number): { swr: number; sie: number } {
-  const forbidden = cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage');
+  if (mustRevalidate(cc)) return { swr: 0, sie: 0 };
+  const forbidden = cc.has('s-maxage');
   const own = (name: string, option: number): number => {
     const v = deltaSeconds(cc, name);
     if (v !== undefined && !Number.isNaN(v)) return v;

@@ -49,6 +49,12 @@ export interface HeadersOption {
   xCache?: string | false;
   /** Send `Age` on hits. @default true */
   age?: boolean;
+  /**
+   * The cache's name in an RFC 9211 `Cache-Status` header (`name; hit; ttl=42`,
+   * `name; fwd=uri-miss; stored`, ...), or false for none. Off by default: it tells any
+   * client how the cache treated its request. @default false
+   */
+  cacheStatus?: string | false;
 }
 
 /** Options of `createCache()`; every one but `store`, `redis` and `tiered` can be overridden per route. */
@@ -67,6 +73,14 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   prefix?: string;
   /** Seconds an entry is fresh when the response says nothing of freshness. @default 60 */
   ttl?: number;
+  /**
+   * 'response': the response's own s-maxage / max-age / Expires decide how long an entry is
+   * fresh, and `ttl` fills in. 'ttl': `ttl` always decides (express.static, res.sendFile,
+   * APIs sending max-age=0 or no-cache to browsers); no-store, private, Set-Cookie and
+   * Authorization still keep a response out. The client still gets the response's own
+   * Cache-Control. @default 'response'
+   */
+  freshness?: 'response' | 'ttl';
   /** Upper bound in seconds on any TTL, response headers' included. @default undefined */
   maxTtl?: number;
   /** Each TTL is drawn uniformly from ttl * (1 ± jitter). @default 0.1 */
@@ -85,8 +99,14 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   query?: QueryOption;
   /** Replaces the built key (still namespaced). */
   key?: (req: Req) => string;
-  /** Tags for the stored entry, read when the response is stored. */
-  tags?: (req: Req, res: Res) => readonly string[];
+  /** Tags for the stored entry: a list, or a function read when the response is stored. */
+  tags?: readonly string[] | ((req: Req, res: Res) => readonly string[]);
+  /**
+   * Response header whose comma list adds tags to the entry (the surrogate-key convention
+   * of CDNs), namespaced like `tags`; false ignores it. The header itself is sent on and
+   * replayed as the handler set it. @default 'Cache-Tag'
+   */
+  tagHeader?: string | false;
   /** Larger bodies are streamed to the client and not stored. @default 1048576 */
   maxEntryBytes?: number;
   /** Milliseconds after which a store call counts as a miss. @default 100 */

@@ -166,7 +166,10 @@ export class ValueCache<T> {
     }
     // Through the guard: a value read before an invalidation of it is not stored.
     const outcome = await this.host.guarded.writeGuarded(packed.key, packed.entry, packed.ttlMs, packed.index, lead.making);
-    lead.finish(outcome === 'stored' ? { kind: 'stored' } : outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' });
+    if (outcome === 'failed' && !this.host.guarded.log.overlaps(lead.making, { keys: [packed.key], path: packed.index.path, tags: packed.index.tags })) {
+      // The store is struggling: waiters take the value itself rather than each call the factory.
+      lead.finish({ kind: 'shared', value });
+    } else lead.finish(outcome === 'stored' ? { kind: 'stored' } : { kind: 'none' });
     return value;
   }
 

@@ -206,4 +206,19 @@ forEachExpress((express) => {
       expect((await send(url, '/w', { headers: { 'If-None-Match': '"mine"' } })).status).toBe(304);
     });
   });
+
+  describe('when the stored response is not a 2xx (RFC 9110 §13.2.1)', () => {
+    it.each<[number, string]>([[301, 'moved'], [404, 'no such page']])('should replay a stored %i whole to a matching If-None-Match', async (status, text) => {
+      let calls = 0;
+      const { url } = await start({}, (app) => app.get('/s', (_req, res) => {
+        calls++;
+        res.status(status).set({ ETag: '"s1"', 'Cache-Control': 'max-age=60' });
+        if (status === 301) res.set('Location', '/elsewhere');
+        res.send(text);
+      }));
+      await send(url, '/s');
+      const r = await send(url, '/s', { headers: { 'If-None-Match': '"s1"' } });
+      expect([r.status, r.text, r.headers['x-cache'], calls]).toEqual([status, text, 'HIT', 1]);
+    });
+  });
 });

@@ -22,7 +22,14 @@ describe('options', () => {
       [{ query: { bad: [] } }, 'query'],
       [{ query: { ignore: [], only: [] } }, 'query'],
       [{ key: 'x' }, 'key must be a function'],
-      [{ tags: [] }, 'tags must be a function'],
+      [{ tags: 'x' }, 'tags must be an array of non-empty strings or a function'],
+      [{ tags: ['a', ''] }, 'tags must be an array of non-empty strings or a function'],
+      [{ freshness: 'headers' }, "freshness must be 'response' or 'ttl'"],
+      [{ tagHeader: 'Cache Tag' }, 'tagHeader must be a header name or false'],
+      [{ tagHeader: true }, 'tagHeader must be a header name or false'],
+      [{ headers: { cacheStatus: '' } }, 'headers.cacheStatus'],
+      [{ headers: { cacheStatus: 'caché' } }, 'headers.cacheStatus'],
+      [{ headers: { cacheStatus: true } }, 'headers.cacheStatus'],
       [{ maxEntryBytes: 1.5 }, 'maxEntryBytes'],
       [{ storeTimeout: 0 }, 'storeTimeout'],
       [{ whenStoreDown: 'crash' }, 'whenStoreDown'],
@@ -56,6 +63,7 @@ describe('options', () => {
       expect([...o.statuses]).toEqual([200, 203, 204]);
       expect(o.coalesce).toEqual({ timeout: DEFAULTS.coalesceTimeout });
       expect(o.xCache).toBe('X-Cache');
+      expect([o.freshness, o.tagHeader, o.cacheStatus]).toEqual(['response', 'cache-tag', false]);
       expect(Object.isFrozen(DEFAULTS)).toBe(true);
     });
 
@@ -65,6 +73,19 @@ describe('options', () => {
       expect(route.ttl).toBe(900);
       expect(route.namespace).toBe('shop');
       expect(route.vary).toEqual(['accept-language']);
+    });
+
+    it('should take tags as a plain array, and turn the tag header off', () => {
+      const o = resolveOptions({ tags: ['catalog', 'home'], tagHeader: false });
+      expect(o.tags?.({}, {})).toEqual(['catalog', 'home']);
+      expect(o.tagHeader).toBe(false);
+      expect(resolveOptions({ tagHeader: 'Surrogate-Key' }).tagHeader).toBe('surrogate-key');
+    });
+
+    it('should name the cache in Cache-Status only when asked', () => {
+      expect(resolveOptions({ headers: { cacheStatus: 'shop-api' } }).cacheStatus).toBe('shop-api');
+      expect(resolveOptions({ headers: { cacheStatus: 'shop-api' } })).toMatchObject({ xCache: 'X-Cache', age: true });
+      expect(resolveOptions({ headers: false }).cacheStatus).toBe(false);
     });
 
     it('should turn headers off', () => {
@@ -99,7 +120,9 @@ describe('options', () => {
       expect(stated('invalidateUnsafe')).toBe(String(DEFAULTS.invalidateUnsafe));
       expect(stated('shareAuthorized')).toBe(String(DEFAULTS.shareAuthorized));
       expect(stated('tiered')).toBe(String(DEFAULTS.tiered));
-      expect(stated('headers')).toBe(`{ xCache: '${DEFAULTS.headers.xCache}', age: ${DEFAULTS.headers.age} }`);
+      expect(stated('headers')).toBe(`{ xCache: '${DEFAULTS.headers.xCache}', age: ${DEFAULTS.headers.age}, cacheStatus: ${DEFAULTS.headers.cacheStatus} }`);
+      expect(stated('freshness')).toBe(`'${DEFAULTS.freshness}'`);
+      expect(stated('tagHeader')).toBe(`'${DEFAULTS.tagHeader}'`);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { parseCacheControl } from '../../src/cache-control';
-import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../../src/policy';
+import { isUnsafeMethod, mustRevalidate, requestBypassReason, responseNotStorableReason } from '../../src/policy';
 
 const opts = { methods: new Set(['GET', 'HEAD']), statuses: new Set([200, 203, 204]), shareAuthorized: false, maxEntryBytes: 1000 };
 const get = { method: 'GET', headers: {} };
@@ -70,5 +70,74 @@ describe('policy', () => {
         expect(isUnsafeMethod(method)).toBe(unsafe);
       },
     );
+  });
+
+  describe('when a status states explicit freshness or not (RFC 9111 §3, §4.2.1)', () => {
+    const FRESHNESS: Array<[string, Record<string, string>]> = [
+      ['none', {}],
+      ['max-age', { 'cache-control': 'max-age=60' }],
+      ['s-maxage', { 'cache-control': 's-maxage=60' }],
+      ['Expires', { expires: 'Thu, 01 Jan 2037 00:00:00 GMT' }],
+    ];
+    // status -> stored without / with explicit freshness, under the default statuses
+    const STATUSES: Array<[number, boolean, boolean]> = [
+      [200, true, true], [203, true, true], [204, true, true],
+      [201, false, true], [202, false, true], [205, false, true], [226, false, true],
+      [206, false, false], [304, false, false],
+      [301, false, true], [302, false, true], [307, false, true], [308, false, true],
+      [400, false, true], [404, false, true], [410, false, true], [499, false, true],
+      [500, false, false], [502, false, false], [503, false, false],
+    ];
+    for (const [status, bare, explicit] of STATUSES) {
+      it.each(FRESHNESS)(`should ${explicit ? '' : 'not '}store ${status} with freshness: %s${bare ? '' : ' (but none without)'}`, (name, headers) => {
+        const expected = name === 'none' ? bare : explicit;
+        expect(notStorable({ status, headers }) === undefined).toBe(expected);
+      });
+    }
+
+    it('should store a 5xx with explicit freshness only when statuses lists it', () => {
+      const o = { ...opts, statuses: new Set([200, 503]) };
+      expect(notStorable({ status: 503, headers: { 'cache-control': 'max-age=5' } }, get, o)).toBeUndefined();
+      expect(notStorable({ status: 503 }, get, o)).toBeUndefined();
+      expect(notStorable({ status: 500, headers: { 'cache-control': 'max-age=5' } }, get, o)).toContain('5xx only when listed');
+    });
+
+    it('should never store 206 or 304, even listed with freshness', () => {
+      const o = { ...opts, statuses: new Set([200, 206, 304]) };
+      expect(notStorable({ status: 206, headers: { 'cache-control': 'max-age=5' } }, get, o)).toContain('never stored');
+      expect(notStorable({ status: 304, headers: { 'cache-control': 'max-age=5' } }, get, o)).toContain('never stored');
+    });
+
+    it("should let statuses alone decide under freshness: 'ttl' (the response's freshness is not ours to read)", () => {
+      const o = { ...opts, freshness: 'ttl' as const };
+      expect(notStorable({ status: 404, headers: { 'cache-control': 'max-age=60' } }, get, o)).toContain('status 404');
+      expect(notStorable({ status: 200, headers: { 'cache-control': 'public, max-age=0' } }, get, o)).toBeUndefined();
+    });
+  });
+
+  describe("when freshness is 'ttl'", () => {
+    const o = { ...opts, freshness: 'ttl' as const };
+    it('should store no-cache, which only speaks to browsers here', () => {
+      expect(notStorable({ headers: { 'cache-control': 'no-cache' } }, get, o)).toBeUndefined();
+    });
+    it.each([
+      ['no-store', { 'cache-control': 'no-store' }],
+      ['private', { 'cache-control': 'private, max-age=60' }],
+      ['Set-Cookie', { 'set-cookie': ['a=1'] }],
+    ])('should still refuse %s', (_n, headers) => {
+      expect(notStorable({ headers }, get, o)).toBeDefined();
+    });
+    it('should still refuse an authorized answer without public, s-maxage or must-revalidate', () => {
+      expect(notStorable({}, { method: 'GET', headers: { authorization: 'Bearer x' } }, { ...o, shareAuthorized: true })).toContain('authorized');
+    });
+  });
+
+  describe('mustRevalidate (RFC 9111 §4.2.4)', () => {
+    it.each([
+      ['must-revalidate', true], ['proxy-revalidate', true], ['no-cache', true], ['No-Cache="set-cookie"', true],
+      ['max-age=60', false], ['s-maxage=60', false], ['public, stale-while-revalidate=30', false], ['', false],
+    ])('%s -> %s', (cc, expected) => {
+      expect(mustRevalidate(parseCacheControl(cc))).toBe(expected);
+    });
   });
 });

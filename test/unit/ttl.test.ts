@@ -89,6 +89,19 @@ describe('ttl', () => {
       expect(staleWindows(parseCacheControl('max-age=1, must-revalidate'), 5, 6)).toEqual({ swr: 0, sie: 0 });
       expect(staleWindows(parseCacheControl('s-maxage=1'), 5, 6)).toEqual({ swr: 0, sie: 0 });
     });
+
+    it.each([
+      ['max-age=1, must-revalidate, stale-while-revalidate=30, stale-if-error=60'],
+      ['max-age=1, proxy-revalidate, stale-while-revalidate=30'],
+      ['no-cache, stale-if-error=60'],
+      ['s-maxage=1, must-revalidate, stale-while-revalidate=30'],
+    ])('should give %s no stale window at all, its own directives included (RFC 9111 §4.2.4)', (cc) => {
+      expect(staleWindows(parseCacheControl(cc), 5, 6)).toEqual({ swr: 0, sie: 0 });
+    });
+
+    it("should honour the origin's own RFC 5861 windows beside s-maxage, but not the options", () => {
+      expect(staleWindows(parseCacheControl('s-maxage=1, stale-while-revalidate=30'), 5, 6)).toEqual({ swr: 30, sie: 0 });
+    });
   });
 });
 

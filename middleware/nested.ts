@@ -1,0 +1,60 @@
+/**
+ * Several cache middlewares on one request: `app.use(cache.middleware())` and a route's
+ * `cache.middleware({ tags })`. Express tells a middleware nothing about the routes after
+ * it, so the app-level one cannot know a route-level one is coming. It handles the request
+ * as usual (a hit is answered at once); when a later middleware of the same cache sees the
+ * request, the later, more specific one takes over: the earlier one stands aside (ends its
+ * flight, stops its capture, undoes its count) and the later one looks up, plans and tags
+ * with its own options (DESIGN.md: route-level options win).
+ *
+ * A middleware of another cache instance steps aside instead, and warns once: two caches
+ * storing one response under two keys and two sets of tags is a mount mistake.
+ */
+
+import type { ServerResponse } from 'node:http';
+
+interface Claim {
+  /** The cache instance whose middleware handles the request. */
+  readonly cache: object;
+  /** That middleware's resolved options: the same object for the same middleware. */
+  readonly options: object;
+  /** Set by whoever is handling the request: make it stop, so a later middleware can. */
+  standAside: (() => void) | undefined;
+}
+
+const claims = new WeakMap<ServerResponse, Claim>();
+const warned = new WeakSet<object>();
+
+export type Nesting = 'first' | 'take-over' | 'step-aside';
+
+/**
+ * Decide what a cache middleware does with a request another one may already handle, and
+ * record it as the one handling it when it does.
+ */
+export function claimRequest(res: ServerResponse, cache: object, options: object, warn: (message: string) => void = console.warn): Nesting {
+  const prev = claims.get(res);
+  if (prev === undefined) {
+    claims.set(res, { cache, options, standAside: undefined });
+    return 'first';
+  }
+  // The same middleware mounted twice on one path (app.use and router.use): once is enough.
+  if (prev.options === options || res.headersSent) return 'step-aside';
+  if (prev.cache !== cache) {
+    if (!warned.has(options)) {
+      warned.add(options);
+      warn('express-response-cache: a request met cache middlewares of two different caches; the later one steps aside. '
+        + 'Use one createCache() instance with route-level options (cache.middleware({ ... })) instead.');
+    }
+    return 'step-aside';
+  }
+  const standAside = prev.standAside;
+  claims.set(res, { cache, options, standAside: undefined });
+  standAside?.();
+  return 'take-over';
+}
+
+/** Register how the middleware handling `res` stands aside if a later one takes over. */
+export function onTakeOver(res: ServerResponse, standAside: () => void): void {
+  const claim = claims.get(res);
+  if (claim) claim.standAside = standAside;
+}
