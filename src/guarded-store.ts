@@ -89,7 +89,8 @@ export class GuardedStore {
     if (!target) return UNAVAILABLE;
     return this.call('get', key, () => target.get(key), timeout, target === this.fallback).then(
       (buf) => this.decode(buf, key),
-      () => (this.fallback && target !== this.fallback ? this.decode(this.fallback.peek(key), key) ?? UNAVAILABLE : UNAVAILABLE),
+      // whenStoreDown 'memory': a failed read is the fallback's answer (a miss there is stored there).
+      () => (this.fallback && target !== this.fallback ? this.decode(this.fallback.peek(key), key) : UNAVAILABLE),
     );
   }
 
@@ -159,7 +160,11 @@ export class GuardedStore {
       const live = await this.call('set', key, () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS }), this.o.storeTimeout * 3, local);
       return live ? 'stored' : 'refused';
     } catch {
-      if (this.fallback && !local) await this.fallback.setGuarded({ key, value: bytes, ttlMs: Math.min(ttlMs, this.o.fallbackTtl * 1000), index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS });
+      // whenStoreDown 'memory': what the store could not take lands in the fallback, which reads fall back to.
+      if (this.fallback && !local) {
+        const kept = await this.fallback.setGuarded({ key, value: bytes, ttlMs: Math.min(ttlMs, this.o.fallbackTtl * 1000), index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS });
+        return kept ? 'stored' : 'refused';
+      }
       return 'failed';
     }
   }

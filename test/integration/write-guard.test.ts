@@ -9,7 +9,9 @@
 import type { Express } from 'express';
 import { createCache, type ErrorContext, type ExpressCacheOptions } from '../../middleware';
 import { forEachExpress } from '../helpers/express';
+import { ChaosStore } from '../helpers/chaos-store';
 import { closeAfterEach, send, serve, track, until } from '../helpers/http';
+import { MemoryStore } from '../../middleware';
 
 closeAfterEach();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +100,32 @@ forEachExpress((express) => {
       // Ten URLs: after warm-up nearly every GET is a hit, whatever the writer does.
       expect(seen.hits / seen.gets).toBeGreaterThan(0.9);
       expect(s.calls.get).toBeLessThanOrEqual(20);
+    });
+  });
+
+  describe('when the store is out during an invalidation', () => {
+    it('should keep it, serve nothing it matched meanwhile, and apply it when the store is back', async () => {
+      const chaos = new ChaosStore(new MemoryStore({ sweepInterval: 0 }));
+      const s = await shop({ store: chaos, storeTimeout: 50 }, 0);
+      expect(await version(s.url, '/rows/3')).toBe(0);
+      await until(() => s.cache.stats().stores === 1);
+      expect((await send(s.url, '/rows/3')).headers['x-cache']).toBe('HIT');
+      chaos.mode = 'throw';
+      const put = await send(s.url, '/rows/3', { method: 'PUT' });
+      expect(put.status).toBe(200); // the outage never fails the write's answer
+      expect(await version(s.url, '/rows/3')).toBe(1); // BYPASS: the origin answers
+      chaos.mode = 'ok';
+      // The kept invalidation goes through once the breaker lets calls again; until then
+      // this instance does not serve the old entry it still finds there.
+      for (let i = 0; i < 10; i++) {
+        expect(await version(s.url, '/rows/3')).toBe(1);
+        await sleep(100);
+      }
+      // Applied in the store itself: another instance on it does not get the old body either.
+      const other = await shop({ store: chaos }, 0);
+      other.rows.set('3', 1);
+      expect(await version(other.url, '/rows/3')).toBe(1);
+      expect(s.errors.map((e) => e.code)).toContain('ERC_STORE_UNAVAILABLE');
     });
   });
 
