@@ -85,11 +85,13 @@ function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Req
     // part of it: remember it for hot URLs rather than parse and sort the query again.
     // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
     const memoizable = (req.method === 'GET' || req.method === 'HEAD') && o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
-    const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
+    // req.hostname: the host as Express sees it, through `trust proxy` and X-Forwarded-Host.
+    const host = o.host && !o.key ? req.hostname || null : undefined;
+    const memoKey = memoizable ? (host ?? '') + '\0' + req.baseUrl + '\0' + req.url : '';
     const known = memoizable ? keys.get(memoKey) : undefined;
     if (known !== undefined) primaryKey = known;
     else {
-      primaryKey = cache.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, o.key?.(req));
+      primaryKey = cache.primaryKey({ method: req.method, host, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, o.key?.(req));
       if (memoizable) keys.set(memoKey, primaryKey);
     }
   } catch (err) {
