@@ -142,6 +142,12 @@ forEachExpress((express, major) => {
       expect(keys[0]).toBe('cache:v1:http:GET:/canonical');
     });
 
+    it('should reject a host option that is not a boolean, naming it', () => {
+      expect(() => createCache({ host: 'yes' as unknown as boolean })).toThrow(new TypeError('createCache: host must be true or false, got "yes"'));
+      const cache = track(createCache());
+      expect(() => cache.middleware({ host: 1 as unknown as boolean })).toThrow(new TypeError('cache.middleware: host must be true or false, got 1'));
+    });
+
     it('should be settable per route', async () => {
       const cache = track(createCache({ jitter: 0 }));
       const app = express();
