@@ -13,7 +13,7 @@
  */
 
 import fc from 'fast-check';
-import { baseName, buildCacheKey, compileNameFilter, customKey, type CacheKeyParts } from '../../src/key';
+import { baseName, buildCacheKey, compileNameFilter, customKey, variantKey, type CacheKeyParts } from '../../src/key';
 import type { QueryOption } from '../../src/types';
 
 const RUNS = { numRuns: 400 };
@@ -215,6 +215,16 @@ describe('keys (property-based)', () => {
       }), RUNS);
     });
 
+    it('should keep custom keys and variant keys in their namespace too', () => {
+      fc.assert(fc.property(prefix, prefix, request, fc.string({ maxLength: 30 }), (pa, pb, r, out) => {
+        fc.pre(pa !== pb);
+        for (const k of [customKey(pa, out), customKey(pa, pb + out), variantKey(key(r, undefined, false, pa), VARY, r.headers)]) {
+          expect(k.startsWith(pa)).toBe(true);
+          expect(k.startsWith(pb)).toBe(false);
+        }
+      }), RUNS);
+    });
+
     it('should not let a path or host that spells another prefix escape its namespace', () => {
       fc.assert(fc.property(prefix, prefix, request, (pa, pb, r) => {
         fc.pre(pa !== pb);
@@ -222,6 +232,22 @@ describe('keys (property-based)', () => {
         const k = key(hostile, undefined, false, pa);
         expect(k.startsWith(pa)).toBe(true);
         expect(k.startsWith(pb)).toBe(false);
+      }), RUNS);
+    });
+  });
+
+  describe('when a response varies', () => {
+    it('should give two requests one variant key exactly when their primary keys and the varied header values agree', () => {
+      fc.assert(fc.property(closePair, ([a, b]) => {
+        const same = key(a, undefined, false) === key(b, undefined, false)
+          && VARY.every((n) => headerModel(a.headers[n]) === headerModel(b.headers[n]));
+        expect(variantKey(key(a, undefined, false), VARY, a.headers) === variantKey(key(b, undefined, false), VARY, b.headers)).toBe(same);
+      }), RUNS);
+    });
+
+    it('should never give a variant key that equals a primary key', () => {
+      fc.assert(fc.property(request, request, fc.boolean(), (a, b, vary) => {
+        expect(variantKey(key(a, undefined, false), VARY, a.headers)).not.toBe(key(b, undefined, vary));
       }), RUNS);
     });
   });
