@@ -21,7 +21,8 @@ export interface CacheKeyParts {
   keyPrefix?: string;
   method: string;
   /**
-   * The host the app sees (`req.hostname`), or null when the request named none. Omitted (undefined): the key has no host part (`host: false`).
+   * The host the app sees (`req.hostname`), or null when the request named none.
+   * Omitted (undefined): the key has no host part (`host: false`).
    */
   host?: string | null;
   /** The path as sent (`req.baseUrl + req.path`), without the query. */
