@@ -132,6 +132,17 @@ forEachExpress((express, major) => {
     });
   });
 
+  describe('when a path is invalidated', () => {
+    it('should drop that path\'s entries for every host (the index path holds no host)', async () => {
+      const { url, cache, calls } = await start(express, {}, resetPage);
+      for (const host of ['a.example', 'b.example']) await send(url, '/canonical', { headers: { Host: host } });
+      expect(await cache.invalidate({ paths: ['/canonical'] })).toBe(2);
+      const again = await send(url, '/canonical', { headers: { Host: 'b.example' } });
+      expect([again.headers['x-cache'], again.text]).toEqual(['MISS', '<link rel="canonical" href="https://b.example/canonical">']);
+      expect(calls()).toBe(3);
+    });
+  });
+
   describe('when host is false', () => {
     it('should share one entry between hosts', async () => {
       const { url, calls, keys } = await start(express, { host: false }, resetPage);
