@@ -91,26 +91,31 @@ function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Req
   // part of it: remember it for hot URLs rather than parse and sort the query again.
   // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
   const memoizable = o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
-  const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
+  // req.hostname: the host as Express sees it, through `trust proxy` and X-Forwarded-Host.
+  const host = o.host && !o.key ? req.hostname || null : undefined;
+  const memoKey = memoizable ? (host ?? '') + '\0' + req.baseUrl + '\0' + req.url : '';
   let primaryKey = memoizable ? keys.get(memoKey) : undefined;
   if (primaryKey === undefined) {
     const custom = o.key ? callback(ctx0, 'key', () => o.key!(req)) : undefined;
     if (o.key && typeof custom !== 'string') return pass('the key callback threw or returned no string');
     try {
-      primaryKey = engine.primaryKey({ method: req.method, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, custom);
+      primaryKey = engine.primaryKey({ method: req.method, host, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, custom);
     } catch (err) {
       engine.guarded.report(new CallbackError(`could not build the key: ${(err as Error).message}`, err), { operation: 'callback' });
       return pass('no key');
     }
     if (memoizable) keys.set(memoKey, primaryKey);
   }
-  locals.key = primaryKey;
-  const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
   const refresh = isRefresh(req);
   if (refresh) {
     refresh.taken = true;
-    return lead(ctx, refresh.lead, { stale: refresh.stale });
+    // The refresh stores under the key it was started for, even if its twin request
+    // computes another one (a host or header the internal request cannot reproduce).
+    locals.key = refresh.key;
+    return lead({ engine, o, req, res, next, locals, primaryKey: refresh.key }, refresh.lead, { stale: refresh.stale });
   }
+  locals.key = primaryKey;
+  const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
   const found = engine.lookup(primaryKey, req.headers, o.storeTimeout);
   if (found instanceof Promise) found.then((l) => onLookup(ctx, l), (err) => onLookupFailed(ctx, err));
   else onLookup(ctx, found);

@@ -6,6 +6,13 @@
  *
  * A capture can also swallow the handler's response (stale-if-error): from header time on
  * nothing reaches the client, and `onSwallowed` answers it instead.
+ *
+ * Only a complete body is handed to `finished`: one that matches the Content-Length the
+ * handler declared, of a response that finished (no abort, no socket error), whose status
+ * did not change after its headers went out (an error handler taking over a half-sent
+ * response sets 500 and calls end()). Anything else goes to `abandoned(reason)`. A hook
+ * that throws never breaks the response: the capture stops copying, the response goes on
+ * untouched, and `onCallbackError` hears of it.
  */
 
 import type { ServerResponse } from 'node:http';
@@ -23,12 +30,14 @@ export interface CaptureHooks {
    * handler sent it in one `end(body)`. Return true to keep a copy of the body.
    */
   headers(body: Buffer | undefined): boolean;
-  /** The response finished with every byte kept (no overflow): store it. */
+  /** The response finished complete, with every byte kept (no overflow): store it. */
   finished(body: Buffer): void;
-  /** The response was not stored: aborted, overflowed, or not kept. */
-  abandoned(): void;
+  /** The response is not to be stored: aborted, incomplete, overflowed, or not kept. */
+  abandoned(reason: string): void;
   /** With swallow(): the handler ended; answer the client now through `original`. */
   onSwallowed?(original: { writeHead: WriteHead; write: Write; end: End }): void;
+  /** One of the hooks above threw; the response went on uncaptured. */
+  onCallbackError?(err: unknown): void;
 }
 
 export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
@@ -40,13 +49,66 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
   let size = 0;
   let settled = false;
   let single: Buffer | undefined;
+  // What went out at header time, to tell a complete body from a truncated or taken-over one.
+  let sentStatus = 0;
+  let declaredLength: number | undefined;
+  let failed = false;
 
-  const settle = (store: boolean): void => {
+  /** Run a hook; a throw stops the capture (nothing stored) and is reported, never rethrown. */
+  const guard = <T>(run: () => T, fallback: T): T => {
+    try {
+      return run();
+    } catch (err) {
+      failed = true;
+      copying = false;
+      chunks = [];
+      try {
+        hooks.onCallbackError?.(err);
+      } catch {
+        // The reporter itself threw: nothing is left to tell; the response goes on.
+      }
+      return fallback;
+    }
+  };
+
+  const settle = (finishedOk: boolean, why: string): void => {
     if (settled) return;
     settled = true;
-    if (store && copying) hooks.finished(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    else hooks.abandoned();
+    const reason = finishedOk ? incomplete() : why;
+    if (reason === undefined) {
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      chunks = [];
+      guard(() => hooks.finished(body), undefined);
+      // finished() threw part-way: make sure the caller's flight still ends.
+      if (failed) abandon('the finished hook threw');
+      return;
+    }
     chunks = [];
+    abandon(reason);
+  };
+  const abandon = (reason: string): void => {
+    try {
+      hooks.abandoned(reason);
+    } catch (err) {
+      try {
+        hooks.onCallbackError?.(err);
+      } catch {
+        // as above
+      }
+    }
+  };
+
+  /** Why a finished response's copy is not the whole response, or undefined when it is. */
+  const incomplete = (): string | undefined => {
+    if (failed) return 'a capture hook threw';
+    if (swallowing) return 'swallowed (stale-if-error)';
+    if (!copying) return 'not kept (not storable, or over maxEntryBytes)';
+    // RFC 9110 §8.6: the body is as long as Content-Length says; a shorter one was cut off.
+    if (declaredLength !== undefined && size !== declaredLength) return `body of ${size} bytes, Content-Length said ${declaredLength}`;
+    // A status changed after the headers went out: something (an error handler) took the
+    // response over after its body began, so what was sent is not what the handler meant.
+    if (res.statusCode !== sentStatus) return `status changed from ${sentStatus} to ${res.statusCode} after the headers were sent`;
+    return undefined;
   };
 
   const keep = (chunk: unknown, encoding: unknown): void => {
@@ -67,11 +129,16 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
     if (decided) return;
     decided = true;
     const status = typeof statusArg === 'number' ? statusArg : res.statusCode;
-    if (hooks.swallow?.(status)) {
+    sentStatus = status;
+    if (guard(() => hooks.swallow?.(status) === true, false)) {
       swallowing = true;
       return;
     }
-    copying = hooks.headers(single);
+    if (failed) return;
+    copying = guard(() => hooks.headers(single), false);
+    // Read after headers(): it may set headers, and Content-Length is what Node will send.
+    const length = res.getHeader('content-length');
+    if (length !== undefined) declaredLength = /^\d+$/.test(String(length)) ? Number(length) : -1;
   };
 
   res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
@@ -107,8 +174,16 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
       this.writeHead = original.writeHead;
       this.write = original.write;
       this.end = original.end;
-      settle(false);
-      hooks.onSwallowed?.(original);
+      settle(false, 'swallowed (stale-if-error)');
+      const answered = guard(() => {
+        hooks.onSwallowed?.(original);
+        return true;
+      }, false);
+      // The stale answer failed: the client still gets an answer (the handler's was a 5xx).
+      if (!answered && !this.writableEnded) {
+        if (!this.headersSent) this.statusCode = 500;
+        (original.end as (this: ServerResponse) => ServerResponse).call(this);
+      }
       const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
       if (typeof done === 'function') this.once('finish', () => (done as Callback)());
       return this;
@@ -122,8 +197,8 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
     return (original.end as (...a: unknown[]) => ServerResponse).apply(this, [chunk, encoding, cb].filter((a) => a !== undefined));
   } as End;
 
-  res.once('finish', () => settle(!swallowing));
-  res.once('close', () => settle(false));
+  res.once('finish', () => settle(true, ''));
+  res.once('close', () => settle(false, 'closed before it finished (aborted, or a socket error)'));
 }
 
 /**

@@ -187,8 +187,12 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       engine.commit({ primaryKey: ctx.primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status, headers, body, plan, tags: allTags, o, making: flight.making })
         .then(end, () => end({ kind: 'failed' }));
     },
-    abandoned() {
+    abandoned(reason) {
+      debug('not stored %s: %s', locals.key, reason);
       end({ kind: 'none' });
+    },
+    onCallbackError(err) {
+      engine.guarded.report(new CallbackError(`a capture hook threw: ${(err as Error)?.message ?? String(err)}`, err), { operation: 'callback', key: locals.key });
     },
     onSwallowed() {
       if (aside) return;

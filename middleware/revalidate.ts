@@ -27,6 +27,8 @@ const REFRESH = Symbol('express-response-cache.refresh');
 const DROPPED = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
 interface RefreshMark {
+  /** The primary key being refreshed: the refresh stores there, whatever its own request computes. */
+  readonly key: string;
   readonly lead: Lead;
   readonly stale: CachedResponse;
   /** Set when the cache middleware took the refresh over (and will end the flight). */
@@ -45,7 +47,7 @@ export function refreshInBackground(ctx: RequestContext, stale: CachedResponse):
   const lockTtl = o.coalesce ? o.coalesce.timeout : 10_000;
   engine.coordinator.tryLead(ctx.primaryKey, engine.pathId(req.baseUrl + req.path, o), lockTtl).then((lead) => {
     if (!lead) return debug('refresh %s: already being made', ctx.primaryKey);
-    dispatch(req, { lead, stale, taken: false });
+    dispatch(req, { key: ctx.primaryKey, lead, stale, taken: false });
   }, (err) => debug('refresh %s could not start: %s', ctx.primaryKey, (err as Error)?.message));
 }
 

@@ -13,7 +13,7 @@ import type { FlightOutcome } from './flight';
 import type { GuardTarget, Making } from './guard';
 import { GuardedStore, UNAVAILABLE } from './guarded-store';
 import { varyNames } from './headers';
-import { indexPath, normalizePath, shortenKey, variantKey, buildCacheKey } from './key';
+import { indexPath, normalizePath, variantKey, buildCacheKey, customKey } from './key';
 import { Metrics } from './metrics';
 import { resolveOptions, type ResolvedOptions } from './options';
 import { header, responseNotStorableReason, type IncomingHeaders, type RequestInfo, type ResponseInfo } from './policy';
@@ -110,10 +110,13 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     return resolveOptions(overrides, this.options, 'cache.middleware');
   }
 
-  /** The primary key of a request: built, or the `key` option's, inside the namespace. */
-  primaryKey(req: { method: string; path: string; query: string; headers: IncomingHeaders }, o: ResolvedOptions<Req, Res>, custom?: string): string {
-    if (custom !== undefined) return shortenKey(`${o.keyPrefix}k:${custom}`);
-    return buildCacheKey({ keyPrefix: o.keyPrefix, method: req.method, path: req.path, query: req.query, headers: req.headers, vary: o.vary, queryFilter: o.queryFilter });
+  /**
+   * The primary key of a request: built, or the `key` option's, inside the namespace.
+   * `host`: the request's host when the `host` option is on (null: none sent), else undefined.
+   */
+  primaryKey(req: { method: string; host?: string | null; path: string; query: string; headers: IncomingHeaders }, o: ResolvedOptions<Req, Res>, custom?: string): string {
+    if (custom !== undefined) return customKey(o.keyPrefix, custom);
+    return buildCacheKey({ keyPrefix: o.keyPrefix, method: req.method, host: req.host, path: req.path, query: req.query, headers: req.headers, vary: o.vary, queryFilter: o.queryFilter });
   }
 
   /** Find the response for this request: the primary key's, or its variant's when it varies. */

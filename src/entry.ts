@@ -8,13 +8,20 @@
  *   rest        the body, raw bytes (never JSON- or base64-encoded)
  *
  * Anything that does not decode, including another version, throws EntryCorruptError and
- * the cache treats it as a miss.
+ * the cache treats it as a miss. Decoding also checks that what decoded can be replayed: a
+ * status Node can send, header names and values Node's setHeader accepts, a body of the
+ * length the metadata states, bounded counts, finite times. A Redis entry written by
+ * something else (or bit-flipped) must be a miss, never a throw in replay.
  */
 
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { EntryCorruptError } from './errors';
 
 export const ENTRY_VERSION = 1;
 const HEADER_BYTES = 6;
+
+/** Bounds a decoded entry must keep: far above what the cache writes, far below harm. */
+export const ENTRY_LIMITS = Object.freeze({ headers: 1000, headerValues: 1000, tags: 10_000, vary: 100 });
 
 /** The times every entry keeps apart, in epoch milliseconds (undici, bentocache). */
 export interface EntryTimes {
@@ -76,7 +83,7 @@ export function encodeEntry(entry: Entry): Buffer {
     case 'response':
       meta = {
         status: entry.status, headers: entry.headers, etag: entry.etag, lastModified: entry.lastModified,
-        originAge: entry.originAge, path: entry.path, tags: entry.tags, ...times(entry),
+        originAge: entry.originAge, path: entry.path, tags: entry.tags, ...times(entry), size: entry.body.length,
       };
       body = entry.body;
       break;
@@ -84,7 +91,7 @@ export function encodeEntry(entry: Entry): Buffer {
       meta = { vary: entry.vary, path: entry.path, tags: entry.tags, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
       break;
     case 'value':
-      meta = { path: entry.path, tags: entry.tags, ...times(entry) };
+      meta = { path: entry.path, tags: entry.tags, ...times(entry), size: entry.body.length };
       body = entry.body;
       break;
   }
@@ -115,29 +122,32 @@ export function decodeEntry(buf: Buffer): Entry {
   const body = buf.subarray(HEADER_BYTES + metaLength);
   switch (buf[1]) {
     case KIND_CODES.response:
+      bodySize(meta.size, body);
       return {
         kind: 'response',
-        status: int(meta.status, 'status'),
+        status: storedStatus(meta.status),
         headers: headerList(meta.headers),
-        etag: str(meta.etag, 'etag'),
-        lastModified: meta.lastModified === undefined ? undefined : str(meta.lastModified, 'lastModified'),
+        etag: headerValue(meta.etag, 'etag'),
+        lastModified: meta.lastModified === undefined ? undefined : headerValue(meta.lastModified, 'lastModified'),
         originAge: int(meta.originAge, 'originAge'),
         path: str(meta.path, 'path'),
-        tags: strings(meta.tags, 'tags'),
+        tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags),
         ...readTimes(meta),
         body,
       };
     case KIND_CODES.vary:
+      if (body.length !== 0) throw new EntryCorruptError('entry vary marker has a body');
       return {
         kind: 'vary',
-        vary: strings(meta.vary, 'vary'),
+        vary: headerNames(meta.vary),
         path: str(meta.path, 'path'),
-        tags: strings(meta.tags, 'tags'),
+        tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags),
         storedAt: int(meta.storedAt, 'storedAt'),
         expiresAt: int(meta.expiresAt, 'expiresAt'),
       };
     case KIND_CODES.value:
-      return { kind: 'value', path: str(meta.path, 'path'), tags: strings(meta.tags, 'tags'), ...readTimes(meta), body };
+      bodySize(meta.size, body);
+      return { kind: 'value', path: str(meta.path, 'path'), tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags), ...readTimes(meta), body };
     default:
       throw new EntryCorruptError(`entry has unknown kind ${buf[1]}`);
   }
@@ -158,8 +168,20 @@ function readTimes(meta: Record<string, unknown>): EntryTimes {
 }
 
 function int(v: unknown, name: string): number {
+  // Safe integers only: NaN, Infinity, fractions and negatives are no time, age or size.
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new EntryCorruptError(`entry ${name} is not a non-negative integer`);
   return v;
+}
+
+/** A stored response's status: an integer Node can send, and one this cache stores (RFC 9110 §15; never 1xx). */
+function storedStatus(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 200 || v > 599) throw new EntryCorruptError(`entry status ${JSON.stringify(v)} is not a status from 200 to 599`);
+  return v;
+}
+
+/** The body is exactly as long as the metadata says: a truncated or padded entry is corrupt. */
+function bodySize(v: unknown, body: Buffer): void {
+  if (int(v, 'size') !== body.length) throw new EntryCorruptError(`entry body is ${body.length} bytes, its metadata says ${String(v)}`);
 }
 
 function str(v: unknown, name: string): string {
@@ -167,17 +189,49 @@ function str(v: unknown, name: string): string {
   return v;
 }
 
-function strings(v: unknown, name: string): string[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new EntryCorruptError(`entry ${name} is not a list of strings`);
+function strings(v: unknown, name: string, max: number): string[] {
+  if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string')) throw new EntryCorruptError(`entry ${name} is not a list of at most ${max} strings`);
   return v;
 }
 
+/** A header value setHeader accepts (RFC 9110 §5.5: no CR, LF or NUL). */
+function headerValue(v: unknown, name: string): string {
+  const s = str(v, name);
+  try {
+    validateHeaderValue(name, s);
+  } catch {
+    throw new EntryCorruptError(`entry ${name} is not a valid header value`);
+  }
+  return s;
+}
+
+/** Request header names a vary marker picks variants by: RFC 9110 §5.6.2 tokens. */
+function headerNames(v: unknown): string[] {
+  const names = strings(v, 'vary', ENTRY_LIMITS.vary);
+  for (const n of names) {
+    try {
+      validateHeaderName(n);
+    } catch {
+      throw new EntryCorruptError('entry vary names are not header names');
+    }
+  }
+  return names;
+}
+
 function headerList(v: unknown): Array<[string, HeaderValue]> {
-  if (!Array.isArray(v)) throw new EntryCorruptError('entry headers are not a list');
+  if (!Array.isArray(v) || v.length > ENTRY_LIMITS.headers) throw new EntryCorruptError(`entry headers are not a list of at most ${ENTRY_LIMITS.headers}`);
   for (const pair of v) {
     const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string'
-      && (typeof pair[1] === 'string' || (Array.isArray(pair[1]) && pair[1].every((s: unknown) => typeof s === 'string')));
+      && (typeof pair[1] === 'string' || (Array.isArray(pair[1]) && pair[1].length <= ENTRY_LIMITS.headerValues && pair[1].every((s: unknown) => typeof s === 'string')));
     if (!ok) throw new EntryCorruptError('entry headers are malformed');
+    // What replay hands to setHeader must be what setHeader accepts (RFC 9110 §5.1 token
+    // names; §5.5 values without CR, LF or NUL), or the hit would throw.
+    try {
+      validateHeaderName(pair[0]);
+      validateHeaderValue(pair[0], pair[1]);
+    } catch {
+      throw new EntryCorruptError(`entry header ${JSON.stringify(pair[0]).slice(0, 40)} is not one Node can send`);
+    }
   }
   return v as Array<[string, HeaderValue]>;
 }

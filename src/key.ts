@@ -1,11 +1,13 @@
 /**
- * Cache keys: pure functions of the request's method, path, query and headers.
+ * Cache keys: pure functions of the request's method, host, path, query and headers.
  *
- *   prefix:version:namespace:GET:/path?a=1&b=2|accept-language=fr
+ *   prefix:version:namespace:GET:shop.example:/path?a=1&b=2|accept-language=fr
+ *   prefix:version:namespace:GET:/path?a=1                   (host: false)
+ *   prefix:version:namespace:k:<custom, percent-encoded>      (the key option)
  *
  * Every request-supplied part is percent-encoded so that none of the separators
- * (`:` after the method, `?`, `&`, `=`, `|`, `#`) can appear inside it: no input can make
- * two different requests share a key, or a key leave its namespace.
+ * (`:` after the method and the host, `?`, `&`, `=`, `|`, `#`) can appear inside it: no
+ * input can make two different requests share a key, or a key leave its namespace.
  */
 
 import { createHash } from 'node:crypto';
@@ -18,6 +20,11 @@ export interface CacheKeyParts {
   /** `prefix:version:namespace:`; default 'cache:v1:http:'. */
   keyPrefix?: string;
   method: string;
+  /**
+   * The host the app sees (`req.hostname`), or null when the request named none.
+   * Omitted (undefined): the key has no host part (`host: false`).
+   */
+  host?: string | null;
   /** The path as sent (`req.baseUrl + req.path`), without the query. */
   path: string;
   /** The raw query string, without the leading `?`. */
@@ -32,10 +39,12 @@ export interface CacheKeyParts {
 
 export type NameFilter = (name: string) => boolean;
 
-/** The key the middleware builds: method class (HEAD reads GET's), path, sorted query, vary headers. */
+/** The key the middleware builds: method class (HEAD reads GET's), host, path, sorted query, vary headers. */
 export function buildCacheKey(parts: CacheKeyParts): string {
   const method = parts.method.toUpperCase();
-  let key = `${parts.keyPrefix ?? 'cache:v1:http:'}${method === 'HEAD' ? 'GET' : method}:${normalizePath(parts.path)}`;
+  let key = `${parts.keyPrefix ?? 'cache:v1:http:'}${method === 'HEAD' ? 'GET' : method}:`;
+  if (parts.host !== undefined) key += keyHost(parts.host) + ':';
+  key += keyPath(parts.path);
   const query = canonicalQuery(parts.query ?? '', parts.queryFilter);
   if (query) key += '?' + query;
   if (parts.vary && parts.vary.length > 0) key += '|' + varyPart(parts.vary, parts.headers ?? {});
@@ -45,6 +54,38 @@ export function buildCacheKey(parts: CacheKeyParts): string {
 /** The key of one variant of a response that said `Vary: names` (RFC 9111 §4.1). */
 export function variantKey(primaryKey: string, names: readonly string[], headers: Readonly<Record<string, string | string[] | undefined>>): string {
   return shortenKey(`${primaryKey}|v|${varyPart(names, headers)}`);
+}
+
+/**
+ * A custom key (the `key` option's output) inside the namespace: `k:` then the output
+ * percent-encoded, so it holds none of `:`, `?`, `|`, `#`, `%` raw. A built key's method
+ * class is upper-case and a hashed key ends in `#`, so no output can meet either.
+ */
+export function customKey(keyPrefix: string, custom: string): string {
+  return shortenKey(`${keyPrefix}k:${encodeURIComponent(toWellFormed(custom))}`);
+}
+
+/**
+ * The host as it appears in a key: lower-cased (RFC 9110 §4.2.3: the host is
+ * case-insensitive), every character outside a-z, 0-9, `.` and `-` percent-encoded (the
+ * port's `:`, an IPv6 literal's brackets, anything hostile), so it cannot hold a key's
+ * separators. No host (null or empty) is the empty string, which no real host encodes to.
+ */
+export function keyHost(host: string | null | undefined): string {
+  if (!host) return '';
+  const lower = host.toLowerCase();
+  if (/^[a-z0-9.-]+$/.test(lower)) return lower;
+  let out = '';
+  for (const ch of toWellFormed(lower)) {
+    if (/^[a-z0-9.-]$/.test(ch)) out += ch;
+    else out += encodeURIComponent(ch).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  }
+  return out;
+}
+
+/** Lone surrogates replaced by U+FFFD, so encodeURIComponent cannot throw. */
+function toWellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** Keys over MAX_KEY_BYTES keep a readable head and end in a hash of the whole key. */
@@ -61,15 +102,32 @@ export function shortenKey(key: string): string {
 const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 
 /**
- * The path as sent, with every character outside RFC 3986's pchar set percent-encoded
- * (UTF-8) and hex digits upper-cased, so `/a|b`, `/a%7Cb` and `/a%7cb` are one key.
- * A `%` that starts no escape is kept as sent: `/a%zz` and `/a%25zz` are different paths
- * to Express (req.path), so they must not share a key.
+ * The path as it appears in a built key: every character outside RFC 3986's pchar set
+ * percent-encoded (UTF-8) and hex digits upper-cased, so `/a|b`, `/a%7Cb` and `/a%7cb` are
+ * one key. A `%` that starts no escape is kept as sent: `/a%zz` and `/a%25zz` are different
+ * paths to Express (req.path), so they must not share a key. Escapes of unreserved
+ * characters stay as sent here (unlike normalizePath): Express matches a literal route
+ * `/a` against the raw path, so `/%61` is another resource to it (a 404, say) that must not
+ * take `/a`'s entry. A path that does not start with `/` (never one Express gives) is
+ * marked with `*`, which no host in a key starts with.
+ */
+function keyPath(path: string): string {
+  const out = upperHex(PATH_SAFE.test(path) ? path : encodeOutside(path));
+  return out.startsWith('/') ? out : '*' + out;
+}
+
+/**
+ * The path as invalidation knows it (index paths and prefixes): as in a key, and also with
+ * escapes of unreserved characters decoded (RFC 3986 §6.2.2.2: ALPHA / DIGIT / "-" / "." /
+ * "_" / "~"), so a PUT to `/products/42` reaches the entry of `/products/%34%32`.
  */
 export function normalizePath(path: string): string {
-  let out = PATH_SAFE.test(path) ? path : encodeOutside(path);
-  if (out.includes('%')) out = out.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => '%' + hex.toUpperCase());
-  return out;
+  const out = upperHex(PATH_SAFE.test(path) ? path : encodeOutside(path));
+  return out.includes('%') ? out.replace(/%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))) : out;
+}
+
+function upperHex(path: string): string {
+  return path.includes('%') ? path.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => '%' + hex.toUpperCase()) : path;
 }
 
 function encodeOutside(path: string): string {
@@ -84,7 +142,7 @@ function encodeOutside(path: string): string {
 const PATH_CHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]$/;
 
 /**
- * The path as the invalidation index knows it: normalised, lower-cased, with no trailing
+ * The path as the invalidation index knows it: normalised (above), lower-cased, with no trailing
  * slash. Express routes `/Products/` and `/products` to one handler by default, so one
  * `invalidate({ paths: ['/products'] })` drops them all; over-invalidating is safe.
  */
@@ -129,13 +187,33 @@ function keyComponent(raw: string, decoded = decodeComponent(raw)): string {
   return decoded === undefined ? '%%' + encodeURIComponent(raw) : encodeURIComponent(decoded);
 }
 
-/** `ignore` / `only` lists of names, each exact or ending in `*` for a prefix (`utm_*`). */
+/**
+ * `ignore` / `only` lists of names, each exact or ending in `*` for a prefix (`utm_*`).
+ * A name matches by itself or by its base name, the one qs (Express 4's default parser,
+ * Express 5's `extended`) files it under: `page[]`, `page[0]`, `page[x][y]` and `[page]`
+ * are all `page` to it, so none of them may slip past `only: ['page']`.
+ */
 export function compileNameFilter(option: QueryOption): NameFilter {
   const list = 'only' in option ? option.only : option.ignore;
   const exact = new Set(list.filter((n) => !n.endsWith('*')));
   const prefixes = list.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
-  const matches = (name: string): boolean => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+  const one = (name: string): boolean => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+  const matches = (name: string): boolean => {
+    if (one(name)) return true;
+    const base = baseName(name);
+    return base !== name && one(base);
+  };
   return 'only' in option ? matches : (name) => !matches(name);
+}
+
+/**
+ * The name qs reads a parameter as: the part before the first `[…]` group (without nested
+ * brackets), or that group's content when nothing comes before it (qs's parseKeys).
+ */
+export function baseName(name: string): string {
+  const group = /\[[^[\]]*\]/.exec(name);
+  if (!group) return name;
+  return group.index > 0 ? name.slice(0, group.index) : group[0].slice(1, -1);
 }
 
 /** `name=value&…` for the given header names; an absent header has no `=`, unlike an empty one. */

@@ -20,6 +20,7 @@ export const DEFAULTS = Object.freeze({
   methods: Object.freeze(['GET', 'HEAD']) as readonly string[],
   statuses: Object.freeze([200, 203, 204]) as readonly number[],
   vary: Object.freeze([]) as readonly string[],
+  host: true,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 100,
   whenStoreDown: 'bypass' as 'bypass' | 'memory',
@@ -52,6 +53,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly statuses: ReadonlySet<number>;
   /** Lower-case, sorted, de-duplicated. */
   readonly vary: readonly string[];
+  /** The host the app sees is part of the built key. */
+  readonly host: boolean;
   readonly query: QueryOption | undefined;
   /** Compiled from `query`: true when a parameter name belongs in the key. */
   readonly queryFilter: NameFilter | undefined;
@@ -78,7 +81,7 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
 
 const KNOWN = new Set([
   'store', 'redis', 'tiered', 'namespace', 'version', 'prefix', 'ttl', 'maxTtl', 'jitter',
-  'staleWhileRevalidate', 'staleIfError', 'methods', 'statuses', 'vary', 'query', 'key', 'tags',
+  'staleWhileRevalidate', 'staleIfError', 'methods', 'statuses', 'vary', 'host', 'query', 'key', 'tags',
   'freshness', 'tagHeader', 'maxEntryBytes', 'storeTimeout', 'whenStoreDown', 'fallbackTtl', 'coalesce', 'invalidateUnsafe',
   'headers', 'bypass', 'shareAuthorized', 'onError',
 ]);
@@ -254,6 +257,7 @@ export function resolveOptions<Req, Res>(
     ttl, freshness: freshness as 'response' | 'ttl', maxTtl, jitter: jitter as number,
     staleWhileRevalidate: swr, staleIfError: sie,
     methods, statuses, vary, query, queryFilter,
+    host: bool('host', base ? base.host : DEFAULTS.host),
     key: fn<(req: Req) => string>('key', base?.key),
     tags, tagHeader,
     maxEntryBytes: maxEntryBytes as number,

@@ -95,6 +95,13 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   statuses?: readonly number[];
   /** Request headers always part of the key. @default [] */
   vary?: readonly string[];
+  /**
+   * The host the app sees (Express's `req.hostname`, which follows `trust proxy` and
+   * X-Forwarded-Host; the port is not part of it) is part of the key, so a response
+   * built from the Host header (absolute links, a tenant picked by host) is never served
+   * for another host. `false` for apps that answer every host alike. @default true
+   */
+  host?: boolean;
   /** Which query parameters are part of the key. @default all */
   query?: QueryOption;
   /** Replaces the built key (still namespaced). */

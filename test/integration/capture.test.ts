@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createCache } from '../../middleware';
+import { capture, type CaptureHooks } from '../../middleware/capture';
 import { forEachExpress } from '../helpers/express';
 import { allBytes, closeAfterEach, deferred, send, serve, track, until } from '../helpers/http';
 
@@ -337,4 +338,166 @@ forEachExpress((express) => {
         .toEqual([200, 'HIT', 'flat', 'text/csv', 'a,b']);
     });
   });
+
+  describe('when a body is not complete', () => {
+    it('should never store a body shorter than its Content-Length: the next request runs the handler', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/short', (_req, res) => {
+        calls++;
+        res.set('Content-Length', '100').type('text/plain');
+        res.write('x'.repeat(50));
+        res.end();
+      });
+      const { url } = await serve(app);
+      const a = await sendLoose(url, '/short');
+      const b = await sendLoose(url, '/short');
+      expect(a.body.length).toBe(50);
+      expect([a.headers['x-cache'], b.headers['x-cache']]).toEqual(['MISS', 'MISS']);
+      expect(b.headers['content-length']).toBe('100');
+      expect(calls).toBe(2);
+    });
+
+    it('should store a body that matches its Content-Length, written in chunks', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/exact', (_req, res) => {
+        calls++;
+        res.set('Content-Length', '100').type('text/plain');
+        res.write('x'.repeat(50));
+        res.end('y'.repeat(50));
+      });
+      const { url } = await serve(app);
+      await send(url, '/exact');
+      const b = await send(url, '/exact');
+      expect([b.headers['x-cache'], b.text]).toEqual(['HIT', 'x'.repeat(50) + 'y'.repeat(50)]);
+      expect(calls).toBe(1);
+    });
+
+    it.each([
+      ['default statuses', {}],
+      // 500 storable: only the status change after the headers tells the partial body apart.
+      ['statuses [200, 500]', { statuses: [200, 500] }],
+    ])('should not store a partial body an error handler ended with res.end() after setting 500 (%s)', async (_name, options) => {
+      const { app } = setup(options);
+      let calls = 0;
+      app.get('/partial', (_req, res, next) => {
+        calls++;
+        res.type('text/plain');
+        res.write('first half, ');
+        next(new Error('the database went away'));
+      });
+      app.use((_err: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+        // Too late for a 500 on the wire; the status only changes on the response object.
+        res.status(500);
+        res.end();
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/partial');
+      const b = await send(url, '/partial');
+      expect([a.status, a.text]).toEqual([200, 'first half, ']);
+      expect([b.headers['x-cache'], b.text]).toEqual(['MISS', 'first half, ']);
+      expect(calls).toBe(2);
+    });
+
+    it('should not store a response whose socket is destroyed mid-body', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/torn', (req, res) => {
+        calls++;
+        res.type('text/plain');
+        res.write('some of it');
+        if (calls === 1) setImmediate(() => req.socket.destroy());
+        else res.end(' and the rest');
+      });
+      const { url } = await serve(app);
+      await sendLoose(url, '/torn');
+      const b = await send(url, '/torn');
+      const c = await send(url, '/torn');
+      expect([b.headers['x-cache'], b.text]).toEqual(['MISS', 'some of it and the rest']);
+      expect([c.headers['x-cache'], c.text]).toEqual(['HIT', 'some of it and the rest']);
+      expect(calls).toBe(2);
+    });
+  });
+
+  describe('when a capture hook throws', () => {
+    /** A bare capture() over a real response, with hooks that may throw. */
+    async function captured(hooks: Partial<CaptureHooks>, handler: (res: http.ServerResponse) => void) {
+      const seen = { errors: [] as unknown[], abandoned: [] as string[], finished: [] as string[] };
+      const { url } = await serve((_req, res) => {
+        capture(res, 1024, {
+          headers: () => true,
+          finished: (body) => seen.finished.push(body.toString()),
+          abandoned: (reason) => seen.abandoned.push(reason),
+          onCallbackError: (err) => seen.errors.push(err),
+          ...hooks,
+        });
+        handler(res);
+      });
+      return { url, seen };
+    }
+    const boom = () => {
+      throw new Error('boom');
+    };
+
+    it.each([
+      ['headers()', { headers: boom }],
+      ['swallow()', { swallow: boom }],
+    ])('should pass the response through untouched when %s throws, store nothing, and report it', async (_name, hooks) => {
+      const { url, seen } = await captured(hooks, (res) => {
+        res.setHeader('Content-Type', 'text/plain');
+        res.write('a');
+        res.end('b');
+      });
+      const r = await send(url, '/');
+      expect([r.status, r.text]).toEqual([200, 'ab']);
+      await until(() => seen.abandoned.length === 1);
+      expect(seen.finished).toEqual([]);
+      expect(seen.abandoned).toEqual(['a capture hook threw']);
+      expect((seen.errors[0] as Error).message).toBe('boom');
+    });
+
+    it('should report a finished() that throws and still call abandoned(), so no flight waits forever', async () => {
+      const { url, seen } = await captured({ finished: boom }, (res) => res.end('whole'));
+      const r = await send(url, '/');
+      expect(r.text).toBe('whole');
+      await until(() => seen.abandoned.length === 1);
+      expect(seen.abandoned).toEqual(['the finished hook threw']);
+      expect(seen.errors.length).toBe(1);
+    });
+
+    it('should survive an abandoned() and an onCallbackError() that throw', async () => {
+      const { url } = await captured({ headers: boom, abandoned: boom, onCallbackError: boom }, (res) => res.end('still here'));
+      const r = await send(url, '/');
+      expect([r.status, r.text]).toEqual([200, 'still here']);
+    });
+
+    it('should say why an incomplete body was abandoned', async () => {
+      const { url, seen } = await captured({}, (res) => {
+        res.setHeader('Content-Length', '10');
+        res.end('12345');
+      });
+      await sendLoose(url, '/');
+      await until(() => seen.abandoned.length === 1);
+      expect(seen.abandoned).toEqual(['body of 5 bytes, Content-Length said 10']);
+      expect(seen.finished).toEqual([]);
+    });
+  });
 });
+
+/** Like send(), but a response cut short (fewer bytes than Content-Length) resolves with what came. */
+function sendLoose(base: string, path: string): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = () => resolve({ headers: res.headers, body: Buffer.concat(chunks) });
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', done);
+      res.on('end', done);
+      res.on('close', done);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

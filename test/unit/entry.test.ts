@@ -1,5 +1,5 @@
-import { decodeEntry, encodeEntry, ENTRY_VERSION, type CachedResponse } from '../../src/entry';
-import { EntryCorruptError } from '../../src/errors';
+import { decodeEntry, encodeEntry, ENTRY_LIMITS, ENTRY_VERSION, type CachedResponse } from '../../src/entry';
+import { CacheError, EntryCorruptError } from '../../src/errors';
 
 const times = { storedAt: 1, staleAt: 2, swrUntil: 3, sieUntil: 4, expiresAt: 4 };
 const response: CachedResponse = {
@@ -7,7 +7,105 @@ const response: CachedResponse = {
   etag: '"x"', lastModified: undefined, originAge: 3, path: 'cache:v1:http:/x', tags: ['cache:v1:http:t'], body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)), ...times,
 };
 
+/** Hand-made entry bytes: a version, a kind, JSON metadata and a body, as a foreign writer might. */
+function forge(kind: number, meta: unknown, body: Buffer = Buffer.alloc(0)): Buffer {
+  const json = Buffer.from(typeof meta === 'string' ? meta : JSON.stringify(meta), 'utf8');
+  const head = Buffer.alloc(6);
+  head[0] = ENTRY_VERSION;
+  head[1] = kind;
+  head.writeUInt32BE(json.length, 2);
+  return Buffer.concat([head, json, body]);
+}
+
+/** The metadata encodeEntry writes for `response`, with `changes` over it. */
+function responseMeta(changes: Record<string, unknown> = {}): Record<string, unknown> {
+  const { kind: _kind, body, ...meta } = response;
+  return { ...meta, size: body.length, ...changes };
+}
+
 describe('entry codec', () => {
+  describe('when the bytes decode but hold what Node could not send', () => {
+    it('should accept the forged copy of a good entry (the forge is faithful)', () => {
+      expect(decodeEntry(forge(0, responseMeta(), response.body))).toEqual(response);
+    });
+
+    it.each([
+      ['status 0', { status: 0 }],
+      ['status 99', { status: 99 }],
+      ['status 100 (a stored response is final)', { status: 100 }],
+      ['status 199', { status: 199 }],
+      ['status 600', { status: 600 }],
+      ['status 200.5', { status: 200.5 }],
+      ['status "200"', { status: '200' }],
+      ['status null', { status: null }],
+      ['a header value with \r\n', { headers: [['x-a', 'ok\r\nSet-Cookie: sid=evil']] }],
+      ['a header value with \n', { headers: [['x-a', 'a\nb']] }],
+      ['a header value with NUL', { headers: [['x-a', 'a\u0000b']] }],
+      ['a header value beyond Latin-1', { headers: [['x-a', '\u2028']] }],
+      ['a list value with \r', { headers: [['link', ['<a>', '<b>\r']]] }],
+      ['a header name with a space', { headers: [['x a', '1']] }],
+      ['a header name with a colon', { headers: [['x:a', '1']] }],
+      ['an empty header name', { headers: [['', '1']] }],
+      ['a header pair of three', { headers: [['x-a', '1', '2']] }],
+      ['a numeric header value', { headers: [['x-a', 1]] }],
+      ['an ETag with \r\n', { etag: '"x"\r\nX-Evil: 1' }],
+      ['a Last-Modified with \n', { lastModified: 'Mon\n' }],
+      [`more than ${ENTRY_LIMITS.headers} headers`, { headers: Array.from({ length: ENTRY_LIMITS.headers + 1 }, (_, i) => [`x-${i}`, '1']) }],
+      [`a header of more than ${ENTRY_LIMITS.headerValues} values`, { headers: [['link', Array.from({ length: ENTRY_LIMITS.headerValues + 1 }, () => 'a')]] }],
+      [`more than ${ENTRY_LIMITS.tags} tags`, { tags: Array.from({ length: ENTRY_LIMITS.tags + 1 }, (_, i) => `t${i}`) }],
+      ['a size that says more than the body', { size: response.body.length + 1 }],
+      ['a size that says less than the body', { size: response.body.length - 1 }],
+      ['no size', { size: undefined }],
+      ['a stale time of Infinity (JSON null)', { staleAt: null }],
+      ['a fractional time', { expiresAt: 4.5 }],
+      ['a negative time', { storedAt: -1 }],
+      ['a time past the safe integers', { expiresAt: 2 ** 53 }],
+      ['a negative origin Age', { originAge: -3 }],
+    ])('should throw ERC_ENTRY_CORRUPT for %s', (_name, changes) => {
+      const buf = forge(0, responseMeta(changes), response.body);
+      expect(() => decodeEntry(buf)).toThrow(EntryCorruptError);
+      try {
+        decodeEntry(buf);
+      } catch (err) {
+        expect(err).toBeInstanceOf(CacheError);
+        expect((err as CacheError).code).toBe('ERC_ENTRY_CORRUPT');
+      }
+    });
+
+    it('should throw for a truncated body, a padded body, and a body cut off by one byte', () => {
+      const good = encodeEntry(response);
+      expect(() => decodeEntry(good.subarray(0, good.length - 1))).toThrow(EntryCorruptError);
+      expect(() => decodeEntry(good.subarray(0, good.length - 200))).toThrow(EntryCorruptError);
+      expect(() => decodeEntry(Buffer.concat([good, Buffer.from([0])]))).toThrow(EntryCorruptError);
+    });
+
+    it('should throw for a metadata length that claims 4 GiB', () => {
+      const buf = encodeEntry(response);
+      buf.writeUInt32BE(0xffffffff, 2);
+      expect(() => decodeEntry(buf)).toThrow(EntryCorruptError);
+    });
+
+    it.each([
+      ['vary names that are not tokens', { vary: ['accept language'], path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.alloc(0)],
+      ['too many vary names', { vary: Array.from({ length: ENTRY_LIMITS.vary + 1 }, (_, i) => `x-${i}`), path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.alloc(0)],
+      ['a vary marker with a body', { vary: ['accept'], path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.from('x')],
+    ])('should throw for a vary marker with %s', (_name, meta, body) => {
+      expect(() => decodeEntry(forge(1, meta, body))).toThrow(EntryCorruptError);
+    });
+
+    it('should throw for a value whose body is not the stated size', () => {
+      const meta = { path: 'p', tags: [], ...times, size: 3 };
+      expect(decodeEntry(forge(2, meta, Buffer.from('abc'))).kind).toBe('value');
+      expect(() => decodeEntry(forge(2, meta, Buffer.from('ab')))).toThrow(EntryCorruptError);
+    });
+
+    it('should accept every status from 200 to 599 and headers Node accepts', () => {
+      for (const status of [200, 204, 301, 404, 599]) expect((decodeEntry(forge(0, responseMeta({ status }), response.body)) as CachedResponse).status).toBe(status);
+      const headers = [['x-tab', 'a\tb'], ['x-latin1', 'caf\u00e9'], ['x-empty', ''], ['set-like', ['a', 'b']]];
+      expect((decodeEntry(forge(0, responseMeta({ headers }), response.body)) as CachedResponse).headers).toEqual(headers);
+    });
+  });
+
   describe('when the bytes are not an entry', () => {
     it.each([
       ['empty', Buffer.alloc(0)],

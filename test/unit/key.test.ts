@@ -1,4 +1,4 @@
-import { buildCacheKey, canonicalQuery, compileNameFilter, indexPath, normalizePath, shortenKey, variantKey, MAX_KEY_BYTES } from '../../src/key';
+import { baseName, buildCacheKey, canonicalQuery, compileNameFilter, customKey, indexPath, keyHost, normalizePath, shortenKey, variantKey, MAX_KEY_BYTES } from '../../src/key';
 
 describe('key', () => {
   describe('when the input is hostile', () => {
@@ -26,6 +26,48 @@ describe('key', () => {
     it('should not let a path reach another namespace', () => {
       const key = buildCacheKey({ keyPrefix: 'cache:v1:shop:', method: 'GET', path: '/../../cache:v1:admin:GET:/x' });
       expect(key.startsWith('cache:v1:shop:GET:/')).toBe(true);
+    });
+
+    it.each([
+      ['a port', 'shop.example:8080', 'shop.example%3A8080'],
+      ['an IPv6 literal', '[::1]', '%5B%3A%3A1%5D'],
+      ['separators', 'a:b|c?d#e/f', 'a%3Ab%7Cc%3Fd%23e%2Ff'],
+      ['a lone %', 'a%zz', 'a%25zz'],
+      ['sub-delims', "a!'()*b", 'a%21%27%28%29%2Ab'],
+      ['upper case', 'Shop.EXAMPLE', 'shop.example'],
+      ['a lone surrogate', 'a\uD800', 'a%EF%BF%BD'],
+    ])('should encode a host with %s so that it holds no separator', (_name, host, expected) => {
+      expect(keyHost(host)).toBe(expected);
+    });
+
+    it('should key no host apart from every real host, and host: false apart from both', () => {
+      const none = buildCacheKey({ method: 'GET', host: null, path: '/a' });
+      const empty = buildCacheKey({ method: 'GET', host: '', path: '/a' });
+      const off = buildCacheKey({ method: 'GET', path: '/a' });
+      expect(none).toBe('cache:v1:http:GET::/a');
+      expect(empty).toBe(none);
+      expect(off).toBe('cache:v1:http:GET:/a');
+      expect(buildCacheKey({ method: 'GET', host: 'a', path: '/a' })).toBe('cache:v1:http:GET:a:/a');
+    });
+
+    it('should mark a path that does not start with / so it cannot pose as a host', () => {
+      const relative = buildCacheKey({ method: 'GET', path: 'shop.example:/a' });
+      const hosted = buildCacheKey({ method: 'GET', host: 'shop.example', path: '/a' });
+      expect(relative).toBe('cache:v1:http:GET:*shop.example:/a');
+      expect(relative).not.toBe(hosted);
+      expect(buildCacheKey({ method: 'GET', path: '_x:/y' })).not.toBe(buildCacheKey({ method: 'GET', host: '_x', path: '/y' }));
+    });
+
+    it.each(['x', 'GET:/a', 'a#b', 'a|v|b', 'q?x=1', '%41', '50%', '\uD800'])('should encode the custom key %j so that no output meets another or a built key', (out) => {
+      const key = customKey('cache:v1:http:', out);
+      expect(key).toBe('cache:v1:http:k:' + encodeURIComponent(out.replace(/\uD800/, '\uFFFD')));
+      expect(key.slice('cache:v1:http:k:'.length)).not.toMatch(/[:|?#]/);
+    });
+
+    it('should not let a custom output equal a long output\'s hashed key', () => {
+      const long = customKey('cache:v1:http:', 'a'.repeat(300));
+      expect(long).toMatch(/#[A-Za-z0-9_-]{32}$/);
+      expect(customKey('cache:v1:http:', long.slice('cache:v1:http:k:'.length))).not.toBe(long);
     });
 
     it('should hash a 10 kB query into a short key', () => {
@@ -57,6 +99,20 @@ describe('key', () => {
       expect(canonicalQuery('utm_source=x&page=2&sort=asc', compileNameFilter({ only: ['page'] }))).toBe('page=2');
     });
 
+    it.each([
+      ['page[]', 'page'], ['page[0]', 'page'], ['page[x]', 'page'], ['page[a][b]', 'page'], ['[page]', 'page'], ['[page][x]', 'page'],
+      ['page', 'page'], ['page[', 'page['], ['page]', 'page]'], ['pa]ge[x]', 'pa]ge'], ['[]', ''], ['a[[b]]', 'a['],
+    ])('should read %s as qs does: %s', (name, base) => {
+      expect(baseName(name)).toBe(base);
+    });
+
+    it('should match only / ignore by base name as well as by name', () => {
+      const only = compileNameFilter({ only: ['page', 'utm_*'] });
+      expect(['page', 'page[]', 'page[0]', '[page]', 'utm_x[y]', 'page[', 'pages', 'x[page]'].map(only)).toEqual([true, true, true, true, true, false, false, false]);
+      const ignore = compileNameFilter({ ignore: ['page'] });
+      expect(['page', 'page[]', 'page[a][b]', 'sort', 'sort[page]'].map(ignore)).toEqual([false, false, false, true, true]);
+    });
+
     it('should build variant keys from the response Vary names', () => {
       expect(variantKey('k', ['accept-language'], { 'accept-language': 'de' })).toBe('k|v|accept-language=de');
       expect(variantKey('k', ['accept-language'], { 'accept-language': 'de' })).not.toBe(variantKey('k', ['accept-language'], { 'accept-language': 'fr' }));
@@ -67,12 +123,26 @@ describe('key', () => {
     });
   });
 
+  describe('when normalising paths', () => {
+    it('should decode unreserved escapes for invalidation only (RFC 3986 §6.2.2.2), never in keys', () => {
+      expect(normalizePath('/products/%34%32')).toBe('/products/42');
+      expect(normalizePath('/%7e%2D')).toBe('/~-');
+      expect(buildCacheKey({ method: 'GET', path: '/products/%34%32' })).toBe('cache:v1:http:GET:/products/%34%32');
+      expect(buildCacheKey({ method: 'GET', path: '/products/%34%32' })).not.toBe(buildCacheKey({ method: 'GET', path: '/products/42' }));
+    });
+  });
+
   describe('when indexing paths for invalidation', () => {
     it.each([
       ['/products/', '/products'],
       ['/Products', '/products'],
       ['/', '/'],
       ['/a%2fb', '/a%2fb'],
+      ['/products/%34%32', '/products/42'],
+      ['/%41%5a%61%7a%30%39%2d%2e%5f%7e', '/azaz09-._~'],
+      ['/a%2F%3A%25%20', '/a%2f%3a%25%20'],
+      ['/a%zz', '/a%zz'],
+      ['/caf%C3%A9', '/caf%c3%a9'],
     ])('%s -> %s', (path, expected) => {
       expect(indexPath(path)).toBe(expected);
     });

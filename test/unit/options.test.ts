@@ -120,6 +120,7 @@ describe('options', () => {
       expect(stated('invalidateUnsafe')).toBe(String(DEFAULTS.invalidateUnsafe));
       expect(stated('shareAuthorized')).toBe(String(DEFAULTS.shareAuthorized));
       expect(stated('tiered')).toBe(String(DEFAULTS.tiered));
+      expect(stated('host')).toBe(String(DEFAULTS.host));
       expect(stated('headers')).toBe(`{ xCache: '${DEFAULTS.headers.xCache}', age: ${DEFAULTS.headers.age}, cacheStatus: ${DEFAULTS.headers.cacheStatus} }`);
       expect(stated('freshness')).toBe(`'${DEFAULTS.freshness}'`);
       expect(stated('tagHeader')).toBe(`'${DEFAULTS.tagHeader}'`);
