@@ -136,6 +136,9 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
     }
     if (failed) return;
     copying = guard(() => hooks.headers(single), false);
+    // The hook may answer the client another status (a conditional client's 304) while the
+    // whole body is still kept: what goes out is what counts from here on.
+    sentStatus = res.statusCode;
     // Read after headers(): it may set headers, and Content-Length is what Node will send.
     const length = res.getHeader('content-length');
     if (length !== undefined) declaredLength = /^\d+$/.test(String(length)) ? Number(length) : -1;
@@ -148,6 +151,7 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
     foldWriteHeadHeaders(this, args);
     decide(this.statusCode);
     if (swallowing) return this;
+    if (typeof args[0] === 'number') args[0] = this.statusCode;
     return (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as WriteHead;
 
