@@ -101,9 +101,13 @@ function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Req
     refresh.taken = true;
     return lead(cache, o, req, res, next, locals, primaryKey, refresh.leader, undefined);
   }
+  const started = cache.metrics.start();
   const found = cache.lookup(primaryKey, req.headers, o.storeTimeout);
-  if (found instanceof Promise) found.then((l) => onLookup(cache, o, req, res, next, locals, primaryKey, l), next);
-  else onLookup(cache, o, req, res, next, locals, primaryKey, found);
+  if (found instanceof Promise) found.then((l) => (cache.metrics.lookup(started), onLookup(cache, o, req, res, next, locals, primaryKey, l)), next);
+  else {
+    cache.metrics.lookup(started);
+    onLookup(cache, o, req, res, next, locals, primaryKey, found);
+  }
 }
 
 function onLookup(cache: ExpressResponseCache, o: Options, req: Request, res: Response, next: NextFunction, locals: RequestCache<Request, Response>, primaryKey: string, l: Lookup): void {
@@ -124,15 +128,15 @@ function onLookup(cache: ExpressResponseCache, o: Options, req: Request, res: Re
 
 function hit(cache: ExpressResponseCache, o: Options, req: Request, res: Response, locals: RequestCache<Request, Response>, entry: CachedResponse, status: 'HIT' | 'STALE'): void {
   locals.status = status;
-  if (status === 'HIT') cache.metrics.hits++;
-  else cache.metrics.stale++;
+  if (status === 'HIT') cache.metrics.hit(locals.key);
+  else cache.metrics.staleHit(locals.key);
   replay(req, res, entry, status, o, cache.now());
 }
 
 function bypass(cache: ExpressResponseCache, o: Options, res: Response, locals: RequestCache<Request, Response>, next: NextFunction, reason: string): void {
   debug('bypass %s: %s', locals.key || res.req.url, reason);
   locals.status = 'BYPASS';
-  cache.metrics.bypasses++;
+  cache.metrics.bypass();
   if (o.xCache) res.setHeader(o.xCache, 'BYPASS');
   next();
 }
@@ -182,7 +186,7 @@ function lead(
   locals: RequestCache<Request, Response>, primaryKey: string, leader: Leader<Shared> | undefined, fallback: CachedResponse | undefined,
 ): void {
   locals.status = 'MISS';
-  cache.metrics.misses++;
+  cache.metrics.miss(primaryKey);
   const before = res.getHeaders();
   const generation = cache.generation;
   let plan: Plan | undefined;

@@ -10,7 +10,7 @@ import type { CachedResponse, Entry, EntryTimes, HeaderValue } from './entry';
 import { GuardedStore, UNAVAILABLE } from './guarded-store';
 import { varyNames } from './headers';
 import { indexPath, normalizePath, shortenKey, variantKey, buildCacheKey } from './key';
-import { Metrics } from './metrics';
+import { Metrics, type MemorySize, type PromRegistry } from './metrics';
 import { resolveOptions, type ResolvedOptions } from './options';
 import { header, responseNotStorableReason, type IncomingHeaders, type RequestInfo, type ResponseInfo } from './policy';
 import { MemoryStore } from './stores/memory';
@@ -55,7 +55,7 @@ export interface Clock {
 export class ResponseCache<Req = unknown, Res = unknown> {
   readonly options: ResolvedOptions<Req, Res>;
   readonly store: CacheStore;
-  readonly metrics = new Metrics();
+  readonly metrics = new Metrics(() => this.options.namespace);
   readonly flights = new SingleFlight<Shared>();
   readonly guarded: GuardedStore;
   readonly now: () => number;
@@ -189,7 +189,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
       if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, markerIndex))) return shared;
     }
     if (!(await this.guarded.write(key, entry, ttlMs, index))) return shared;
-    this.metrics.stores++;
+    this.metrics.stored(key);
     return shared;
   }
 
@@ -248,7 +248,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     }
     const counts = await Promise.all(runs.map((run) => this.guarded.invalidate(run, timeout)));
     const n = counts.reduce((a, b) => a + b, 0);
-    this.metrics.invalidations += n;
+    this.metrics.invalidated(n);
     return n;
   }
 
@@ -267,7 +267,7 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     return {
       guarded: this.guarded, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
       lockTimeout: o.coalesce ? o.coalesce.timeout : 10_000,
-      now: this.now, random: this.random, lockKey: (k) => this.lockKey(k),
+      now: this.now, random: this.random, lockKey: (k) => this.lockKey(k), metrics: this.metrics,
     };
   }
 
@@ -300,6 +300,47 @@ export class ResponseCache<Req = unknown, Res = unknown> {
   async close(): Promise<void> {
     await this.guarded.drain(Math.max(1000, this.options.storeTimeout * 10));
     if (this.ownsStore) await this.store.close();
+  }
+
+  /**
+   * Remove every entry of this namespace (prefix:version:namespace), responses and values:
+   * both are indexed under paths that start with the key prefix. Resolves the count
+   * removed, Vary markers included; store failures count 0 and go to onError.
+   */
+  async clear(): Promise<number> {
+    this.generation++;
+    const prefix = this.options.keyPrefix;
+    const n = await this.guarded.invalidate((s) => s.deleteByPrefix(prefix), Math.max(1000, this.options.storeTimeout * 10));
+    this.metrics.invalidated(n);
+    return n;
+  }
+
+  /**
+   * What this namespace holds, for debugging (apicache's getIndex()): store keys of
+   * responses (Vary markers included) and of values, at most `limit` of each kind in all.
+   * Needs a store with `keys()` (MemoryStore, RedisStore); rejects otherwise.
+   */
+  async keys(options: { limit?: number } = {}): Promise<{ responses: string[]; values: string[]; truncated: boolean }> {
+    const limit = options.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new TypeError(`cache.keys: limit must be a positive integer, got ${String(limit)}`);
+    if (typeof this.store.keys !== 'function') throw new TypeError('cache.keys: this store cannot list its keys (it has no keys() method)');
+    const prefix = this.options.keyPrefix;
+    const found = await this.store.keys(prefix, limit + 1);
+    const truncated = found.length > limit;
+    const all = found.slice(0, limit).sort();
+    const valuePrefix = `${prefix}val:`;
+    return { responses: all.filter((k) => !k.startsWith(valuePrefix)), values: all.filter((k) => k.startsWith(valuePrefix)), truncated };
+  }
+
+  /**
+   * Register prom-client metrics (counters by namespace and kind, store and lookup latency
+   * histograms, memory store gauges) on `registry`, prom-client's global one by default.
+   * prom-client is an optional peer dependency; this throws when it is not installed.
+   */
+  registerMetrics<R extends PromRegistry>(registry?: R): R {
+    const store = this.store as { memory?: unknown };
+    const memory: MemorySize | undefined = this.store instanceof MemoryStore ? this.store : store.memory instanceof MemoryStore ? store.memory : undefined;
+    return this.metrics.register(registry, memory && (() => memory)) as R;
   }
 }
 

@@ -65,6 +65,12 @@ export interface CacheStore {
   peek?(key: string): Buffer | undefined;
   /** True for a process-local store that never blocks on I/O (MemoryStore): peek() is the whole answer. */
   readonly local?: boolean;
+  /**
+   * Optional, for debugging (`cache.keys()`): keys of live entries that start with
+   * `prefix` (literally), at most `limit` of them, in any order. Enumerate without
+   * blocking the store (Redis: SCAN on every master, never KEYS).
+   */
+  keys?(prefix: string, limit: number): Promise<string[]>;
 }
 
 export interface StoreSetEntry {
