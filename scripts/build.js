@@ -11,11 +11,9 @@ const root = path.join(__dirname, '..');
 const at = process.argv.indexOf('--out');
 const dist = at === -1 ? path.join(root, 'dist') : path.resolve(process.argv[at + 1]);
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(
-  process.execPath,
-  [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', path.join(dist, 'cjs')],
-  { stdio: 'inherit' },
-);
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', path.join(dist, 'cjs')], {
+  stdio: 'inherit',
+});
 
 // ioredis is an optional peer dependency. Its types are imported by the Redis stores'
 // declarations; without ioredis installed that import is TS2307 in every consumer that
@@ -54,7 +52,9 @@ fs.mkdirSync(esm, { recursive: true });
 let count = 0;
 for (const [name, cjsPath, hasDefault] of ENTRIES) {
   const entry = require(path.join(dist, 'cjs', cjsPath));
-  const names = Object.keys(entry).filter((n) => n !== 'default' && n !== '__esModule').sort();
+  const names = Object.keys(entry)
+    .filter((n) => n !== 'default' && n !== '__esModule')
+    .sort();
   if (name === 'index') count = names.length;
   fs.writeFileSync(
     path.join(esm, `${name}.mjs`),

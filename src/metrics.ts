@@ -170,7 +170,8 @@ export class Metrics {
 
   error(error: CacheError, context: ErrorContext): void {
     this.count('response', 'errors');
-    if (errorChannel.hasSubscribers) errorChannel.publish({ namespace: this.namespace, error, operation: context.operation, key: context.key } satisfies ErrorEventMessage);
+    if (errorChannel.hasSubscribers)
+      errorChannel.publish({ namespace: this.namespace, error, operation: context.operation, key: context.key } satisfies ErrorEventMessage);
   }
 
   /** A monotonic start time for `storeCall` and `lookup` (not wall-clock time: only durations). */
@@ -221,30 +222,50 @@ export class Metrics {
     const reuse = <M>(n: string, make: () => M): M => (reg.getSingleMetric(n) as M | undefined) ?? make();
     const counters = {} as Prom['counters'];
     for (const c of COUNTERS) {
-      counters[c] = reuse(name(`${c}_total`), () => new prom.Counter({ name: name(`${c}_total`), help: HELP[c], labelNames: ['namespace', 'kind'], registers: [reg] }));
+      counters[c] = reuse(
+        name(`${c}_total`),
+        () => new prom.Counter({ name: name(`${c}_total`), help: HELP[c], labelNames: ['namespace', 'kind'], registers: [reg] }),
+      );
     }
-    const storeCalls = reuse(name('store_duration_seconds'), () => new prom.Histogram({
-      name: name('store_duration_seconds'), help: 'Store call latency, by operation', labelNames: ['namespace', 'operation'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [reg],
-    }));
-    const lookups = reuse(name('lookup_duration_seconds'), () => new prom.Histogram({
-      name: name('lookup_duration_seconds'), help: 'Time to look a request up in the cache', labelNames: ['namespace'],
-      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers: [reg],
-    }));
+    const storeCalls = reuse(
+      name('store_duration_seconds'),
+      () =>
+        new prom.Histogram({
+          name: name('store_duration_seconds'),
+          help: 'Store call latency, by operation',
+          labelNames: ['namespace', 'operation'],
+          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+          registers: [reg],
+        }),
+    );
+    const lookups = reuse(
+      name('lookup_duration_seconds'),
+      () =>
+        new prom.Histogram({
+          name: name('lookup_duration_seconds'),
+          help: 'Time to look a request up in the cache',
+          labelNames: ['namespace'],
+          buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+          registers: [reg],
+        }),
+    );
     if (memory) {
       const gauge = (n: string, help: string, read: (m: MemorySize) => number): void => {
         const g = reuse(name(n), () => {
           const sources = new Set<() => void>();
           const made = new prom.Gauge({
-            name: name(n), help, labelNames: ['namespace'], registers: [reg],
+            name: name(n),
+            help,
+            labelNames: ['namespace'],
+            registers: [reg],
             collect() {
               for (const s of sources) s();
             },
           });
-          gaugeSources.set(made as object, sources);
+          gaugeSources.set(made, sources);
           return made;
         });
-        gaugeSources.get(g as object)?.add(() => {
+        gaugeSources.get(g)?.add(() => {
           const m = memory();
           if (m) g.set({ namespace: this.namespace }, read(m));
         });
@@ -278,7 +299,7 @@ export class Metrics {
     return out;
   }
 
-  private count(kind: MetricKind, name: keyof Counts & keyof ValueCounts | Exclude<keyof Counts, keyof ValueCounts>): void {
+  private count(kind: MetricKind, name: (keyof Counts & keyof ValueCounts) | Exclude<keyof Counts, keyof ValueCounts>): void {
     if (kind === 'value' && (name === 'hits' || name === 'misses' || name === 'stores')) this.values[name]++;
     else this.counts[name]++;
     for (const p of this.proms) p.counters[name].inc(this.labels(kind));

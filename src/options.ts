@@ -10,6 +10,7 @@ import { parseDuration } from './duration';
 import { compileNameFilter, type NameFilter } from './key';
 
 /** The defaults, as the README states them (a test holds the two together). */
+/* eslint-disable @typescript-eslint/no-unnecessary-type-assertion -- the casts give each default its option's type, not the literal's */
 export const DEFAULTS = Object.freeze({
   namespace: 'http',
   version: 'v1',
@@ -19,9 +20,9 @@ export const DEFAULTS = Object.freeze({
   jitter: 0.1,
   staleWhileRevalidate: 0,
   staleIfError: 0,
-  methods: Object.freeze(['GET', 'HEAD']) as readonly string[],
-  statuses: Object.freeze([200, 203, 204]) as readonly number[],
-  vary: Object.freeze([]) as readonly string[],
+  methods: Object.freeze<string[]>(['GET', 'HEAD']),
+  statuses: Object.freeze<number[]>([200, 203, 204]),
+  vary: Object.freeze<string[]>([]),
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 100,
   whenStoreDown: 'bypass' as 'bypass' | 'memory',
@@ -33,6 +34,7 @@ export const DEFAULTS = Object.freeze({
   shareAuthorized: false,
   tiered: false,
 });
+/* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
 
 /** Options after validation, with derived fields the request path uses as they are. */
 export interface ResolvedOptions<Req = unknown, Res = unknown> {

@@ -94,7 +94,7 @@ export class ValueCache<T> {
       if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`cache.values: ${name} must be a function`);
     }
     this.serialize = options.serialize ?? ((v) => JSON.stringify(v));
-    this.deserialize = options.deserialize ?? ((b) => JSON.parse(b.toString('utf8')));
+    this.deserialize = options.deserialize ?? ((b): unknown => JSON.parse(b.toString('utf8')));
     this.parse = options.parse;
     // A version is a segment no encoded id can be (ids never hold a raw ':').
     this.path = `${host.keyPrefix}val:${namespace}${version === undefined ? '' : `:${version}`}`;
@@ -315,7 +315,7 @@ const claimed = new WeakMap<GuardedStore, Map<string, 'cached' | 'values'>>();
  */
 export function claimNamespace(host: ValueHost, namespace: string, by: 'cached' | 'values'): void {
   let names = claimed.get(host.guarded);
-  if (!names) claimed.set(host.guarded, (names = new Map()));
+  if (!names) claimed.set(host.guarded, (names = new Map<string, 'cached' | 'values'>()));
   const owner = names.get(namespace);
   if (owner === 'cached' || (owner === 'values' && by === 'cached')) {
     throw new TypeError(
@@ -386,6 +386,6 @@ function describe(v: unknown): string {
   if (typeof v === 'symbol') return 'a symbol';
   if (typeof v === 'bigint') return 'a bigint';
   if (v === undefined || v === null) return String(v);
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  if (typeof v === 'object') return `a ${(v).constructor?.name ?? 'object'}`;
   return typeof v;
 }

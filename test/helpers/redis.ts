@@ -121,7 +121,7 @@ export async function startCluster(): Promise<RunningCluster> {
   };
   try {
     const ports = await freePorts(6);
-    const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i]!, bus: ports[i + 3]! }));
+    const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i], bus: ports[i + 3] }));
     for (const n of nodes) {
       const args = [
         '--port', String(n.port), '--bind', HOST, '--cluster-enabled', 'yes', '--cluster-port', String(n.bus),

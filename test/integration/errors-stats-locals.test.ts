@@ -4,7 +4,7 @@
  */
 
 import type { Express, RequestHandler } from 'express';
-import { createCache, MemoryStore, type CacheError, type CacheStore, type ErrorContext, type ExpressCacheOptions, type RequestCache, type StoreIndex } from '../../middleware';
+import { createCache, MemoryStore, type CacheError, type CacheStore, type ErrorContext, type ExpressCacheOptions, type StoreIndex } from '../../middleware';
 import { forEachExpress } from '../helpers/express';
 import { closeAfterEach, deferred, send, serve, TestClock, track, until } from '../helpers/http';
 
@@ -51,7 +51,7 @@ forEachExpress((express) => {
     if (before) app.use(before);
     app.use((_req, res, next) => {
       res.on('finish', () => {
-        const c = res.locals.cache as RequestCache | undefined;
+        const c = res.locals.cache;
         seen.push({ key: c?.key ?? '(none)', status: c?.status ?? '(none)' });
       });
       next();

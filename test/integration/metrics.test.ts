@@ -86,8 +86,13 @@ forEachExpress((express) => {
     it('should time store calls of a store that is not process-local', async () => {
       const inner = new MemoryStore();
       const remote = {
-        get: (k: string) => inner.get(k), set: inner.set.bind(inner), delete: inner.delete.bind(inner), deleteByPath: inner.deleteByPath.bind(inner),
-        deleteByPrefix: inner.deleteByPrefix.bind(inner), deleteByTag: inner.deleteByTag.bind(inner), close: inner.close.bind(inner),
+        get: (k: string) => inner.get(k),
+        set: inner.set.bind(inner),
+        delete: inner.delete.bind(inner),
+        deleteByPath: inner.deleteByPath.bind(inner),
+        deleteByPrefix: inner.deleteByPrefix.bind(inner),
+        deleteByTag: inner.deleteByTag.bind(inner),
+        close: inner.close.bind(inner),
       };
       const cache = track(createCache({ store: remote, namespace: 'remote' }));
       const registry = cache.registerMetrics(new Registry());
@@ -136,9 +141,9 @@ forEachExpress((express) => {
       }
       const key = 'cache:v1:traced:GET:127.0.0.1:/data';
       expect(seen.map(([n]) => n)).toEqual(['miss', 'store', 'hit', 'invalidate']);
-      expect(seen[2]![1]).toEqual({ namespace: 'traced', kind: 'response', key: expect.stringContaining('/data'), status: 'HIT' });
-      expect((seen[0]![1] as CacheEventMessage).key).toBe((seen[2]![1] as CacheEventMessage).key);
-      expect(seen[3]![1]).toEqual({ namespace: 'traced', count: 1 });
+      expect(seen[2][1]).toEqual({ namespace: 'traced', kind: 'response', key: expect.stringContaining('/data'), status: 'HIT' });
+      expect((seen[0][1] as CacheEventMessage).key).toBe((seen[2][1] as CacheEventMessage).key);
+      expect(seen[3][1]).toEqual({ namespace: 'traced', count: 1 });
       void key;
     });
   });

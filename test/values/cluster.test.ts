@@ -50,7 +50,7 @@ describe('values and responses on a Cluster', () => {
       await new Promise((r) => setTimeout(r, 100));
       return 99;
     };
-    const results = await Promise.all(Array.from({ length: 40 }, (_v, i) => (i % 2 ? b! : a!).getOrSet('sum', factory)));
+    const results = await Promise.all(Array.from({ length: 40 }, (_v, i) => (i % 2 ? b : a).getOrSet('sum', factory)));
     expect(calls).toBe(1);
     expect(results).toEqual(Array(40).fill(99));
   });
