@@ -23,7 +23,7 @@ import { parseCacheControl } from '../src/cache-control';
 import { isUnsafeMethod, requestBypassReason, responseNotStorableReason } from '../src/policy';
 import { variantKey } from '../src/key';
 import type { Leader } from '../src/flight';
-import type { CacheOptions } from '../src/types';
+import type { CacheOptions, RouteOptions } from '../src/types';
 import { capture } from './capture';
 import { invalidates, invalidateUnsafe, type TargetOrFn } from './invalidates';
 import { RequestCache } from './locals';
@@ -33,6 +33,8 @@ import { refreshInBackground, isRefresh } from './revalidate';
 const debug = createDebug('express-response-cache');
 
 export type ExpressCacheOptions = CacheOptions<Request, Response>;
+/** Per-route overrides of `cache.middleware()`: the store's options are set once, in createCache(). */
+export type ExpressRouteOptions = RouteOptions<Request, Response>;
 type Options = ResolvedOptions<Request, Response>;
 
 /** A ResponseCache with its Express binding. */
@@ -40,7 +42,7 @@ export class ExpressResponseCache extends ResponseCache<Request, Response> {
   /** Express middleware caching what the routes after it send; `overrides` apply to it alone. */
   // RequestHandler<any>: a route's own handlers keep the params Express infers from its path.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  middleware(overrides?: ExpressCacheOptions): RequestHandler<any> {
+  middleware(overrides?: ExpressRouteOptions): RequestHandler<any> {
     const o = this.routeOptions(overrides);
     const keys = new KeyMemo();
     return (req, res, next) => handle(this, o, keys, req, res, next);

@@ -20,5 +20,5 @@ export { CHANNELS, type CacheEventMessage, type ErrorEventMessage, type Invalida
 export type { Duration, DurationUnit } from './duration';
 export type { RedisLike } from './redis-like';
 export type {
-  CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption, ValueStats,
+  CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption, RouteOptions, ValueStats,
 } from './types';

@@ -129,3 +129,6 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   /** Hears store and codec errors. @default logs once per error code */
   onError?: ErrorHandler;
 }
+
+/** What `cache.middleware(overrides)` takes: every option but those of the shared store, set once in createCache(). */
+export type RouteOptions<Req = unknown, Res = unknown> = Omit<CacheOptions<Req, Res>, 'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'onError'>;

@@ -75,6 +75,10 @@ describe('public types', () => {
     expect(() => createCache({ ttl: '60' })).toThrow(TypeError);
     const durations: Duration[] = [60, '60s', '5 minutes', '1h', '2 days'];
     for (const ttl of durations) expect(() => createCache({ ttl }).close()).not.toThrow();
+    const routed = createCache();
+    // @ts-expect-error redis belongs to createCache(), not to a route
+    expect(() => routed.middleware({ redis: 'redis://127.0.0.1:1' })).toThrow(TypeError);
+    void routed.close();
     // @ts-expect-error redis is a URL or an ioredis client, not any object
     expect(() => createCache({ redis: { host: 'localhost' } })).toThrow(TypeError);
     const lazy = { lazyConnect: true, enableOfflineQueue: false } as const;
