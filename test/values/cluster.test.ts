@@ -8,7 +8,8 @@ import { Cluster } from 'ioredis';
 import { createCache } from '../../middleware';
 import { ResponseCache } from '../../src/cache';
 import { cleanPrefix, startCluster, type RunningCluster } from '../helpers/redis';
-import { listen, request, until, uniqueNamespace, type Instance } from '../redis/instances';
+import { send as request, until } from '../helpers/http';
+import { listen, uniqueNamespace, type Instance } from '../redis/instances';
 import { valuesSuite } from './suite';
 
 let cluster: RunningCluster;
