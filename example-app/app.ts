@@ -9,7 +9,7 @@
  */
 
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
-import { type ExpressResponseCache, type InvalidateTarget } from '../middleware';
+import { getRequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
 import { SlowDb, type Category, type Product, type ProductPatch } from './db';
 
 export interface AppOptions {
@@ -82,7 +82,7 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
       const id = parseId(req.params.id);
       const product = id && (await db.get(id));
       if (!product) return notFound(res);
-      if (product.stock === 0) res.locals.cache.skip();
+      if (product.stock === 0) getRequestCache(res).skip();
       res.json({ id: product.id, inStock: product.stock > 0, stock: product.stock });
     });
 
@@ -122,8 +122,8 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
     const category = (await allCategories()).find((c) => c.slug === slug);
     if (!category) return notFound(res);
     const { items } = await db.list({ category: category.slug, limit: 50 });
-    res.locals.cache.ttl(category.featured ? 600 : 120);
-    res.locals.cache.tag(`category:${category.slug}`, ...items.map((p) => `product:${p.id}`));
+    getRequestCache(res).ttl(category.featured ? 600 : 120);
+    getRequestCache(res).tag(`category:${category.slug}`, ...items.map((p) => `product:${p.id}`));
     res.json({ category, products: items });
   });
 

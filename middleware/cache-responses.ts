@@ -20,7 +20,7 @@ import type { Forward } from '../src/cache-status';
 import type { CachedResponse } from '../src/entry';
 import { CallbackError } from '../src/errors';
 import { isUnsafeMethod, requestBypassReason } from '../src/policy';
-import type { CacheOptions } from '../src/types';
+import type { CacheOptions, RouteOptions } from '../src/types';
 import type { Options, RequestContext } from './context';
 import { invalidates, invalidateUnsafe, type TargetOrFn } from './invalidates';
 import { RequestCache } from './locals';
@@ -32,13 +32,15 @@ import { refreshInBackground, isRefresh } from './revalidate';
 const debug = createDebug('express-response-cache');
 
 export type ExpressCacheOptions = CacheOptions<Request, Response>;
+/** Per-route overrides of `cache.middleware()`: the store's options are set once, in createCache(). */
+export type ExpressRouteOptions = RouteOptions<Request, Response>;
 
 /** A ResponseCache with its Express binding. */
 export class ExpressResponseCache extends ResponseCache<Request, Response> {
   /** Express middleware caching what the routes after it send; `overrides` apply to it alone. */
   // RequestHandler<any>: a route's own handlers keep the params Express infers from its path.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  middleware(overrides?: ExpressCacheOptions): RequestHandler<any> {
+  middleware(overrides?: ExpressRouteOptions): RequestHandler<any> {
     const engine = engineOf<Request, Response>(this);
     const o = engine.routeOptions(overrides);
     const keys = new KeyMemo();
@@ -46,7 +48,7 @@ export class ExpressResponseCache extends ResponseCache<Request, Response> {
   }
 
   /** Middleware for a mutating route: on a 2xx or 3xx answer, invalidate `target` before it is sent. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as for middleware(): the route keeps its own params
   invalidates(target: TargetOrFn): RequestHandler<any> {
     return invalidates(this, target);
   }
@@ -116,9 +118,13 @@ function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Req
   }
   locals.key = primaryKey;
   const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
+  const started = engine.metrics.start();
   const found = engine.lookup(primaryKey, req.headers, o.storeTimeout);
-  if (found instanceof Promise) found.then((l) => onLookup(ctx, l), (err) => onLookupFailed(ctx, err));
-  else onLookup(ctx, found);
+  if (found instanceof Promise) found.then((l) => (engine.metrics.lookup(started), onLookup(ctx, l)), (err) => onLookupFailed(ctx, err));
+  else {
+    engine.metrics.lookup(started);
+    onLookup(ctx, found);
+  }
 }
 
 function onLookupFailed(ctx: RequestContext, err: unknown): void {
@@ -153,8 +159,8 @@ function onShared(ctx: RequestContext, entry: CachedResponse, key: string): void
 function hit(ctx: RequestContext, entry: CachedResponse, status: 'HIT' | 'STALE'): void {
   const { engine, o, req, res, locals } = ctx;
   locals.status = status;
-  if (status === 'HIT') engine.metrics.hits++;
-  else engine.metrics.stale++;
+  if (status === 'HIT') engine.metrics.hit(locals.key);
+  else engine.metrics.staleHit(locals.key);
   try {
     replay(req, res, entry, status, o, engine.now());
   } catch (err) {
@@ -170,14 +176,14 @@ function bypass(ctx: RequestContext, reason: string, fwd: Forward = 'bypass'): v
   const { engine, o, res, locals, next } = ctx;
   debug('bypass %s: %s', locals.key || res.req.url, reason);
   locals.status = 'BYPASS';
-  engine.metrics.bypasses++;
+  engine.metrics.bypass();
   if (o.xCache) res.setHeader(o.xCache, 'BYPASS');
   const before = res.getHeader('cache-status');
   // RFC 9211 §2.2: bypass (configured), method (its semantics), request (Authorization).
   setCacheStatus(res, o, reason === 'store unavailable' ? { fwd, detail: 'store-unavailable' } : { fwd });
   onTakeOver(res, () => {
     // A route-level middleware of this cache handles the request after all.
-    engine.metrics.bypasses--;
+    engine.metrics.retract('bypasses');
     if (before === undefined) res.removeHeader('cache-status');
     else res.setHeader('cache-status', before);
   });

@@ -6,7 +6,7 @@ import type { Request as ExpressRequest, Response as ExpressResponse } from 'exp
 import type { ResponseCache } from '../src/cache';
 import type { CacheStatus, InvalidateTarget } from '../src/types';
 
-export class RequestCache<Req = unknown, Res = unknown> {
+export class RequestCache<Req = ExpressRequest, Res = ExpressResponse> {
   /** The request's cache key ('' when the cache does not apply to it). */
   key = '';
   /** What the cache did: HIT, MISS, STALE or BYPASS (also sent as X-Cache). */
@@ -44,12 +44,27 @@ export class RequestCache<Req = unknown, Res = unknown> {
   }
 }
 
+/**
+ * `res.locals.cache`, for a handler that needs the cache middleware in front of it: throws
+ * a clear error where none ran (a route mounted without it), instead of the TypeError of
+ * `undefined.skip()`. Where the middleware is optional, write `res.locals.cache?.skip()`.
+ */
+export function getRequestCache(res: { locals: Record<string, unknown> }): RequestCache<ExpressRequest, ExpressResponse> {
+  const found = res.locals.cache;
+  if (found instanceof RequestCache) return found as RequestCache<ExpressRequest, ExpressResponse>;
+  throw new Error('getRequestCache: no express-response-cache middleware saw this request; mount cache.middleware() (or cacheResponses()) before this route');
+}
+
 declare global {
+  // Express's own way to type res.locals is declaration merging into its global namespace.
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Locals {
-      /** Set by express-response-cache on every request its middleware sees. */
-      cache: RequestCache<ExpressRequest, ExpressResponse>;
+      /**
+       * Set by express-response-cache on every request its middleware sees; undefined on
+       * routes it is not mounted in front of. `getRequestCache(res)` throws there instead.
+       */
+      cache?: RequestCache<ExpressRequest, ExpressResponse>;
     }
   }
 }

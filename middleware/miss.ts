@@ -68,7 +68,7 @@ function usable(ctx: RequestContext, l: Lookup): { entry: CachedResponse; key: s
 export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): void {
   const { engine, o, req, res, locals } = ctx;
   locals.status = 'MISS';
-  engine.metrics.misses++;
+  engine.metrics.miss(ctx.primaryKey);
   const stale = options.stale;
   // The leader makes the whole response for everyone: the client's conditional and range
   // headers are set aside (and put back for the answer), the entry's validators put in.
@@ -107,7 +107,7 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
   let aside = false;
   onTakeOver(res, () => {
     aside = true;
-    engine.metrics.misses--;
+    engine.metrics.retract('misses');
     restoreClient();
     end({ kind: 'none' });
   });
@@ -177,7 +177,7 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       }
       const finalVary = varyNames(header(final.headers.vary));
       if (locals.ttlOverride !== plannedTtl || !sameList(finalVary, plan.vary)) {
-        const again = engine.plan(req, { status, headers: { ...sent, vary: final.headers.vary } as typeof final.headers }, o, locals.ttlOverride);
+        const again = engine.plan(req, { status, headers: { ...sent, vary: final.headers.vary } }, o, locals.ttlOverride);
         if (typeof again === 'string') return end({ kind: 'none' });
         plan = again;
       }
@@ -221,7 +221,7 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   const record: Record<string, HeaderValue> = {};
   for (const [n, v] of headers) record[n] = v;
   const plan = engine.plan(req, { status: stale.status, headers: record }, o, locals.ttlOverride);
-  engine.metrics.revalidated++;
+  engine.metrics.revalidated();
   locals.status = 'REVALIDATED';
   const entry: CachedResponse = typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times };
   answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
@@ -239,7 +239,7 @@ function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[str
 function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED', forwarded: { fwd: Forward; fwdStatus: number }): void {
   const { engine, o, req, res, locals } = ctx;
   locals.status = status;
-  if (status === 'STALE') engine.metrics.stale++;
+  if (status === 'STALE') engine.metrics.staleHit(locals.key);
   try {
     replay(req, res, entry, status, o, engine.now(), forwarded);
   } catch (err) {

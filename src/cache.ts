@@ -4,6 +4,8 @@
  */
 
 import { CacheEngine, type Clock } from './engine';
+import type { MemorySize, PromRegistry } from './metrics';
+import { MemoryStore } from './stores/memory';
 import type { CacheOptions, CacheStats, InvalidateTarget } from './types';
 import { cachedFunction, ValueCache, type CachedFunction, type CachedOptions, type ValueCacheOptions } from './values';
 
@@ -18,7 +20,7 @@ export function engineOf<Req, Res>(cache: ResponseCache<Req, Res>): CacheEngine<
 
 export class ResponseCache<Req = unknown, Res = unknown> {
   constructor(options: CacheOptions<Req, Res> = {}, clock: Clock = {}) {
-    engines.set(this, new CacheEngine<Req, Res>(options, clock) as unknown as CacheEngine<never, never>);
+    engines.set(this, new CacheEngine<Req, Res>(options, clock));
   }
 
   /**
@@ -69,5 +71,45 @@ export class ResponseCache<Req = unknown, Res = unknown> {
   /** Release what the cache opened itself: its own store (never one it was given). */
   close(): Promise<void> {
     return engineOf(this).close();
+  }
+
+  /**
+   * Remove every entry of this namespace (prefix:version:namespace), responses and values:
+   * both are indexed under paths that start with the key prefix. Resolves the count
+   * removed, Vary markers included; store failures count 0 and go to onError.
+   */
+  clear(): Promise<number> {
+    return engineOf(this).clear();
+  }
+
+  /**
+   * What this namespace holds, for debugging (apicache's getIndex()): store keys of
+   * responses (Vary markers included) and of values, at most `limit` of each kind in all.
+   * Needs a store with `keys()` (MemoryStore, RedisStore, TieredStore); rejects otherwise.
+   */
+  async keys(options: { limit?: number } = {}): Promise<{ responses: string[]; values: string[]; truncated: boolean }> {
+    const limit = options.limit ?? 1000;
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new TypeError(`cache.keys: limit must be a positive integer, got ${String(limit)}`);
+    const e = engineOf(this);
+    const store = e.store;
+    if (typeof store.keys !== 'function') throw new TypeError('cache.keys: this store cannot list its keys (it has no keys() method)');
+    const prefix = e.options.keyPrefix;
+    const found = await store.keys(prefix, limit + 1);
+    const truncated = found.length > limit;
+    const all = found.slice(0, limit).sort();
+    const valuePrefix = `${prefix}val:`;
+    return { responses: all.filter((k) => !k.startsWith(valuePrefix)), values: all.filter((k) => k.startsWith(valuePrefix)), truncated };
+  }
+
+  /**
+   * Register prom-client metrics (counters by namespace and kind, store and lookup latency
+   * histograms, memory store gauges) on `registry`, prom-client's global one by default.
+   * prom-client is an optional peer dependency; this throws when it is not installed.
+   */
+  registerMetrics<R extends PromRegistry>(registry?: R): R {
+    const e = engineOf(this);
+    const store = e.store as { memory?: unknown };
+    const memory: MemorySize | undefined = e.store instanceof MemoryStore ? e.store : store.memory instanceof MemoryStore ? store.memory : undefined;
+    return e.metrics.register(registry, memory && (() => memory)) as R;
   }
 }

@@ -72,7 +72,7 @@ const STORE_LEVEL = ['whenStoreDown', 'fallbackTtl', 'onError', 'namespace', 've
 export class CacheEngine<Req = unknown, Res = unknown> {
   readonly options: ResolvedOptions<Req, Res>;
   readonly store: CacheStore;
-  readonly metrics = new Metrics();
+  readonly metrics = new Metrics(() => this.options.namespace);
   readonly guarded: GuardedStore;
   readonly coordinator: MissCoordinator;
   readonly now: () => number;
@@ -200,7 +200,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     }
     const outcome = await this.guarded.writeGuarded(key, entry, ttlMs, index, input.making, key === input.primaryKey ? [] : [input.primaryKey]);
     if (outcome === 'stored') {
-      this.metrics.stores++;
+      this.metrics.stored(key);
       return { kind: 'stored' };
     }
     return outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' };
@@ -234,14 +234,24 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     if (guard.tags.length) runs.push((s) => s.deleteByTag(guard.tags));
     this.coordinator.detach(guard);
     const n = await this.guarded.invalidate(guard, runs, Math.max(1000, this.options.storeTimeout * 10));
-    this.metrics.invalidations += n;
+    this.metrics.invalidated(n);
+    return n;
+  }
+
+  /** Every entry of this namespace, responses and values (their paths all start with the key prefix). */
+  async clear(): Promise<number> {
+    const prefix = this.options.keyPrefix;
+    const guard: GuardTarget = { keys: [], paths: [], prefixes: [prefix], tags: [] };
+    this.coordinator.detach(guard);
+    const n = await this.guarded.invalidate(guard, [(s) => s.deleteByPrefix(prefix)], Math.max(1000, this.options.storeTimeout * 10));
+    this.metrics.invalidated(n);
     return n;
   }
 
   get valueHost(): ValueHost {
     const o = this.options;
     return {
-      guarded: this.guarded, coordinator: this.coordinator, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
+      guarded: this.guarded, coordinator: this.coordinator, metrics: this.metrics, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
       lockTimeout: o.coalesce ? o.coalesce.timeout : 10_000,
       now: this.now, random: this.random,
     };

@@ -303,7 +303,7 @@ export class GuardedStore {
   }
 
   report(err: CacheError, context: ErrorContext): void {
-    this.o.metrics.errors++;
+    this.o.metrics.error(err, context);
     debug('%s %s: %s', context.operation, context.key ?? '', err.message);
     if (this.o.onError) {
       try {
@@ -342,8 +342,10 @@ export class GuardedStore {
   /** Start the store call, bound it by `timeout`, feed the breaker, report failures; rejects on failure. */
   private call<T>(op: Op, key: string | undefined, start: () => Promise<T>, timeout: number, local: boolean): Promise<T> {
     let pending: Promise<T>;
+    const started = this.o.metrics.start();
     try {
       pending = Promise.resolve(start());
+      if (started) pending.then(() => this.o.metrics.storeCall(op, started), () => this.o.metrics.storeCall(op, started));
     } catch (err) {
       // A store that throws instead of rejecting fails the same way: a miss, never the request.
       pending = Promise.reject(err);

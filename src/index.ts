@@ -1,24 +1,24 @@
 /**
- * The core's public face: every export by name, no logic. The package entry
- * (middleware/index.ts) re-exports all of it beside the Express binding.
+ * The core's public names, as the README documents them: re-exports, no logic. The package
+ * entry (middleware/index.ts) re-exports all of it beside the Express binding. Everything
+ * else (the codec, the key parts, the option resolver) is in `express-response-cache/internals`
+ * (middleware/internals.ts), which carries no semver promise.
  */
 
-export { ResponseCache, type Freshness, type Lookup, type Plan, type Clock } from './cache';
-export { ValueCache, type ValueCacheOptions, type SetOptions, type CachedOptions, type CachedFunction } from './values';
-export { DEFAULTS, resolveOptions, type ResolvedOptions } from './options';
-export { buildCacheKey, canonicalQuery, normalizePath, indexPath, variantKey, MAX_KEY_BYTES, type CacheKeyParts } from './key';
-export { ttlWithJitter, statedLifetime, currentAge } from './ttl';
-export { isNotModified, bodyEtag } from './conditional';
-export { requestBypassReason, responseNotStorableReason } from './policy';
-export { encodeEntry, decodeEntry, ENTRY_VERSION, type CachedResponse, type CachedValue, type VaryMarker, type Entry, type EntryTimes } from './entry';
+export { type ValueCache, type ValueCacheOptions, type SetOptions, type CachedOptions, type CachedFunction, type ValueId, type ValueIdPart } from './values';
+export { buildCacheKey, type CacheKeyParts } from './key';
+export { ttlWithJitter } from './ttl';
 export {
   CacheError, StoreError, StoreTimeoutError, StoreUnavailableError, EntryCorruptError, SerializeError, CallbackError,
   type CacheErrorCode,
 } from './errors';
-export { MemoryStore, MEMORY_STORE_DEFAULTS, type MemoryStoreOptions } from './stores/memory';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
 export { RedisStore, type RedisStoreOptions } from './stores/redis';
 export { TieredStore, type TieredStoreOptions } from './stores/tiered';
-export { assertCacheStore, type CacheStore, type StoreIndex, type StoreSetEntry } from './stores/store';
+export type { CacheStore, StoreIndex, StoreSetEntry } from './stores/store';
+export { CHANNELS, type CacheEventMessage, type ErrorEventMessage, type InvalidateEventMessage, type MetricKind, type PromRegistry } from './metrics';
+export type { Duration, DurationUnit } from './duration';
+export type { RedisLike } from './redis-like';
 export type {
-  CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption,
+  CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption, RouteOptions, ValueStats,
 } from './types';

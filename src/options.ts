@@ -5,9 +5,12 @@
  */
 
 import type { CacheOptions, ErrorHandler, HeadersOption, QueryOption } from './types';
+import cluster from 'node:cluster';
+import { parseDuration } from './duration';
 import { compileNameFilter, type NameFilter } from './key';
 
 /** The defaults, as the README states them (a test holds the two together). */
+/* eslint-disable @typescript-eslint/no-unnecessary-type-assertion -- the casts give each default its option's type, not the literal's */
 export const DEFAULTS = Object.freeze({
   namespace: 'http',
   version: 'v1',
@@ -17,9 +20,9 @@ export const DEFAULTS = Object.freeze({
   jitter: 0.1,
   staleWhileRevalidate: 0,
   staleIfError: 0,
-  methods: Object.freeze(['GET', 'HEAD']) as readonly string[],
-  statuses: Object.freeze([200, 203, 204]) as readonly number[],
-  vary: Object.freeze([]) as readonly string[],
+  methods: Object.freeze<string[]>(['GET', 'HEAD']),
+  statuses: Object.freeze<number[]>([200, 203, 204]),
+  vary: Object.freeze<string[]>([]),
   host: true,
   maxEntryBytes: 1024 * 1024,
   storeTimeout: 100,
@@ -34,6 +37,7 @@ export const DEFAULTS = Object.freeze({
   shareAuthorized: false,
   tiered: false,
 });
+/* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
 
 /** Options after validation, with derived fields the request path uses as they are. */
 export interface ResolvedOptions<Req = unknown, Res = unknown> {
@@ -107,6 +111,7 @@ export function resolveOptions<Req, Res>(
       throw new TypeError(`${where}: ${name} can only be set in createCache(), not per route`);
     }
   }
+  if (!base) warnAtConstruction(o);
   const fail = (name: string, rule: string, got: unknown): never => {
     throw new TypeError(`${where}: ${name} must be ${rule}, got ${show(got)}`);
   };
@@ -117,9 +122,11 @@ export function resolveOptions<Req, Res>(
     if (typeof v !== 'string' || !NAME_PART.test(v)) fail(name, 'a non-empty string of letters, digits, ".", "_" or "-"', v);
     return v;
   };
-  const seconds = (name: string, v: unknown, allowZero: boolean): number => {
+  const seconds = (name: string, given: unknown, allowZero: boolean): number => {
+    // '5 minutes', '1h' (the `ms` package, as apicache users write them) become seconds.
+    const v = parseDuration(given, `${where}: ${name}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-      fail(name, allowZero ? 'a number of seconds >= 0' : 'a positive number of seconds', v);
+      fail(name, allowZero ? "a number of seconds >= 0 (or a duration string: '30s')" : "a positive number of seconds (ttl: 300) or a duration string ('5 minutes')", given);
     }
     return v as number;
   };
@@ -188,7 +195,7 @@ export function resolveOptions<Req, Res>(
     } else if (typeof v === 'function') tags = v as (req: Req, res: Res) => readonly string[];
     else fail('tags', 'an array of non-empty strings or a function', v);
   }
-  let tagHeader = base ? base.tagHeader : (DEFAULTS.tagHeader as string | false);
+  let tagHeader = base ? base.tagHeader : (DEFAULTS.tagHeader);
   if (o.tagHeader !== undefined) {
     const v = o.tagHeader;
     if (v !== false && (typeof v !== 'string' || !TOKEN.test(v))) fail('tagHeader', 'a header name or false', v);
@@ -271,6 +278,35 @@ export function resolveOptions<Req, Res>(
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
     onError: fn<ErrorHandler>('onError', base?.onError),
   });
+}
+
+const warned = new Set<string>();
+
+/** console.warn once per process and kind: a misconfiguration worth hearing, not a flood. */
+function warnOnce(kind: string, message: string): void {
+  if (warned.has(kind)) return;
+  warned.add(kind);
+  console.warn(`express-response-cache: ${message}`);
+}
+
+/** Set-ups that run but not as the user likely meant: said once, at construction. */
+function warnAtConstruction(o: Record<string, unknown>): void {
+  // `redis: process.env.REDIS_URL` with the variable unset: indistinguishable from no
+  // option at all, except that the key is there. Running in memory is right for a laptop,
+  // and in production it quietly turns off cross-instance invalidation: say so.
+  if ('redis' in o && o.redis === undefined && o.store === undefined) {
+    warnOnce('redis-undefined', 'createCache({ redis }) was given undefined (an unset REDIS_URL?): caching in this process\'s memory, not in Redis');
+  }
+  const store = o.store as { local?: unknown } | undefined;
+  const local = o.redis === undefined && (store === undefined || store.local === true);
+  if (local && isClusterWorker()) {
+    warnOnce('cluster-worker', 'this process is a cluster worker (node:cluster or PM2 cluster mode) with a process-local memory store: each worker caches and invalidates its own copy, so an invalidation on one worker leaves the others serving the old body until it expires. Use Redis (createCache({ redis })) to share one cache');
+  }
+}
+
+/** node:cluster worker, or a PM2 cluster-mode instance (PM2 runs them on node:cluster too, and says so in the env). */
+function isClusterWorker(): boolean {
+  return cluster.isWorker || process.env.exec_mode === 'cluster_mode';
 }
 
 function checkQuery(v: unknown, fail: (name: string, rule: string, got: unknown) => never): QueryOption {

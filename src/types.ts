@@ -3,7 +3,9 @@
  * parameters (`Req`, `Res`) that the middleware fills in with Express's.
  */
 
+import type { Duration } from './duration';
 import type { CacheError } from './errors';
+import type { RedisLike } from './redis-like';
 import type { CacheStore } from './stores/store';
 
 /** What the cache did with a request; also sent as `X-Cache`. */
@@ -21,15 +23,30 @@ export interface InvalidateTarget {
   tags?: readonly string[];
 }
 
+/** Response counters, and the values' apart. */
 export interface CacheStats {
   hits: number;
   misses: number;
   stale: number;
+  /** Stale entries refreshed by a 304 from the handler. */
+  revalidated: number;
   bypasses: number;
   stores: number;
+  /** Entries removed by invalidation, responses and values alike. */
   invalidations: number;
+  /** Store, codec and serializer errors, responses and values alike. */
   errors: number;
   /** hits (stale included) / (hits + stale + misses); 0 before any lookup. */
+  hitRatio: number;
+  /** `cache.values()` and `cache.cached()`: counted apart from responses. */
+  values: ValueStats;
+}
+
+export interface ValueStats {
+  hits: number;
+  misses: number;
+  stores: number;
+  /** hits / (hits + misses); 0 before any lookup. */
   hitRatio: number;
 }
 
@@ -61,8 +78,12 @@ export interface HeadersOption {
 export interface CacheOptions<Req = unknown, Res = unknown> {
   /** Any CacheStore. @default new MemoryStore() */
   store?: CacheStore;
-  /** A Redis URL, or an ioredis `Redis` or `Cluster`: shorthand for a RedisStore. */
-  redis?: string | object;
+  /**
+   * A Redis URL, or an ioredis `Redis` or `Cluster`: shorthand for a RedisStore. Given as
+   * a key whose value is undefined (`redis: process.env.REDIS_URL` unset), the cache runs in
+   * memory and says so once with console.warn.
+   */
+  redis?: string | RedisLike;
   /** With `redis`: a bounded memory tier in front of Redis, kept coherent over pub/sub. @default false */
   tiered?: boolean;
   /** @default 'http' */
@@ -72,7 +93,7 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   /** @default 'cache' */
   prefix?: string;
   /** Seconds an entry is fresh when the response says nothing of freshness. @default 60 */
-  ttl?: number;
+  ttl?: Duration;
   /**
    * 'response': the response's own s-maxage / max-age / Expires decide how long an entry is
    * fresh, and `ttl` fills in. 'ttl': `ttl` always decides (express.static, res.sendFile,
@@ -82,13 +103,13 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
    */
   freshness?: 'response' | 'ttl';
   /** Upper bound in seconds on any TTL, response headers' included. @default undefined */
-  maxTtl?: number;
+  maxTtl?: Duration;
   /** Each TTL is drawn uniformly from ttl * (1 ± jitter). @default 0.1 */
   jitter?: number;
   /** Seconds past expiry during which a stale entry is served while one request refreshes it. @default 0 */
-  staleWhileRevalidate?: number;
+  staleWhileRevalidate?: Duration;
   /** Seconds past expiry during which a stale entry is served when the handler fails. @default 0 */
-  staleIfError?: number;
+  staleIfError?: Duration;
   /** Methods answered from the cache; HEAD is answered from the GET entry. @default ['GET', 'HEAD'] */
   methods?: readonly string[];
   /** Statuses stored (RFC 9110 §15.1's cacheable-by-default 2xx). @default [200, 203, 204] */
@@ -121,7 +142,7 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   /** While the store is out: 'bypass' to the origin, or 'memory' through a small local store. @default 'bypass' */
   whenStoreDown?: 'bypass' | 'memory';
   /** Most seconds an entry is kept by the `whenStoreDown: 'memory'` fallback. @default 5 */
-  fallbackTtl?: number;
+  fallbackTtl?: Duration;
   /** Concurrent misses on one key make one origin call; `{ timeout }` bounds a follower's wait (ms). @default true */
   coalesce?: boolean | { timeout: number };
   /** A 2xx/3xx answer to an unsafe method invalidates its path first (RFC 9111 §4.4). @default true */
@@ -135,3 +156,6 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   /** Hears store and codec errors. @default logs once per error code */
   onError?: ErrorHandler;
 }
+
+/** What `cache.middleware(overrides)` takes: every option but those of the shared store, set once in createCache(). */
+export type RouteOptions<Req = unknown, Res = unknown> = Omit<CacheOptions<Req, Res>, 'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'onError'>;

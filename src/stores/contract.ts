@@ -1,11 +1,14 @@
 /**
  * storeContract(): one test suite every CacheStore must pass (the memory, Redis, Cluster
  * and tiered stores here; a third-party store to prove itself). It registers tests with the
- * runner's `describe` / `it` / `beforeAll` / `afterAll` (jest, or vitest with globals; or
- * pass `api`) and asserts with node:assert, so it needs no test-framework types.
+ * runner's `describe` / `it` / `beforeAll` / `afterAll` (jest, or vitest with globals), or
+ * with the functions given as `api` (node:test's `describe` / `it` / `before` / `after`,
+ * vitest's imports), and asserts with node:assert, so it needs no test-framework types.
  *
  *   import { storeContract } from 'express-response-cache/store-contract';
- *   storeContract('MyStore', () => new MyStore(...));
+ *   storeContract('MyStore', () => new MyStore(...));                  // jest, vitest globals
+ *   import { describe, it, before, after } from 'node:test';
+ *   storeContract('MyStore', () => new MyStore(...), { api: { describe, it, before, after } });
  *
  * The store is made once and shared by every test; each test uses its own keys, paths and
  * tags, so the store may also be shared with other suites. Two tests wait in real time
@@ -16,14 +19,28 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { CacheStore, StoreIndex } from './store';
 
-type TestFn = () => void | Promise<unknown>;
+/** Every test and hook of the suite is async and takes no arguments (no `done` callback). */
+type TestFn = () => Promise<void>;
 
-/** The four functions of a jest-style runner the suite needs. */
-export interface StoreContractApi {
-  describe(name: string, fn: () => void): void;
-  it(name: string, fn: TestFn, timeoutMs?: number): void;
-  beforeAll(fn: TestFn, timeoutMs?: number): void;
-  afterAll(fn: TestFn, timeoutMs?: number): void;
+/**
+ * The functions of a test runner the suite needs, typed loosely enough that jest's globals,
+ * vitest's (globals or imports) and node:test's exports all fit: `describe` and `it`, and
+ * the once-per-suite hooks under either name (`beforeAll` / `afterAll`: jest, vitest;
+ * `before` / `after`: node:test). Return values are ignored.
+ */
+export type StoreContractApi = {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: TestFn): unknown;
+} & (
+  | { beforeAll(fn: TestFn): unknown; afterAll(fn: TestFn): unknown }
+  | { before(fn: TestFn): unknown; after(fn: TestFn): unknown }
+);
+
+interface Runner {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: TestFn): unknown;
+  beforeAll(fn: TestFn): unknown;
+  afterAll(fn: TestFn): unknown;
 }
 
 export interface StoreContractOptions {
@@ -47,16 +64,27 @@ export interface StoreContractOptions {
 }
 
 // The runner's globals, typed locally so this file compiles without test-framework types.
-declare const describe: StoreContractApi['describe'];
-declare const it: StoreContractApi['it'];
-declare const beforeAll: StoreContractApi['beforeAll'];
-declare const afterAll: StoreContractApi['afterAll'];
+declare const describe: Runner['describe'];
+declare const it: Runner['it'];
+declare const beforeAll: Runner['beforeAll'];
+declare const afterAll: Runner['afterAll'];
 
-function globalApi(): StoreContractApi {
+function globalApi(): Runner {
   if (typeof describe !== 'function' || typeof it !== 'function' || typeof beforeAll !== 'function' || typeof afterAll !== 'function') {
-    throw new Error('storeContract: no global describe/it/beforeAll/afterAll; run it under jest (or vitest with globals), or pass options.api');
+    throw new Error("storeContract: no global describe/it/beforeAll/afterAll; run it under jest (or vitest with globals), or pass options.api (node:test: { api: { describe, it, before, after } } from 'node:test')");
   }
   return { describe, it, beforeAll, afterAll };
+}
+
+/** The runner behind `api`, whichever names its hooks have. */
+function runnerOf(api: StoreContractApi): Runner {
+  const hooks = api as Partial<Record<'beforeAll' | 'afterAll' | 'before' | 'after', (fn: TestFn) => unknown>>;
+  const beforeAll = hooks.beforeAll ?? hooks.before;
+  const afterAll = hooks.afterAll ?? hooks.after;
+  if (typeof api.describe !== 'function' || typeof api.it !== 'function' || typeof beforeAll !== 'function' || typeof afterAll !== 'function') {
+    throw new TypeError('storeContract: options.api needs describe, it, and beforeAll/afterAll (or node:test\'s before/after)');
+  }
+  return { describe: api.describe.bind(api), it: api.it.bind(api), beforeAll: beforeAll.bind(api), afterAll: afterAll.bind(api) };
 }
 
 const HOUR = 3_600_000;
@@ -67,7 +95,7 @@ export function storeContract(
   makeStore: () => Promise<CacheStore> | CacheStore,
   options: StoreContractOptions = {},
 ): void {
-  const t = options.api ?? globalApi();
+  const t = options.api ? runnerOf(options.api) : globalApi();
   const ttlMs = options.ttlMs ?? 120;
   const slackMs = options.slackMs ?? 200;
   const run = `contract:${randomBytes(4).toString('hex')}`;
@@ -133,7 +161,7 @@ export function storeContract(
         assert.equal(await store.deleteByPath(s.path('/gone')), 0);
         assert.equal(await store.deleteByPrefix(s.path('/go')), 0);
         assert.ok(await has(s.key('live')), 'an entry with a long TTL should stay');
-      }, 10_000);
+      });
     });
 
     t.describe('when a key is overwritten', () => {
@@ -308,7 +336,7 @@ export function storeContract(
         const token = await store.lock(key, HOUR);
         assert.equal(typeof token, 'string');
         await store.unlock(key, token!);
-      }, 10_000);
+      });
 
       t.it('should keep locks apart from entries of the same key', async () => {
         if (!store.lock || !store.unlock) return;

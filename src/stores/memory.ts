@@ -193,6 +193,16 @@ export class MemoryStore implements CacheStore {
     drop(this.byPath, indexed.path, key);
     for (const tag of indexed.tags) drop(this.byTag, tag, key);
   }
+
+  /** Keys of live entries starting with `prefix`, at most `limit` (for `cache.keys()`). */
+  async keys(prefix: string, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const key of this.lru.keys()) {
+      if (out.length >= limit) break;
+      if (key.startsWith(prefix) && this.lru.has(key)) out.push(key);
+    }
+    return out;
+  }
 }
 
 function add(map: Map<string, Set<string>>, name: string, key: string): void {

@@ -30,7 +30,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 import {
-  isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind,
+  escapeChars, escapeGlob, isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind,
 } from './redis-keys';
 import { DELETE_ENTRY, DISCARD_PENDING, INDEX_ADD, MARK_LIVE, MARK_PREFIXES, MARK_RECORD, PREFIX_AGES, RECORD_AGE, runScript, UNLOCK } from './redis-scripts';
 
@@ -360,6 +360,19 @@ export class RedisStore implements CacheStore {
       } while (cursor !== '0');
     }));
     return [...found];
+  }
+
+  /** Keys of entries starting with `prefix`, at most `limit`: SCAN on every master, never KEYS. */
+  async keys(prefix: string, limit: number): Promise<string[]> {
+    await this.conn();
+    const pattern = `${escapeGlob(`${this.clientPrefix}${this.base}e:{${escapeChars(prefix)}`)}*}`;
+    const out: string[] = [];
+    for (const name of await this.scan(pattern)) {
+      const key = parseRedisKey(this.base, 'e', name);
+      if (key !== undefined && key.startsWith(prefix)) out.push(key);
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 }
 

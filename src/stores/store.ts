@@ -85,6 +85,12 @@ export interface CacheStore {
   setGuarded?(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean>;
   /** Optional: problems with the store's configuration that defeat the cache (reported once, at start). */
   check?(): Promise<string[]>;
+  /**
+   * Optional, for debugging (`cache.keys()`): keys of live entries that start with
+   * `prefix` (literally), at most `limit` of them, in any order. Enumerate without
+   * blocking the store (Redis: SCAN on every master, never KEYS).
+   */
+  keys?(prefix: string, limit: number): Promise<string[]>;
 }
 
 export interface StoreGuard {

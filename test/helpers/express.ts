@@ -8,7 +8,7 @@ import express5 from 'express';
 
 export type ExpressFactory = typeof express5;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an npm alias without types: imported by require and typed by hand
 const express4 = require('express4') as ExpressFactory;
 
 export const EXPRESSES: ReadonlyArray<readonly [name: string, express: ExpressFactory, major: 4 | 5]> = [

@@ -6,7 +6,10 @@
 
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import zlib from 'node:zlib';
+
+export { sleep, until } from './wait';
 
 type Closer = () => Promise<void>;
 const open: Closer[] = [];
@@ -65,6 +68,10 @@ export interface Reply {
   /** The bytes on the wire (still compressed when Content-Encoding says so). */
   readonly body: Buffer;
   readonly text: string;
+  /** X-Cache, or '' when absent. */
+  readonly xCache: string;
+  /** Milliseconds from sending to the last byte. */
+  readonly ms: number;
 }
 
 export interface SendInit {
@@ -75,13 +82,15 @@ export interface SendInit {
 
 /**
  * One request on its own connection (`agent: false`, so `Connection: close`), the path
- * sent exactly as given (raw `|`, `[`, `%zz`...). Resolves the whole response.
+ * sent exactly as given (raw `|`, `[`, `%zz`...). Resolves the whole response, its X-Cache
+ * and how long it took. The one request helper of the suite.
  */
 export function send(base: string, path: string, init: SendInit = {}): Promise<Reply> {
   const { hostname, port } = new URL(base);
   const headers = { ...init.headers };
   // Framed explicitly: Node sends a DELETE body unframed (no chunked default for DELETE).
   if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = http.request({ host: hostname, port, path, method: init.method ?? 'GET', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -89,7 +98,10 @@ export function send(base: string, path: string, init: SendInit = {}): Promise<R
       res.on('error', reject);
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
+        resolve({
+          status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'),
+          xCache: String(res.headers['x-cache'] ?? ''), ms: performance.now() - started,
+        });
       });
     });
     req.on('error', reject);
@@ -139,15 +151,6 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** Resolve once `check()` holds, polling on the event loop (no fixed sleeps); fail after `limitMs`. */
-export async function until(check: () => boolean, limitMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** Every byte value 0..255, `times` over: a body that no text codec survives unchanged. */

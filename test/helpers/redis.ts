@@ -14,6 +14,7 @@ import { delimiter, join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisMemoryServer } from 'redis-memory-server';
 import { escapeGlob } from '../../src/stores/redis-keys';
+import { until } from './wait';
 
 const HOST = '127.0.0.1';
 
@@ -121,7 +122,7 @@ export async function startCluster(): Promise<RunningCluster> {
   };
   try {
     const ports = await freePorts(6);
-    const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i]!, bus: ports[i + 3]! }));
+    const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i], bus: ports[i + 3] }));
     for (const n of nodes) {
       const args = [
         '--port', String(n.port), '--bind', HOST, '--cluster-enabled', 'yes', '--cluster-port', String(n.bus),
@@ -192,17 +193,9 @@ function run(file: string, args: string[]): Promise<string> {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for Redis`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Poll until Redis answers `check` (errors count as "not yet"). */
+function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+  return until(() => check().catch(() => false), timeoutMs, 'Redis', 50);
 }
 
 /** Distinct free ports: all listeners are held open together so none is handed out twice. */

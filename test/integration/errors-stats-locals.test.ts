@@ -4,7 +4,7 @@
  */
 
 import type { Express, RequestHandler } from 'express';
-import { createCache, MemoryStore, type CacheError, type CacheStore, type ErrorContext, type ExpressCacheOptions, type RequestCache, type StoreIndex } from '../../middleware';
+import { createCache, MemoryStore, type CacheError, type CacheStore, type ErrorContext, type ExpressCacheOptions, type StoreIndex } from '../../middleware';
 import { forEachExpress } from '../helpers/express';
 import { closeAfterEach, deferred, send, serve, TestClock, track, until } from '../helpers/http';
 
@@ -51,7 +51,7 @@ forEachExpress((express) => {
     if (before) app.use(before);
     app.use((_req, res, next) => {
       res.on('finish', () => {
-        const c = res.locals.cache as RequestCache | undefined;
+        const c = res.locals.cache;
         seen.push({ key: c?.key ?? '(none)', status: c?.status ?? '(none)' });
       });
       next();
@@ -140,14 +140,14 @@ forEachExpress((express) => {
   describe('when requests go through the cache', () => {
     it('should count hits, misses, bypasses, stores and invalidations in stats()', async () => {
       const { url, cache } = await start({});
-      expect(cache.stats()).toEqual({ hits: 0, misses: 0, stale: 0, bypasses: 0, stores: 0, invalidations: 0, errors: 0, hitRatio: 0 });
+      expect(cache.stats()).toEqual({ hits: 0, misses: 0, stale: 0, revalidated: 0, bypasses: 0, stores: 0, invalidations: 0, errors: 0, hitRatio: 0, values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 } });
       await send(url, '/data');
       await send(url, '/data');
       await send(url, '/data');
       await send(url, '/data', { headers: { Authorization: 'Bearer x' } });
       await send(url, '/data', { method: 'POST' });
       await cache.invalidate({ paths: ['/data'] });
-      expect(cache.stats()).toEqual({ hits: 2, misses: 1, stale: 0, bypasses: 2, stores: 1, invalidations: 1, errors: 0, hitRatio: 2 / 3 });
+      expect(cache.stats()).toEqual({ hits: 2, misses: 1, stale: 0, revalidated: 0, bypasses: 2, stores: 1, invalidations: 1, errors: 0, hitRatio: 2 / 3, values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 } });
     });
   });
 
@@ -189,17 +189,17 @@ forEachExpress((express) => {
       let same = false;
       const { url, cache, clock } = await start({ ttl: 10 }, (app) => {
         app.get('/tagged', (_req, res) => {
-          same = res.locals.cache.cache === cache;
-          res.locals.cache.tag('t1', 't2');
-          res.locals.cache.ttl(100);
+          same = res.locals.cache!.cache === cache;
+          res.locals.cache!.tag('t1', 't2');
+          res.locals.cache!.ttl(100);
           res.send('tagged');
         });
         app.get('/skipped', (_req, res) => {
-          res.locals.cache.skip();
+          res.locals.cache!.skip();
           res.send('skipped');
         });
         app.post('/drop', async (_req, res) => {
-          const n = await res.locals.cache.invalidate({ tags: ['t2'] });
+          const n = await res.locals.cache!.invalidate({ tags: ['t2'] });
           release.resolve(true);
           res.send(String(n));
         });
@@ -218,7 +218,7 @@ forEachExpress((express) => {
     it('should refuse bad tags with a TypeError', async () => {
       const { url } = await start({}, (app) => {
         app.get('/bad-tag', (_req, res) => {
-          res.locals.cache.tag('');
+          res.locals.cache!.tag('');
           res.send('unreachable');
         });
         app.use(((err, _req, res, _next) => void res.status(500).send((err as Error).message)) as import('express').ErrorRequestHandler);

@@ -212,7 +212,7 @@ describe('example app', () => {
     expect(stats.headers['x-cache']).toBeUndefined();
 
     const metrics = await request(app).get('/metrics').expect(200);
-    expect(metrics.text).toContain('express_response_cache_hits_total{namespace="shop"} 1');
+    expect(metrics.text).toContain('express_response_cache_hits_total{namespace="shop",kind="response"} 1');
   });
 
   it('invalidates on demand through the admin route', async () => {

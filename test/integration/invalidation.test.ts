@@ -46,7 +46,7 @@ forEachExpress((express) => {
     app.use(cache.middleware());
     more?.(app, data, cache);
     app.get('/items/:id', (req, res) => {
-      res.locals.cache.tag(`item:${req.params.id}`);
+      res.locals.cache!.tag(`item:${req.params.id}`);
       res.send(`item ${req.params.id} ${data.get(req.params.id)}`);
     });
     app.get(/.*/, (req, res) => res.send(`page ${req.originalUrl}`));
@@ -124,7 +124,7 @@ forEachExpress((express) => {
       const app = express();
       app.use(cache.middleware());
       app.get('/items/:id', (req, res) => {
-        res.locals.cache.tag(`item:${req.params.id}`, 'all-items');
+        res.locals.cache!.tag(`item:${req.params.id}`, 'all-items');
         res.send(req.params.id);
       });
       app.get('/home', (_req, res) => res.send('home'));
@@ -248,7 +248,7 @@ forEachExpress((express) => {
         app.post('/items/:id/touch', async (req, res, next) => {
           try {
             data.set(req.params.id, 'v2');
-            const n = await res.locals.cache.invalidate({ paths: [`/items/${req.params.id}`] });
+            const n = await res.locals.cache!.invalidate({ paths: [`/items/${req.params.id}`] });
             res.send(`removed ${n}`);
           } catch (err) {
             next(err);

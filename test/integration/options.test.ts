@@ -12,10 +12,13 @@ import { closeAfterEach, serve, track } from '../helpers/http';
 closeAfterEach();
 
 const BAD: ReadonlyArray<readonly [string, Record<string, unknown>, RegExp]> = [
-  ['ttl: -5', { ttl: -5 }, /^createCache: ttl must be a positive number of seconds, got -5$/],
+  ['ttl: -5', { ttl: -5 }, /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string \('5 minutes'\), got -5$/],
+  ['ttl: "60" (no unit: seconds or ms?)', { ttl: '60' }, /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string with a unit \('5 minutes', '1h'\), got "60"$/],
+  ['ttl: "-5m"', { ttl: '-5m' }, /ttl must be a positive number of seconds/],
+  ['staleIfError: "soon"', { staleIfError: 'soon' }, /staleIfError must be a positive number of seconds .* or a duration string/],
   ['ttl: 0', { ttl: 0 }, /ttl must be/],
   ['ttl: NaN', { ttl: Number.NaN }, /ttl must be/],
-  ['maxTtl: "1h"', { maxTtl: '1h' }, /maxTtl must be/],
+  ['maxTtl: "1 fortnight"', { maxTtl: '1 fortnight' }, /maxTtl must be/],
   ['jitter: 2', { jitter: 2 }, /^createCache: jitter must be a number from 0 up to \(not including\) 1, got 2$/],
   ['jitter: -0.1', { jitter: -0.1 }, /jitter must be/],
   ['methods: []', { methods: [] }, /^createCache: methods must be a non-empty array of 'GET' and 'HEAD', got \[\]$/],
@@ -48,7 +51,7 @@ forEachExpress((express) => {
     });
 
     it('should throw from cacheResponses() the same way', () => {
-      expect(() => cacheResponses({ ttl: -5 })).toThrow(/^createCache: ttl must be a positive number of seconds, got -5$/);
+      expect(() => cacheResponses({ ttl: -5 })).toThrow(/^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string \('5 minutes'\), got -5$/);
     });
 
     it('should throw when options is not an object', () => {
@@ -61,7 +64,7 @@ forEachExpress((express) => {
       const cache = track(createCache());
       let err: unknown;
       try {
-        cache.middleware(options as never);
+        cache.middleware(options);
       } catch (e) {
         err = e;
       }
@@ -72,6 +75,7 @@ forEachExpress((express) => {
     it('should refuse store-wide options per route', () => {
       const cache = track(createCache());
       expect(() => cache.middleware({ store: engineOf(cache).store } as never)).toThrow(/^cache\.middleware: store can only be set in createCache\(\), not per route$/);
+      // @ts-expect-error the shared store's options are not per-route options
       expect(() => cache.middleware({ onError: () => {} })).toThrow(/onError belongs to the shared store/);
     });
   });
@@ -117,6 +121,74 @@ forEachExpress((express) => {
       expect(calls).toBe(1);
       expect(handler.cache.stats()).toMatchObject({ hits: 1, misses: 1, stores: 1 });
     });
+  });
+});
+
+describe('when durations are ms strings', () => {
+  it("should read '5 minutes', '1h', '30s' as seconds, per cache and per route", async () => {
+    const cache = track(createCache({ ttl: '5 minutes', maxTtl: '1h', staleWhileRevalidate: '30s', staleIfError: '1 day', fallbackTtl: '2s' }));
+    const o = engineOf(cache).options;
+    expect([o.ttl, o.maxTtl, o.staleWhileRevalidate, o.staleIfError, o.fallbackTtl]).toEqual([300, 3600, 30, 86400, 2]);
+    expect(engineOf(cache).routeOptions({ ttl: '90s' }).ttl).toBe(90);
+  });
+});
+
+describe('when the set-up runs but likely not as meant', () => {
+  const warnings = (make: () => void): string[] => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      jest.isolateModules(make);
+      return warn.mock.calls.map((c) => String(c[0]));
+    } finally {
+      warn.mockRestore();
+    }
+  };
+
+  it('should say once that redis: undefined (an unset REDIS_URL) runs in memory', () => {
+    const said = warnings(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module: the warning is once per process
+      const { createCache: fresh } = require('../../middleware') as typeof import('../../middleware');
+      const env: Record<string, string | undefined> = {};
+      void fresh({ redis: env.REDIS_URL }).close();
+      void fresh({ redis: env.REDIS_URL }).close();
+      void fresh({}).close();
+    });
+    expect(said).toEqual([expect.stringMatching(/redis \}\) was given undefined \(an unset REDIS_URL\?\): caching in this process's memory/)]);
+  });
+
+  it('should say once that a cluster worker with a memory store does not share its cache', () => {
+    const before = process.env.exec_mode;
+    process.env.exec_mode = 'cluster_mode'; // what PM2 sets in cluster mode
+    try {
+      const said = warnings(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module: the warning is once per process
+        const { createCache: fresh, MemoryStore: Memory } = require('../../middleware') as typeof import('../../middleware');
+        void fresh().close();
+        void fresh({ store: new Memory() }).close();
+      });
+      expect(said).toEqual([expect.stringMatching(/cluster worker .* process-local memory store: each worker caches and invalidates its own copy.*Use Redis/)]);
+    } finally {
+      if (before === undefined) delete process.env.exec_mode;
+      else process.env.exec_mode = before;
+    }
+  });
+
+  it('should not warn for a store that is not process-local', () => {
+    const before = process.env.exec_mode;
+    process.env.exec_mode = 'cluster_mode';
+    try {
+      const said = warnings(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module: the warning is once per process
+        const { createCache: fresh, MemoryStore: Memory } = require('../../middleware') as typeof import('../../middleware');
+        const shared = new Memory();
+        const remote = { get: shared.get.bind(shared), set: shared.set.bind(shared), delete: shared.delete.bind(shared), deleteByPath: shared.deleteByPath.bind(shared), deleteByPrefix: shared.deleteByPrefix.bind(shared), deleteByTag: shared.deleteByTag.bind(shared), close: shared.close.bind(shared) };
+        void fresh({ store: remote }).close();
+      });
+      expect(said).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.exec_mode;
+      else process.env.exec_mode = before;
+    }
   });
 });
 

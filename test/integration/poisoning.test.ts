@@ -6,7 +6,7 @@
  */
 
 import type { Express, RequestHandler } from 'express';
-import { createCache, type ExpressCacheOptions, type RequestCache } from '../../middleware';
+import { createCache, type ExpressCacheOptions } from '../../middleware';
 import { forEachExpress, type ExpressFactory } from '../helpers/express';
 import { closeAfterEach, send, serve, track } from '../helpers/http';
 
@@ -15,7 +15,7 @@ closeAfterEach();
 /** Records res.locals.cache.key of every finished request (mounted before the cache). */
 function recorder(keys: string[]): RequestHandler {
   return (_req, res, next) => {
-    res.on('finish', () => keys.push((res.locals.cache as RequestCache | undefined)?.key ?? ''));
+    res.on('finish', () => keys.push(res.locals.cache?.key ?? ''));
     next();
   };
 }

@@ -122,7 +122,7 @@ forEachExpress((express) => {
       const { url, calls } = await start({}, (app, count) => app.get('/skip', (_req, res) => {
         count('skip');
         res.set('Cache-Control', 'public, max-age=600');
-        res.locals.cache.skip();
+        res.locals.cache!.skip();
         res.send('skipped');
       }));
       const { second } = await twice(url, '/skip');
@@ -135,7 +135,7 @@ forEachExpress((express) => {
         count('late');
         res.type('text/plain');
         res.write('part one,');
-        res.locals.cache.skip();
+        res.locals.cache!.skip();
         res.end(' part two');
       }));
       const { a, second } = await twice(url, '/late');
@@ -281,7 +281,7 @@ forEachExpress((express) => {
     it('should let res.locals.cache.ttl(n) override the response\'s own lifetime and the ttl option', async () => {
       const override: RequestHandler = (_req, res, next) => {
         res.set('Cache-Control', 'max-age=5');
-        res.locals.cache.ttl(100);
+        res.locals.cache!.ttl(100);
         next();
       };
       expect(await lifetime({ ttl: 10 }, override, [99.999, 100])).toEqual(['HIT', 'REVALIDATED']);
@@ -290,7 +290,7 @@ forEachExpress((express) => {
     it('should throw from res.locals.cache.ttl() given a bad value, to the app\'s error handler', async () => {
       const { url } = await start({}, (app) => {
         app.get('/bad', (_req, res) => {
-          res.locals.cache.ttl(-1);
+          res.locals.cache!.ttl(-1);
           res.send('unreachable');
         });
         app.use(((err, _req, res, _next) => void res.status(500).send((err as Error).message)) as import('express').ErrorRequestHandler);

@@ -184,7 +184,7 @@ describe('keys (property-based)', () => {
 
   it('should keep apart requests that differ in one part only', () => {
     fc.assert(fc.property(request, request, fc.constantFrom('method', 'host', 'path', 'query', 'headers'), (a, other, part) => {
-      const b = { ...a, [part]: other[part as keyof Req] } as Req;
+      const b = { ...a, [part]: other[part] } as Req;
       if (model(a, undefined, true) !== model(b, undefined, true)) expect(key(b, undefined, true)).not.toBe(key(a, undefined, true));
     }), RUNS);
   });

@@ -41,8 +41,8 @@ forEachExpress((express: ExpressFactory) => {
       app.use(cache.middleware());
       app.get('/items/:id', (req, res) => {
         origin.calls++;
-        origin.lastKey = res.locals.cache.key;
-        res.locals.cache.tag(`item:${req.params.id}`);
+        origin.lastKey = res.locals.cache!.key;
+        res.locals.cache!.tag(`item:${req.params.id}`);
         res.json({ id: req.params.id, version: origin.version, from: name });
       });
       app.put('/items/:id', cache.invalidates((req) => ({ tags: [`item:${req.params.id}`] })), (_req, res) => {

@@ -5,7 +5,7 @@ import { DEFAULTS, resolveOptions } from '../../src/options';
 describe('options', () => {
   describe('when an option is invalid', () => {
     it.each([
-      [{ ttl: -5 }, 'createCache: ttl must be a positive number of seconds, got -5'],
+      [{ ttl: -5 }, "createCache: ttl must be a positive number of seconds (ttl: 300) or a duration string ('5 minutes'), got -5"],
       [{ ttl: 0 }, 'ttl must be a positive number'],
       [{ ttl: '60' }, 'ttl must be a positive number'],
       [{ maxTtl: NaN }, 'maxTtl'],

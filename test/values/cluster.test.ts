@@ -8,7 +8,8 @@ import { Cluster } from 'ioredis';
 import { createCache } from '../../middleware';
 import { ResponseCache } from '../../src/cache';
 import { cleanPrefix, startCluster, type RunningCluster } from '../helpers/redis';
-import { listen, request, until, uniqueNamespace, type Instance } from '../redis/instances';
+import { send as request, until } from '../helpers/http';
+import { listen, uniqueNamespace, type Instance } from '../redis/instances';
 import { valuesSuite } from './suite';
 
 let cluster: RunningCluster;
@@ -50,7 +51,7 @@ describe('values and responses on a Cluster', () => {
       await new Promise((r) => setTimeout(r, 100));
       return 99;
     };
-    const results = await Promise.all(Array.from({ length: 40 }, (_v, i) => (i % 2 ? b! : a!).getOrSet('sum', factory)));
+    const results = await Promise.all(Array.from({ length: 40 }, (_v, i) => (i % 2 ? b : a).getOrSet('sum', factory)));
     expect(calls).toBe(1);
     expect(results).toEqual(Array(40).fill(99));
   });

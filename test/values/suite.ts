@@ -144,6 +144,106 @@ export function valuesSuite(name: string, makeCache: () => Promise<ResponseCache
       });
     });
 
+    describe('when ids are objects or arrays', () => {
+      it('should key a plain object id canonically: key order does not matter, recursively', async () => {
+        const products = cache.values<string[]>(ns());
+        await products.set({ page: 1, sort: 'a', filter: { tag: 'x', min: 2 } }, ['p1']);
+        expect(await products.get({ filter: { min: 2, tag: 'x' }, sort: 'a', page: 1 })).toEqual(['p1']);
+        expect(await products.get({ page: 2, sort: 'a', filter: { tag: 'x', min: 2 } })).toBeUndefined();
+        expect(await products.has({ sort: 'a', page: 1, filter: { tag: 'x', min: 2 } })).toBe(true);
+        expect(products.key({ a: 1, b: undefined })).toBe(products.key({ a: 1 }));
+      });
+
+      it('should keep an object id apart from a string id that reads the same', async () => {
+        const v = cache.values<string>(ns());
+        await v.set({ a: 1 }, 'object');
+        await v.set('{"a":1}', 'string');
+        expect(await v.get({ a: 1 })).toBe('object');
+        expect(await v.get('{"a":1}')).toBe('string');
+        expect(await v.getMany([['x', 1], { a: 1 }])).toEqual([undefined, 'object']);
+      });
+
+      it('should reject functions, symbols, cycles and non-plain objects with a TypeError', () => {
+        const v = cache.values<string>(ns());
+        const cycle: Record<string, unknown> = { a: 1 };
+        cycle.self = cycle;
+        expect(() => v.key({ f: (() => 1) as never })).toThrow(/id\.f must be .*got a function/);
+        expect(() => v.key({ s: Symbol('x') as never })).toThrow(TypeError);
+        expect(() => v.key(cycle as never)).toThrow(/cycle/);
+        expect(() => v.key({ when: new Date() as never })).toThrow(/plain object/);
+        expect(() => v.key(Number.NaN)).toThrow(/finite/);
+        expect(() => v.key(undefined as never)).toThrow(TypeError);
+      });
+    });
+
+    describe('when asking has(id)', () => {
+      it('should answer true for a live value, false for a miss, a deleted or a rejected one', async () => {
+        const v = cache.values<User>(ns(), { parse: parseUser });
+        expect(await v.has('1')).toBe(false);
+        await v.set('1', { id: '1', name: 'Ada' });
+        expect(await v.has('1')).toBe(true);
+        await cache.values<unknown>(v.namespace).set('2', { wrong: 'shape' });
+        expect(await v.has('2')).toBe(false);
+        await v.delete('1');
+        expect(await v.has('1')).toBe(false);
+      });
+    });
+
+    describe('when a namespace has a version', () => {
+      it('should orphan the values of another version and leave other namespaces alone', async () => {
+        const name = ns();
+        const other = cache.values<number>(ns());
+        await other.set('1', 10);
+        const v1 = cache.values<number>(name, { version: 'v1' });
+        await v1.set('1', 1);
+        const v2 = cache.values<number>(name, { version: 'v2' });
+        expect(await v2.get('1')).toBeUndefined();
+        await v2.set('1', 2);
+        expect(await v1.get('1')).toBe(1);
+        expect(await v2.get('1')).toBe(2);
+        expect(await other.get('1')).toBe(10);
+        expect(() => cache.values(name, { version: 'a:b' })).toThrow(/version/);
+      });
+    });
+
+    describe('when durations are strings', () => {
+      it("should read '10 minutes' as 600 seconds and refuse a string without a unit", async () => {
+        const v = cache.values<number>(ns(), { ttl: '10 minutes', jitter: 0 });
+        await v.set('a', 1);
+        expect(await v.getTtl('a')).toBeGreaterThan(590);
+        await v.set('b', 1, { ttl: '1h' });
+        expect(await v.getTtl('b')).toBeGreaterThan(3590);
+        expect(() => cache.values(ns(), { ttl: '60' as never })).toThrow(/number of seconds \(ttl: 300\) or a duration string/);
+      });
+    });
+
+    describe('when counting', () => {
+      it('should count values in stats().values, apart from responses', async () => {
+        const v = cache.values<number>(ns());
+        await v.get('a');
+        await v.set('a', 1);
+        await v.get('a');
+        await v.getOrSet('b', () => 2);
+        const s = cache.stats();
+        expect(s.values).toEqual({ hits: 1, misses: 2, stores: 2, hitRatio: 1 / 3 });
+        expect([s.hits, s.misses, s.stores]).toEqual([0, 0, 0]);
+      });
+    });
+
+    describe('when clearing and listing the whole cache', () => {
+      it('should list responses and values by key, and clear() both', async () => {
+        const v = cache.values<number>(ns());
+        await v.setMany([['1', 1], ['2', 2]]);
+        const listed = await cache.keys();
+        expect(listed.values.sort()).toEqual([v.key('1'), v.key('2')].sort());
+        expect(listed.truncated).toBe(false);
+        expect((await cache.keys({ limit: 1 })).truncated).toBe(true);
+        expect(await cache.clear()).toBe(2);
+        expect(await v.get('1')).toBeUndefined();
+        expect(await cache.keys()).toEqual({ responses: [], values: [], truncated: false });
+      });
+    });
+
     describe('when checking health', () => {
       it('should be available and answer ping', async () => {
         expect(cache.isAvailable).toBe(true);
