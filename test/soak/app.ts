@@ -20,6 +20,8 @@ const jitterMs = (min: number, max: number): number => min + Math.floor(Math.ran
 /** The database: row id → version (starts at 1, bumped by every PUT). */
 export class Db {
   readonly versions = new Map<number, number>();
+  /** How long a row read sleeps after taking its snapshot, ms (min, max). */
+  readDelay: [number, number] = [1, 5];
   /** Handler runs per route, counted to compare with X-Cache. */
   readonly calls = new Map<string, number>();
 
@@ -100,7 +102,7 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
     db.count('GET /rows/:id');
     const id = Number(req.params.id);
     const version = db.versions.get(id);
-    await sleep(jitterMs(1, 5));
+    await sleep(jitterMs(...db.readDelay));
     if (version === undefined) res.status(404).json({ kind: 'row', id, missing: true });
     else res.json({ kind: 'row', id, version });
   });

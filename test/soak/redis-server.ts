@@ -53,14 +53,20 @@ export class SoakRedis {
   }
 
   /** CLIENT PAUSE ALL for `ms`, sent on a direct connection (not through the proxy). */
-  async pause(ms: number): Promise<void> {
+  async pause(ms: number, mode: 'ALL' | 'WRITE' = 'ALL'): Promise<void> {
     const admin = new Redis({ host: HOST, port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     try {
       await admin.connect();
-      await admin.client('PAUSE', ms, 'ALL');
+      if (mode === 'ALL') await admin.client('PAUSE', ms, 'ALL');
+      else await admin.client('PAUSE', ms, 'WRITE');
     } finally {
       admin.disconnect();
     }
+  }
+
+  /** CLIENT PAUSE WRITE: reads are answered, writes wait (and are applied when it ends). */
+  pauseWrites(ms: number): Promise<void> {
+    return this.pause(ms, 'WRITE');
   }
 
   async stop(): Promise<void> {
