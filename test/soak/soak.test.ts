@@ -32,6 +32,10 @@ describe('soak: two instances on one Redis, faults injected, every answer checke
       expect(result.handlerCalls.get('POST /rows')).toBeGreaterThan(0);
       expect(result.oracle.counts.byXCache.get('HIT')).toBeGreaterThan(0);
       for (const i of result.instances) expect(i.stats.hits + i.stats.misses).toBeGreaterThan(0);
+      // Hits really spared the origin: fewer GET handler runs than GETs answered.
+      const gets = [...result.oracle.counts.byXCache.values()].reduce((a, b) => a + b, 0);
+      const getCalls = [...result.handlerCalls].filter(([route]) => route.startsWith('GET ')).reduce((a, [, n]) => a + n, 0);
+      expect(getCalls).toBeLessThan(gets);
       expect(Object.fromEntries(result.oracle.violations)).toEqual({});
     }, 60_000);
   }
