@@ -26,6 +26,8 @@ export interface Traffic {
   readonly faults: () => string;
   /** Stop sending when this returns true. */
   readonly done: () => boolean;
+  /** Pause between a user's requests, ms (min, max). */
+  readonly thinkMs: readonly [number, number];
 }
 
 const HOSTS = ['shop.example', 'evil.example'];
@@ -89,7 +91,7 @@ export async function virtualUser(user: string, t: Traffic): Promise<void> {
       const got = await send(agent, target.url, method, path, headers);
       t.oracle.check(sent, got, mine, everyone);
       if (got.status === 200 && (method === 'PUT' || method === 'POST')) learn(got.body, target.name, t.now(), own, t.oracle.global);
-      await new Promise((r) => setTimeout(r, between(0, 3)));
+      await new Promise((r) => setTimeout(r, between(t.thinkMs[0], t.thinkMs[1])));
     }
   } finally {
     agent.destroy();

@@ -34,6 +34,8 @@ export interface SoakConfig {
   readonly rows?: number;
   /** @default 3 */
   readonly pages?: number;
+  /** Pause between one user's requests, ms (min, max). @default [0, 3] */
+  readonly thinkMs?: readonly [number, number];
 }
 
 export interface SoakResult {
@@ -71,7 +73,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
     const done = (): boolean => now() >= config.seconds * 1000;
     const faults = new Faults(redis, proxy, config.faults, now, config.seconds * 1000);
     const traffic = {
-      targets: opened, oracle, rows, pages, now, done, faults: () => faults.active,
+      targets: opened, oracle, rows, pages, now, done, faults: () => faults.active, thinkMs: config.thinkMs ?? [0, 3],
     };
     await Promise.all([
       faults.run(done),
