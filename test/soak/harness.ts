@@ -7,7 +7,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import type { CacheStats } from '../../middleware';
+import type { CacheStats, ExpressCacheOptions } from '../../middleware';
 import { EXPRESSES } from '../helpers/express';
 import { cacheOptions, Db, startInstance, type SoakInstance } from './app';
 import { virtualUser } from './client';
@@ -34,6 +34,8 @@ export interface SoakConfig {
   readonly rows?: number;
   /** @default 3 */
   readonly pages?: number;
+  /** Cache options added to both instances (a control run passes `bypass: () => true`). */
+  readonly cacheOptions?: ExpressCacheOptions;
   /** Pause between one user's requests, ms (min, max). @default [0, 3] */
   readonly thinkMs?: readonly [number, number];
 }
@@ -64,7 +66,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
     const url = `redis://127.0.0.1:${proxy.port}`;
     for (const spec of config.instances) {
       const express = EXPRESSES.find(([, , major]) => major === spec.express)![1];
-      opened.push(await startInstance(spec.name, express, db, cacheOptions(namespace, { redis: url, tiered: spec.tiered })));
+      opened.push(await startInstance(spec.name, express, db, cacheOptions(namespace, { redis: url, tiered: spec.tiered, ...config.cacheOptions })));
     }
     await Promise.all(opened.map((i) => waitForStore(i)));
 

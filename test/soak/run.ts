@@ -5,6 +5,7 @@
  * counts; exits 1 on any violation. Not part of `npm test` (soak.test.ts is its short form).
  *
  *   SOAK_SECONDS=600 SOAK_USERS=24 npm run soak
+ *   SOAK_CONTROL=1 npm run soak   # the cache bypasses everything: checks the harness itself (0 expected)
  */
 
 import { formatResult, runSoak, type SoakConfig } from './harness';
@@ -16,14 +17,16 @@ if (!(seconds > 0) || !Number.isInteger(users) || users < 1) {
   process.exit(2);
 }
 
+// Control: with every request bypassing the cache, any violation is the harness's own fault.
+const control = process.env.SOAK_CONTROL === '1' ? { cacheOptions: { bypass: () => true } } : {};
 const faults = { gapMs: 4000, pauseMs: 800, downMs: 1000, latencyMs: 2000, latencyDelayMs: 30 };
 const runs: SoakConfig[] = [
   {
-    label: 'plain + tiered', seconds: seconds / 2, users, faults,
+    label: 'plain + tiered', seconds: seconds / 2, users, faults, ...control,
     instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }],
   },
   {
-    label: 'plain + plain', seconds: seconds / 2, users, faults,
+    label: 'plain + plain', seconds: seconds / 2, users, faults, ...control,
     instances: [{ name: 'A', express: 4, tiered: false }, { name: 'B', express: 5, tiered: false }],
   },
 ];

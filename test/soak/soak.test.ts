@@ -21,6 +21,23 @@ const runs: SoakConfig[] = [
   { ...base, label: 'plain + plain', instances: [{ name: 'A', express: 4, tiered: false }, { name: 'B', express: 5, tiered: false }] },
 ];
 
+describe('soak control: the cache bypasses every request', () => {
+  // Every answer comes from the handler, so any violation would be the harness's own (a
+  // wrong ack, a snapshot taken late, a fault that outlasts its bound): none is allowed.
+  it('should find no violation and still inject every fault', async () => {
+    const result = await runSoak({
+      ...base, seconds: 6.5, label: 'control', cacheOptions: { bypass: () => true },
+      faults: { ...faults, gapMs: 1000 },
+      instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }],
+    });
+    console.log(formatResult(result));
+    expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause']);
+    expect([...result.oracle.counts.byXCache.keys()]).toEqual(['BYPASS']);
+    expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
+    expect(Object.fromEntries(result.oracle.violations)).toEqual({});
+  }, 60_000);
+});
+
 describe('soak: two instances on one Redis, faults injected, every answer checked by the oracle', () => {
   for (const config of runs) {
     it(`should give no stale, cross-user, cross-host, stalled or failed answer (${config.label})`, async () => {
