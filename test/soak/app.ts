@@ -20,7 +20,7 @@ const jitterMs = (min: number, max: number): number => min + Math.floor(Math.ran
 /** The database: row id → version (starts at 1, bumped by every PUT). */
 export class Db {
   readonly versions = new Map<number, number>();
-  /** How long a row read sleeps after taking its snapshot, ms (min, max). */
+  /** How long a row or list read sleeps after taking its snapshot, ms (min, max). */
   readDelay: [number, number] = [1, 5];
   /** Handler runs per route, counted to compare with X-Cache. */
   readonly calls = new Map<string, number>();
@@ -111,7 +111,7 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
     db.count('GET /rows');
     const page = Number(req.query.page ?? 1);
     const snapshot = { kind: 'list', page, total: db.total, rows: db.page(page) };
-    await sleep(jitterMs(1, 5));
+    await sleep(jitterMs(...db.readDelay));
     res.json(snapshot);
   });
 

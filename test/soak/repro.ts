@@ -66,6 +66,33 @@ const scenarios: Record<string, { what: string; run(env: Env): Promise<{ bad: nu
       return raceTwoInstances(env, true);
     },
   },
+  'post-list': {
+    what: 'stale-own through RFC 9111 §4.4: a list GET that read before a POST /rows is served after the POST\'s 200 (path invalidation; Redis, 1 ms)',
+    async run(env) {
+      const a = await env.start('A', 'redis');
+      const b = await env.start('B', 'redis');
+      let bad = 0;
+      let example = '';
+      const tries = 20;
+      for (let n = 0; n < tries; n++) {
+        const reader = n % 2 ? b : a;
+        const first = request(reader.url, '/rows?page=1');
+        await sleep(5);
+        const acked = (JSON.parse((await request(a.url, '/rows', { method: 'POST' })).text) as { total: number }).total;
+        await first;
+        await sleep(20);
+        const after = await request(reader.url, '/rows?page=1');
+        const total = (JSON.parse(after.text) as { total: number }).total;
+        if (total < acked) {
+          bad++;
+          example ||= `POST /rows on A acked total ${acked}; GET /rows?page=1 on ${reader.name} then: total ${total} X-Cache ${after.xCache}`;
+        }
+        await sleep(50); // the last GET's commit lands first (it is written after the answer)
+        await a.cache.invalidate({ paths: ['/rows'] });
+      }
+      return { bad, of: tries, example };
+    },
+  },
   stall: {
     what: 'stalled: a lock SET NX that timed out on the client is applied by Redis later; the orphaned lock (TTL = coalesce timeout, 10 s) makes every later miss of that key poll for an entry nobody computes',
     async run(env) {
@@ -112,6 +139,7 @@ async function raceOneInstance(env: Env, store: 'memory' | 'redis'): Promise<{ b
       bad++;
       example ||= `PUT /rows/${id} acked v${acked}, then GET got v${second.v} X-Cache ${second.x}`;
     }
+    await sleep(50); // the last GET's commit lands first (it is written after the answer)
     await a.cache.invalidate({ tags: [`row:${id}`] });
   }
   return { bad, of: tries, example };
@@ -136,6 +164,7 @@ async function raceTwoInstances(env: Env, tiered: boolean): Promise<{ bad: numbe
       bad++;
       example ||= `PUT /rows/${id} on A acked v${acked}; then GET on A v${ra.v} (${ra.x}), on B v${rb.v} (${rb.x})`;
     }
+    await sleep(50); // the last GET's commit lands first (it is written after the answer)
     await a.cache.invalidate({ tags: [`row:${id}`] });
   }
   return { bad, of: tries, example };
@@ -151,7 +180,7 @@ async function main(): Promise<number> {
     const redis = await SoakRedis.start();
     const proxy = await startLatencyProxy(redis.port, 1);
     const db = new Db(20);
-    // Row reads take their snapshot, then 30 ms: the PUTs below land inside that window.
+    // Reads take their snapshot, then 30 ms: the writes below land inside that window.
     db.readDelay = [30, 30];
     const opened: SoakInstance[] = [];
     const namespace = `repro-${randomBytes(3).toString('hex')}`;
