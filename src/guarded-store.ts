@@ -54,7 +54,6 @@ export class GuardedStore {
   readonly log = new GuardLog();
   private readonly pending: PendingInvalidations;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retrying = false;
   private closed = false;
 
   constructor(store: CacheStore, private readonly o: GuardedStoreOptions) {
@@ -189,19 +188,23 @@ export class GuardedStore {
       for (const run of runs) n += await run(this.fallback);
     }
     const p: PendingInvalidation = { target, runs };
-    if (this.pending.size > 0 || !this.breaker.allow()) {
-      // Behind earlier ones, in order: a later invalidation must not overtake an earlier one.
-      this.pending.add(p);
-      if (this.pending.size === 1 || !this.breaker.isOpen) this.report(new StoreUnavailableError('invalidate'), { operation: 'invalidate' });
-      this.scheduleRetry();
-      return n;
+    // An invalidation is tried even while the breaker keeps reads away: the breaker saves
+    // requests from a dead store's latency, but an instance that could still reach the
+    // store and did not would leave the other instances serving what it changed.
+    if (this.pending.size === 0) {
+      try {
+        return n + (await this.apply(p, timeout));
+      } catch {
+        this.pending.add(p);
+        this.scheduleRetry();
+        return n;
+      }
     }
-    try {
-      n += await this.apply(p, timeout);
-    } catch {
-      this.pending.add(p);
-      this.scheduleRetry();
-    }
+    // Behind earlier ones, in order: a later invalidation must not overtake an earlier one.
+    this.pending.add(p);
+    const applied = await this.retry(timeout);
+    if (applied.has(p)) return n + applied.get(p)!;
+    this.report(new StoreUnavailableError('invalidate'), { operation: 'invalidate' });
     return n;
   }
 
@@ -210,6 +213,8 @@ export class GuardedStore {
     const mark = this.store.mark?.bind(this.store);
     if (mark) await this.call('invalidate', undefined, () => mark(p.target, GUARD_WINDOW_MS), timeout, false);
     const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), timeout, false)));
+    const announce = this.store.announce?.bind(this.store);
+    if (announce) await this.call('invalidate', undefined, () => announce(p.target), timeout, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -219,19 +224,30 @@ export class GuardedStore {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.retry();
-    }, 250);
+    }, 100);
     this.retryTimer.unref();
   }
 
-  private async retry(): Promise<void> {
-    if (this.retrying || this.closed) return;
-    this.retrying = true;
+  /**
+   * Apply kept invalidations oldest first until one fails; one drain at a time (a caller
+   * that arrives during one waits for it, then drains what is left). Answers the counts of
+   * those applied.
+   */
+  private retry(timeout = Math.max(1000, this.o.storeTimeout * 10)): Promise<Map<PendingInvalidation, number>> {
+    const run = this.draining.then(() => this.drainOnce(timeout));
+    this.draining = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private draining: Promise<void> = Promise.resolve();
+
+  private async drainOnce(timeout: number): Promise<Map<PendingInvalidation, number>> {
+    const applied = new Map<PendingInvalidation, number>();
+    if (this.closed) return applied;
     try {
-      const timeout = Math.max(1000, this.o.storeTimeout * 10);
       for (let p = this.pending.peek(); p; p = this.pending.peek()) {
-        if (!this.breaker.allow()) break;
         try {
-          await this.apply(p, timeout);
+          applied.set(p, await this.apply(p, timeout));
         } catch {
           break;
         }
@@ -239,9 +255,9 @@ export class GuardedStore {
         debug('kept invalidation applied; %d left', this.pending.size);
       }
     } finally {
-      this.retrying = false;
       if (this.pending.size > 0) this.scheduleRetry();
     }
+    return applied;
   }
 
   /** Invalidations kept until the store takes them. */
@@ -258,9 +274,18 @@ export class GuardedStore {
 
   async lock(key: string, ttlMs: number): Promise<string | undefined | null> {
     if (!this.store.lock || !this.breaker.allow()) return null;
+    let attempt: Promise<string | undefined>;
     try {
-      return await this.call('lock', key, () => this.store.lock!(key, ttlMs), this.o.storeTimeout, false);
+      attempt = Promise.resolve(this.store.lock(key, ttlMs));
+    } catch (err) {
+      attempt = Promise.reject(err);
+    }
+    try {
+      return await this.call('lock', key, () => attempt, this.o.storeTimeout, false);
     } catch {
+      // Timed out here, but the store may still take it (a paused Redis applies the SET
+      // when it resumes): release it when it lands, or every other instance waits out its TTL.
+      attempt.then((token) => token && this.unlock(key, token), () => undefined);
       return null; // no lock service: the caller computes
     }
   }

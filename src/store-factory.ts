@@ -10,9 +10,11 @@ import type { CacheOptions } from './types';
 export function createStoreFromOptions(options: Pick<CacheOptions, 'redis' | 'tiered'>): CacheStore {
   const redis = options.redis;
   let store: RedisStore;
-  if (typeof redis === 'string') store = new RedisStore({ url: redis });
+  // Under a memory tier the tier publishes (and is acknowledged); a plain store announces itself.
+  const channel = options.tiered ? false : undefined;
+  if (typeof redis === 'string') store = new RedisStore({ url: redis, channel });
   else if (redis !== null && typeof redis === 'object' && typeof (redis as { getBuffer?: unknown }).getBuffer === 'function') {
-    store = new RedisStore({ client: redis as ConstructorParameters<typeof RedisStore>[0]['client'] });
+    store = new RedisStore({ client: redis as ConstructorParameters<typeof RedisStore>[0]['client'], channel });
   } else {
     throw new TypeError(`createCache: redis must be a Redis URL or an ioredis Redis or Cluster, got ${redis === null ? 'null' : typeof redis}`);
   }

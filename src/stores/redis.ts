@@ -50,6 +50,13 @@ export interface RedisStoreOptions {
   keyPrefix?: string;
   /** Hears 'error' events of the connection the store opened (default: debug log). */
   onError?: (err: Error) => void;
+  /**
+   * The pub/sub channel memory tiers (`tiered: true` instances) listen on: this store
+   * publishes its invalidations there, so their copies go too. `false` publishes nothing
+   * (a TieredStore's own remote: the tier publishes itself).
+   * @default 'express-response-cache:invalidate'
+   */
+  channel?: string | false;
 }
 
 /** How many index members are removed and deleted per round. */
@@ -79,12 +86,16 @@ export class RedisStore implements CacheStore {
   /** The client's keyPrefix: ioredis adds it to command keys, but not to SCAN MATCH. */
   private readonly clientPrefix: string;
   private readonly firstContact: Promise<void>;
+  private readonly channel: string | false;
+  private readonly id = randomUUID();
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('RedisStore: options must be an object with `client` or `url`');
     }
-    const { client, url, redisOptions, keyPrefix = '', onError } = options;
+    const { client, url, redisOptions, keyPrefix = '', onError, channel = 'express-response-cache:invalidate' } = options;
+    if (channel !== false && (typeof channel !== 'string' || channel === '')) throw new TypeError(`RedisStore: channel must be a non-empty string or false, got ${String(channel)}`);
+    this.channel = channel;
     if ((client === undefined) === (url === undefined)) {
       throw new TypeError('RedisStore: pass exactly one of `client` (an ioredis Redis or Cluster) or `url`');
     }
@@ -230,6 +241,19 @@ export class RedisStore implements CacheStore {
     const calls: Array<Promise<unknown>> = names.map((n) => runScript(c, MARK_RECORD, [n], [String(windowMs)]));
     if (target.prefixes.length) calls.push(runScript(c, MARK_PREFIXES, [this.key('x', '')], [String(windowMs), ...target.prefixes]));
     await Promise.all(calls);
+  }
+
+  /**
+   * Tell memory tiers on other instances what an invalidation removed (after the deletes:
+   * a tier that copies an entry again before the delete would keep it otherwise). One
+   * message per kind, in the TieredStore's format; not acknowledged (a plain instance does
+   * not subscribe), so their copies go within a pub/sub delivery.
+   */
+  async announce(target: GuardTarget): Promise<void> {
+    if (this.channel === false) return;
+    const c = await this.conn();
+    const messages: Array<[string, readonly string[]]> = [['keys', target.keys], ['path', target.paths], ['prefix', target.prefixes], ['tags', target.tags]];
+    await Promise.all(messages.filter(([, args]) => args.length > 0).map(([op, args]) => c.publish(this.channel as string, JSON.stringify({ from: this.id, op, args }))));
   }
 
   /**

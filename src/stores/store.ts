@@ -83,6 +83,8 @@ export interface CacheStore {
    * mark() got), never by clocks of two machines.
    */
   setGuarded?(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean>;
+  /** Optional: called after an invalidation's deletes went through (a RedisStore tells memory tiers elsewhere). */
+  announce?(target: GuardTarget): Promise<void>;
   /** Optional: problems with the store's configuration that defeat the cache (reported once, at start). */
   check?(): Promise<string[]>;
   /**

@@ -308,8 +308,9 @@ export class TieredStore implements CacheStore {
       }
       return;
     }
+    // Peers are who sends heartbeats (tiered instances, which acknowledge); a plain
+    // instance's announcements are applied but it owes and expects no acknowledgement.
     if (m.from === this.id) return;
-    this.peers.set(m.from, monotonicNow());
     this.epoch++;
     const done = (p: Promise<number>) => p.catch(() => 0);
     switch (m.op) {

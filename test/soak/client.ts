@@ -1,0 +1,117 @@
+/**
+ * Virtual users: each one sends one request at a time (so every GET after an ack was sent
+ * after it), to either instance at random, with its own cookie and sometimes its own
+ * Authorization, mixing reads and writes. Every answer goes to the oracle.
+ */
+
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Acks, type Got, type Oracle, type Sent } from './oracle';
+
+export interface Target {
+  readonly name: string;
+  readonly url: string;
+}
+
+export interface Traffic {
+  readonly targets: readonly Target[];
+  readonly oracle: Oracle;
+  /** Rows GET /rows/:id and PUT pick from (1..rows): few enough to be hot. */
+  readonly rows: number;
+  /** List pages GET /rows?page=N picks from (1..pages). */
+  readonly pages: number;
+  /** ms since the run started. */
+  readonly now: () => number;
+  /** The faults active right now, e.g. 'none', 'paused', 'killed+latency'. */
+  readonly faults: () => string;
+  /** Stop sending when this returns true. */
+  readonly done: () => boolean;
+  /** Pause between a user's requests, ms (min, max). */
+  readonly thinkMs: readonly [number, number];
+}
+
+const HOSTS = ['shop.example', 'evil.example'];
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** One request; resolves (never rejects) with what came back or the error's code. */
+function send(agent: http.Agent, url: string, method: string, path: string, headers: Record<string, string>): Promise<Got> {
+  const { hostname, port } = new URL(url);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (got: Omit<Got, 'ms'>): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ ...got, ms: performance.now() - started });
+    };
+    const req = http.request({ host: hostname, port, method, path, headers, agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, body: '', xCache: '', error: err.code ?? err.message }));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), xCache: String(res.headers['x-cache'] ?? '') }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, body: '', xCache: '', error: err.code ?? err.message }));
+    req.end();
+  });
+}
+
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)];
+const between = (min: number, max: number): number => min + Math.floor(Math.random() * (max - min + 1));
+
+/** What a user does next, weighted: mostly reads of hot rows, some writes. */
+function nextRequest(user: string, t: Traffic): { method: string; path: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { cookie: `sid=${user}; theme=dark` };
+  const roll = Math.random();
+  if (roll < 0.4) return { method: 'GET', path: `/rows/${between(1, t.rows)}`, headers };
+  if (roll < 0.55) return { method: 'GET', path: `/rows?page=${between(1, t.pages)}`, headers };
+  if (roll < 0.67) return { method: 'PUT', path: `/rows/${between(1, t.rows)}`, headers };
+  if (roll < 0.7) return { method: 'POST', path: '/rows', headers };
+  if (roll < 0.8) {
+    // Half of them identify by Authorization (the cache must bypass), half by cookie only.
+    if (Math.random() < 0.5) headers.authorization = `Bearer ${user}`;
+    return { method: 'GET', path: '/me', headers };
+  }
+  if (roll < 0.88) return { method: 'GET', path: '/me/vary', headers };
+  return { method: 'GET', path: '/host', headers: { ...headers, host: pick(HOSTS) } };
+}
+
+/** One virtual user until `t.done()`; its own keep-alive connections. */
+export async function virtualUser(user: string, t: Traffic): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const own = new Acks();
+  try {
+    while (!t.done()) {
+      const target = pick(t.targets);
+      const { method, path, headers } = nextRequest(user, t);
+      const sent: Sent = { user, instance: target.name, method, path, headers, at: t.now(), faults: t.faults() };
+      // The acks as they are now: only writes acknowledged before this request was sent count.
+      const mine = own.snapshot();
+      const everyone = t.oracle.global.snapshot();
+      const got = await send(agent, target.url, method, path, headers);
+      t.oracle.check(sent, got, mine, everyone);
+      if (got.status === 200 && (method === 'PUT' || method === 'POST')) learn(got.body, target.name, t.now(), own, t.oracle.global);
+      await new Promise((r) => setTimeout(r, between(t.thinkMs[0], t.thinkMs[1])));
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** A write's 200 says the new version (and, for POST, the new row count): remember it. */
+function learn(body: string, instance: string, at: number, own: Acks, global: Acks): void {
+  let parsed: { id?: number; version?: number; total?: number };
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    return; // counted as bad-body by the oracle already
+  }
+  if (typeof parsed.id === 'number' && typeof parsed.version === 'number') {
+    own.ack(parsed.id, parsed.version, instance, at);
+    global.ack(parsed.id, parsed.version, instance, at);
+  }
+  if (typeof parsed.total === 'number') {
+    own.total = Math.max(own.total, parsed.total);
+    global.total = Math.max(global.total, parsed.total);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The soak's short form in the suite (`npm run soak` is the long one): two instances on one
+ * real Redis behind a 1 ms TCP proxy, mixed GET/PUT/POST traffic with cookies and
+ * Authorization, one Redis pause, one SIGKILL + restart and one latency window per run, and
+ * the oracle checking every answer (read-your-writes, user and host isolation, no failed
+ * request). Each run is bounded (9 s of traffic); the counts are printed.
+ *
+ * Both Express majors run in every configuration: instance A on one, B on the other.
+ */
+
+import { formatResult, runSoak, type SoakConfig } from './harness';
+
+// One fault of each kind inside 9 s: pause at ~1.5 s, kill at ~3.5 s, latency at ~5.7 s.
+const faults = { gapMs: 1500, pauseMs: 500, downMs: 700, latencyMs: 1000, latencyDelayMs: 25 };
+// Lighter than `npm run soak` (6 users who pause 5–15 ms): it shares two cores with the rest
+// of the suite, whose Redis tests must not starve behind it.
+const base = { seconds: 9, users: 6, faults, thinkMs: [5, 15] as const };
+
+const runs: SoakConfig[] = [
+  { ...base, label: 'plain + tiered', instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }] },
+  { ...base, label: 'plain + plain', instances: [{ name: 'A', express: 4, tiered: false }, { name: 'B', express: 5, tiered: false }] },
+];
+
+describe('soak control: the cache bypasses every request', () => {
+  // Every answer comes from the handler, so any violation would be the harness's own (a
+  // wrong ack, a snapshot taken late, a fault that outlasts its bound): none is allowed.
+  it('should find no violation and still inject every fault', async () => {
+    const result = await runSoak({
+      ...base, seconds: 6.5, label: 'control', cacheOptions: { bypass: () => true },
+      faults: { ...faults, gapMs: 1000 },
+      instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }],
+    });
+    console.log(formatResult(result));
+    expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause']);
+    expect([...result.oracle.counts.byXCache.keys()]).toEqual(['BYPASS']);
+    expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
+    expect(Object.fromEntries(result.oracle.violations)).toEqual({});
+  }, 60_000);
+});
+
+describe('soak: two instances on one Redis, faults injected, every answer checked by the oracle', () => {
+  for (const config of runs) {
+    it(`should give no stale, cross-user, cross-host, stalled or failed answer (${config.label})`, async () => {
+      const result = await runSoak(config);
+      console.log(formatResult(result));
+      // The run really exercised what it claims: traffic on both instances, writes, hits, each fault.
+      expect(result.faults.get('pause')).toBe(1);
+      expect(result.faults.get('kill')).toBe(1);
+      expect(result.faults.get('latency')).toBe(1);
+      expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
+      expect(result.handlerCalls.get('POST /rows')).toBeGreaterThan(0);
+      expect(result.oracle.counts.byXCache.get('HIT')).toBeGreaterThan(0);
+      for (const i of result.instances) expect(i.stats.hits + i.stats.misses).toBeGreaterThan(0);
+      // Hits really spared the origin: fewer GET handler runs than GETs answered.
+      const gets = [...result.oracle.counts.byXCache.values()].reduce((a, b) => a + b, 0);
+      const getCalls = [...result.handlerCalls].filter(([route]) => route.startsWith('GET ')).reduce((a, [, n]) => a + n, 0);
+      expect(getCalls).toBeLessThan(gets);
+      expect(Object.fromEntries(result.oracle.violations)).toEqual({});
+    }, 60_000);
+  }
+});
