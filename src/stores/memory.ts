@@ -8,7 +8,7 @@
  * indexes are bounded by `maxEntries` too. bench/memory.js measures what each entry costs.
  */
 
-import { SlotLru, widened } from './lru';
+import { SlotLru, coarseNow, widened } from './lru';
 import type { CacheStore, StoreIndex, StoreSetEntry } from './store';
 
 export interface MemoryStoreOptions {
@@ -82,7 +82,7 @@ export class MemoryStore implements CacheStore {
     this.lru = new SlotLru({
       max: maxEntries,
       maxSize: maxBytes,
-      now: now ?? Date.now,
+      now: now ?? coarseNow,
       // Every removal (eviction, expiry, delete, overwrite) passes here, so the indexes
       // hold only slots the LRU holds and are bounded by maxEntries too.
       dispose: (slot) => this.unindex(slot),

@@ -1,4 +1,4 @@
-import { SlotLru } from '../../src/stores/lru';
+import { SlotLru, coarseNow } from '../../src/stores/lru';
 import { MemoryStore } from '../../src/stores/memory';
 
 const buf = (n: number) => Buffer.alloc(n, 1);
@@ -83,6 +83,15 @@ describe('SlotLru', () => {
       l.delete('a');
       expect(l.set('b', buf(1), 1000)).toBe(a);
     });
+  });
+});
+
+describe('coarseNow', () => {
+  it('should hold one reading within a tick and move on once its millisecond has passed', async () => {
+    const first = coarseNow();
+    expect(coarseNow()).toBe(first);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(coarseNow()).toBeGreaterThan(first);
   });
 });
 
