@@ -120,4 +120,19 @@ forEachExpress((express) => {
       expect(calls()).toBe(2);
     });
   });
+
+  describe('when a HEAD comes first', () => {
+    // compression() leaves HEAD uncompressed, so a HEAD's answer must not become the gzip variant.
+    it('should still give a later gzip GET the gzip body', async () => {
+      const { url } = await start();
+      const head = await send(url, '/big', { method: 'HEAD', headers: { 'Accept-Encoding': 'gzip' } });
+      expect(head.status).toBe(200);
+      const gzip = await get(url, 'gzip');
+      const again = await get(url, 'gzip, deflate');
+      for (const r of [gzip, again]) {
+        expect(r.headers['content-encoding']).toBe('gzip');
+        expect(decoded(r).toString()).toBe(BIG);
+      }
+    });
+  });
 });
