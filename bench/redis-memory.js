@@ -84,6 +84,7 @@ async function main() {
     const shared = (kinds.t || []).find((k) => k.endsWith(':items}'));
     const sharedUsage = shared ? Number(await client.call('MEMORY', 'USAGE', shared, 'SAMPLES', '0')) : 0;
     const entryKeys = kinds.e || [];
+    const entryBytes = entryKeys.length ? await client.strlen(entryKeys[0]) : 0;
     if (entryKeys.length !== N) throw new Error(`expected ${N} entries, Redis holds ${entryKeys.length} e: keys`);
 
     await client.flushall();
@@ -95,6 +96,7 @@ async function main() {
       await pipe.exec();
     }
     const plainBytes = (await usedMemory(redis.port)) - empty2;
+    const plainUsage = Number(await client.call('MEMORY', 'USAGE', entryKeys[0], 'SAMPLES', '0'));
 
     const per = ourBytes / N;
     const plain = plainBytes / N;
@@ -112,6 +114,10 @@ async function main() {
 | plain \`SET key body PX\` (same key names, same ${BODY_BYTES} bytes) | ${plain.toFixed(0)} | 1.00 | 1.00 |
 
 Target (issue 13): ≤ 1.6 × plain SET, so ≤ ${(1.6 * plain).toFixed(0)} B/entry: **${per <= 1.6 * plain ? 'met' : 'NOT met'}** (${(per - plain).toFixed(0)} B/entry over a plain SET).
+
+The entry value itself is ${entryBytes.toLocaleString('en-US')} bytes (${BODY_BYTES} of body, ${(entryBytes - BODY_BYTES).toLocaleString('en-US')} of
+encoded metadata: status, headers, ETag, times, path and tags); one plain-SET key uses
+${plainUsage.toLocaleString('en-US')} B (MEMORY USAGE).
 
 Where it goes (MEMORY USAGE of one key of each kind; the shared \`items\` tag index is one key of ${sharedUsage.toLocaleString('en-US')} B, ${(sharedUsage / N).toFixed(0)} B/entry):
 
