@@ -1,14 +1,16 @@
 'use strict';
 /**
  * Correctness before timing: a variant that answers wrongly is reported WRONG, not timed.
- * Every 200 must carry the JSON content type and exactly the expected bytes; a cached
+ * Every 200 must carry the payload's content type and exactly its bytes (decoded, for a
+ * variant that sends Accept-Encoding, whose coding must be the one compression picks); a cached
  * variant must stop calling the handler once warm; a 304 variant must answer
  * If-None-Match of the entry's ETag with 304, no body, no Content-Length/Content-Type.
  * Resolves { ok, reason?, headers (what the load generator sends), sample (a hit's headers) }.
  */
 
 const http = require('node:http');
-const { PATH, EXPECTED_BODY, JSON_TYPE } = require('./payload');
+const zlib = require('node:zlib');
+const { PATH, PAYLOADS } = require('./payload');
 
 function get(port, path, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -27,26 +29,47 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 class Wrong extends Error {}
 
-function expectBody(res, what) {
-  if (res.status !== 200) throw new Wrong(`${what}: status ${res.status}, expected 200`);
-  if (res.headers['content-type'] !== JSON_TYPE) {
-    throw new Wrong(`${what}: content-type ${JSON.stringify(res.headers['content-type'])}, expected ${JSON_TYPE}`);
-  }
-  if (!res.body.equals(EXPECTED_BODY)) {
-    throw new Wrong(`${what}: body differs (${res.body.length} bytes, expected ${EXPECTED_BODY.length}): ${res.body.toString('utf8', 0, 80)}`);
-  }
-  const length = res.headers['content-length'];
-  if (length !== undefined && Number(length) !== EXPECTED_BODY.length) {
-    throw new Wrong(`${what}: content-length ${length}, body has ${EXPECTED_BODY.length} bytes`);
+/** The coding compression() answers `accept` with (the bench's Accept-Encoding values only). */
+const codingFor = (accept) => (accept === undefined ? undefined : /\bbr\b/.test(accept) ? 'br' : 'gzip');
+
+function decode(res) {
+  switch (res.headers['content-encoding']) {
+    case undefined: return res.body;
+    case 'gzip': return zlib.gunzipSync(res.body);
+    case 'br': return zlib.brotliDecompressSync(res.body);
+    default: throw new Wrong(`unexpected content-encoding ${res.headers['content-encoding']}`);
   }
 }
+
+function expectBody(variant, res, what) {
+  const { expected, type } = PAYLOADS[variant.payload];
+  if (res.status !== 200) throw new Wrong(`${what}: status ${res.status}, expected 200`);
+  if (res.headers['content-type'] !== type) {
+    throw new Wrong(`${what}: content-type ${JSON.stringify(res.headers['content-type'])}, expected ${type}`);
+  }
+  const coding = codingFor(variant.accept);
+  if (res.headers['content-encoding'] !== coding) {
+    throw new Wrong(`${what}: content-encoding ${res.headers['content-encoding']}, expected ${coding ?? 'none'}`);
+  }
+  const body = decode(res);
+  if (!body.equals(expected)) {
+    throw new Wrong(`${what}: body differs (${body.length} bytes, expected ${expected.length}): ${body.toString('utf8', 0, 80)}`);
+  }
+  const length = res.headers['content-length'];
+  if (length !== undefined && Number(length) !== res.body.length) {
+    throw new Wrong(`${what}: content-length ${length}, body has ${res.body.length} bytes`);
+  }
+}
+
+/** Request headers the variant sends on every request (checks and load alike). */
+const baseHeaders = (variant) => (variant.accept === undefined ? {} : { 'accept-encoding': variant.accept });
 
 /** Requests until the handler no longer runs (the entry is stored); answers the hit. */
 async function warm(variant, server) {
   for (let i = 0; i < 50; i++) {
     const before = (await server.stats()).originCalls;
-    const res = await get(server.port, PATH);
-    expectBody(res, `request ${i + 1}`);
+    const res = await get(server.port, PATH, baseHeaders(variant));
+    expectBody(variant, res, `request ${i + 1}`);
     if ((await server.stats()).originCalls === before) return res;
     await sleep(20);
   }
@@ -56,10 +79,10 @@ async function warm(variant, server) {
 async function checkCached(variant, server) {
   const hit = await warm(variant, server);
   const before = (await server.stats()).originCalls;
-  for (let i = 0; i < 5; i++) expectBody(await get(server.port, PATH), `hit ${i + 1}`);
+  for (let i = 0; i < 5; i++) expectBody(variant, await get(server.port, PATH, baseHeaders(variant)), `hit ${i + 1}`);
   const ran = (await server.stats()).originCalls - before;
   if (ran) throw new Wrong(`the handler ran ${ran} times for 5 requests after the entry was warm`);
-  if (variant.expect !== '304') return { headers: {}, sample: hit.headers };
+  if (variant.expect !== '304') return { headers: baseHeaders(variant), sample: hit.headers };
 
   const etag = hit.headers.etag;
   if (!etag) throw new Wrong('the hit carries no ETag');
@@ -74,30 +97,30 @@ async function checkCached(variant, server) {
 }
 
 /** New key per request: each must reach the handler and answer the same body. */
-async function checkUnique(server) {
+async function checkUnique(variant, server) {
   const before = (await server.stats()).originCalls;
   let res;
   for (let i = 0; i < 3; i++) {
-    res = await get(server.port, `${PATH}&check=${i}`);
-    expectBody(res, `unique request ${i + 1}`);
+    res = await get(server.port, `${PATH}&check=${i}`, baseHeaders(variant));
+    expectBody(variant, res, `unique request ${i + 1}`);
   }
   const ran = (await server.stats()).originCalls - before;
   if (ran !== 3) throw new Wrong(`3 requests with distinct keys ran the handler ${ran} times`);
-  return { headers: {}, sample: res.headers };
+  return { headers: baseHeaders(variant), sample: res.headers };
 }
 
 async function checkVariant(variant, server) {
   try {
     if (variant.cached) return { ok: true, ...(await checkCached(variant, server)) };
-    const res = await get(server.port, PATH);
-    expectBody(res, 'first request');
-    if (variant.unique) return { ok: true, ...(await checkUnique(server)) };
-    expectBody(await get(server.port, PATH), 'second request');
-    return { ok: true, headers: {}, sample: res.headers };
+    const res = await get(server.port, PATH, baseHeaders(variant));
+    expectBody(variant, res, 'first request');
+    if (variant.unique) return { ok: true, ...(await checkUnique(variant, server)) };
+    expectBody(variant, await get(server.port, PATH, baseHeaders(variant)), 'second request');
+    return { ok: true, headers: baseHeaders(variant), sample: res.headers };
   } catch (err) {
     if (err instanceof Wrong) return { ok: false, reason: err.message };
     throw err;
   }
 }
 
-module.exports = { checkVariant, get };
+module.exports = { checkVariant, get, codingFor };

@@ -4,6 +4,8 @@
  *
  *   BENCH_ROUNDS       interleaved rounds (A B C … A B C …), at least 3         default 3
  *   BENCH_DURATION     seconds of timed load per variant per round                default 5
+ *   BENCH_EXTRA_DURATION  seconds of timed load for the size, compression and mixed
+ *                      scenarios (many variants: keeps the full run under 12 minutes)  default 2
  *   BENCH_WARMUP       seconds of untimed load before each timed run              default 1
  *   BENCH_CONNECTIONS  autocannon connections                                     default 50
  *   BENCH_ONLY         comma-separated variant names; references are added        default all
@@ -41,6 +43,7 @@ function loadConfig(argv = process.argv.slice(2), env = process.env) {
   return Object.freeze({
     rounds,
     duration: number('BENCH_DURATION', readOption('DURATION', argv, env), 5, 1),
+    extraDuration: number('BENCH_EXTRA_DURATION', readOption('EXTRA_DURATION', argv, env), 2, 1),
     warmup: number('BENCH_WARMUP', readOption('WARMUP', argv, env), 1, 0),
     quiet: number('BENCH_QUIET', readOption('QUIET', argv, env), 10, 0),
     connections: number('BENCH_CONNECTIONS', readOption('CONNECTIONS', argv, env), 50, 1),

@@ -36,10 +36,16 @@ class Samples {
 
 let sequence = 0; // never reset: a timed run must not reuse the warm-up's keys
 
-async function runLoad({ port, headers = {}, unique = false, duration, connections }) {
+/**
+ * `unique`: a new key per request; `keys`: cycle over that many item URLs (`/items/0…`,
+ * the mixed scenario's readers); otherwise the one benchmark URL.
+ */
+async function runLoad({ port, headers = {}, unique = false, keys = 0, duration, connections }) {
   const request = unique
     ? { method: 'GET', path: PATH, setupRequest: (req) => ({ ...req, path: `${PATH}&n=${++sequence}` }) }
-    : { method: 'GET', path: PATH };
+    : keys > 0
+      ? { method: 'GET', path: PATH, setupRequest: (req) => ({ ...req, path: `/items/${++sequence % keys}?page=1&sort=asc` }) }
+      : { method: 'GET', path: PATH };
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const latencies = new Samples();

@@ -42,17 +42,25 @@ function retained() {
 }
 
 const keyOf = (i) => `cache:v1:http:/items/${i}?page=1&sort=asc`;
-/** Bodies allocated as the entry codec allocates them (Buffer.allocUnsafe, pooled when small). */
+/**
+ * Pooled bodies (Buffer.allocUnsafe): the method of the figures in issue 13, so rows compare.
+ * src/entry.ts allocates entries outside the pool (allocUnsafeSlow): the "unpooled" row shows
+ * what that adds (an ArrayBuffer object per entry), which is the Buffer's cost, not the store's.
+ */
 const bodyOf = (i, size) => Buffer.allocUnsafe(size).fill(i & 0xff);
+const unpooledBodyOf = (i, size) => Buffer.allocUnsafeSlow(size).fill(i & 0xff);
 
-async function overhead(label, tagsOf) {
-  let keys = [];
-  let bodies = [];
+/** Bytes per entry the issue's targets allow beyond the body and the key (issue 13). */
+const TARGET = { none: 250, tags: 350 };
+
+async function overhead(label, tagsOf, target, makeBody = bodyOf) {
+  // Preallocated arrays: one 8 B slot per element, subtracted below.
+  let keys = new Array(N);
+  let bodies = new Array(N);
   const base = retained();
-  for (let i = 0; i < N; i++) {
-    keys.push(keyOf(i));
-    bodies.push(bodyOf(i, BODY));
-  }
+  for (let i = 0; i < N; i++) keys[i] = keyOf(i);
+  const withKeys = retained();
+  for (let i = 0; i < N; i++) bodies[i] = makeBody(i, BODY);
   const held = retained();
   const store = new MemoryStore({ maxEntries: N, maxBytes: 2 ** 30, sweepInterval: 0 });
   for (let i = 0; i < N; i++) await store.set(keys[i], bodies[i], TTL, { path: `/items/${i}`, tags: tagsOf(i) });
@@ -62,7 +70,11 @@ async function overhead(label, tagsOf) {
   const alone = retained();
   if (store.size !== N) throw new Error(`${label}: expected ${N} entries, store holds ${store.size}`);
   const total = (alone - base) / N;
-  const row = `| ${label} | ${BODY} | ${keyChars} | ${total.toFixed(0)} | ${(total - BODY).toFixed(0)} | ${((stored - held) / N).toFixed(0)} |`;
+  const key = (withKeys - base) / N - 8;
+  const buffer = (held - withKeys) / N - 8 - BODY;
+  const beyond = total - BODY - key;
+  const row = `| ${label} | ${BODY} | ${keyChars} | ${total.toFixed(0)} | ${key.toFixed(0)} | ${buffer.toFixed(0)} | ` +
+    `${((stored - held) / N).toFixed(0)} | ${beyond.toFixed(0)} | ${target === undefined ? '— (see note)' : `≤ ${target} ${beyond <= target ? 'met' : 'NOT met'}`} |`;
   await store.close();
   return row;
 }
@@ -88,7 +100,11 @@ async function bounds(label, bodyFor) {
 async function main() {
   const source = useDist ? path.relative(ROOT, DIST) : `${path.relative(ROOT, SRC)} via tsx`;
   const shared = Buffer.alloc(16 * 1024, 1); // one buffer: the store counts its length, memory stays small
-  const rows1 = [await overhead('path, no tags', () => []), await overhead('path + 2 tags', (i) => ['items', `item:${i}`])];
+  const rows1 = [
+    await overhead('path, no tags', () => [], TARGET.none),
+    await overhead('path + 2 tags', (i) => ['items', `item:${i}`], TARGET.tags),
+    await overhead('path + 2 tags, unpooled bodies', (i) => ['items', `item:${i}`], undefined, unpooledBodyOf),
+  ];
   const rows2 = [await bounds(`${BODY} B bodies`, (i) => bodyOf(i, BODY)), await bounds('16 KiB bodies', () => shared)];
   const text = `# MemoryStore memory
 
@@ -98,11 +114,17 @@ async function main() {
 ## Overhead per entry (${N.toLocaleString('en-US')} entries)
 
 Retained = heapUsed + arrayBuffers after a full GC, per entry, with the store holding the only
-references to keys and bodies. "Store structures" is what the store adds on top of the key
-strings and body buffers themselves (LRU slots, TTLs, path and tag indexes).
+references to keys and bodies. "Key" is the key string as the cache builds it (a concatenation:
+V8 keeps a cons string and its flat copy), "Buffer object" the JS object around the body bytes,
+"store structures" what the store adds on top of both (LRU slots and links, expiry, the path and
+tag strings and indexes). "Beyond body and key" (retained − body bytes − key) is what the issue's
+targets bound: Buffer object plus store structures. The targets are read on pooled bodies, the
+method of the issue's own figures; the unpooled row allocates bodies as \`src/entry.ts\` does
+(\`allocUnsafeSlow\`, so an entry never pins an 8 KiB pool slab): its extra Buffer-object bytes are
+an ArrayBuffer per entry, which no store layout removes.
 
-| entries | body B | key chars | retained B/entry | beyond the body B | store structures B |
-|---|---:|---:|---:|---:|---:|
+| entries | body B | key chars | retained B/entry | key B | Buffer object B | store structures B | beyond body and key B | target |
+|---|---:|---:|---:|---:|---:|---:|---:|---|
 ${rows1.join('\n')}
 
 ## Bounds under ${MILLION.toLocaleString('en-US')} distinct keys (default MemoryStore)

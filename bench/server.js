@@ -2,7 +2,7 @@
 /**
  * One variant's server process: `node bench/server.js <variant>`, started by the runner
  * with an IPC channel. It listens on 127.0.0.1 (port 0), says { type: 'ready', port },
- * answers { type: 'stats' } with its CPU time, memory and origin-call count, and exits on
+ * answers { type: 'stats' } with its CPU time, memory, GET handler calls and writes, and exits on
  * { type: 'stop' }, when the runner goes away (IPC disconnect), or after
  * BENCH_LIFETIME_MS whatever happens.
  *
@@ -10,7 +10,7 @@
  */
 
 const { VARIANTS } = require('./variants');
-const { makeHandler } = require('./payload');
+const { makeHandler, PAYLOADS } = require('./payload');
 
 const name = process.argv[2];
 const variant = VARIANTS.find((v) => v.name === name);
@@ -25,10 +25,14 @@ function send(message) {
 async function main() {
   if (!variant) throw new Error(`unknown variant ${name}`);
   const express = require('express');
-  const counter = { calls: 0 };
+  const counter = { calls: 0, writes: 0 };
+  const payload = PAYLOADS[variant.payload];
   const ctx = {
-    handler: makeHandler({ counter }),
-    slowHandler: makeHandler({ counter, slow: true }),
+    variant,
+    payload,
+    counter,
+    handler: makeHandler({ counter, payload }),
+    slowHandler: makeHandler({ counter, payload, slow: true }),
     redisUrl: process.env.BENCH_REDIS_URL,
     ours: variant.ours ? require(process.env.BENCH_OURS) : undefined,
   };
@@ -41,7 +45,7 @@ async function main() {
   process.on('message', async (msg) => {
     if (msg.type === 'stats') {
       const mem = process.memoryUsage();
-      send({ type: 'stats', id: msg.id, cpu: process.cpuUsage(), rss: mem.rss, heapUsed: mem.heapUsed, originCalls: counter.calls });
+      send({ type: 'stats', id: msg.id, cpu: process.cpuUsage(), rss: mem.rss, heapUsed: mem.heapUsed, originCalls: counter.calls, writes: counter.writes });
     } else if (msg.type === 'stop') {
       server.closeAllConnections();
       server.close();

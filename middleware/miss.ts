@@ -20,6 +20,7 @@ import type { CachedResponse, HeaderValue } from '../src/entry';
 import type { Lookup, Plan } from '../src/engine';
 import { CallbackError } from '../src/errors';
 import { freshenHeaders, responseTags, storableHeaders, varyNames } from '../src/headers';
+import { variantKey } from '../src/key';
 import { header, responseNotStorableReason } from '../src/policy';
 import { capture } from './capture';
 import type { RequestContext } from './context';
@@ -54,9 +55,21 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
       return l instanceof Promise ? l.then((x) => usable(ctx, x)) : usable(ctx, l);
     },
   }).then(
-    (turn) => (turn.kind === 'found' ? onHit(ctx, turn.value.entry, turn.value.key) : lead(ctx, turn.lead, options)),
+    (turn) => {
+      if (turn.kind === 'lead') return lead(ctx, turn.lead, options);
+      // A response shared as it is (the store could not take it) fits only its own variant.
+      if (fits(ctx, turn.value)) return onHit(ctx, turn.value.entry, turn.value.key);
+      lead(ctx, engine.coordinator.alone(), options);
+    },
     (err) => ctx.next(err),
   );
+}
+
+/** Is this the variant the request would pick? */
+function fits(ctx: RequestContext, found: { entry: CachedResponse; key: string }): boolean {
+  if (found.key === ctx.primaryKey) return true;
+  const vary = found.entry.headers.find(([n]) => n === 'vary')?.[1];
+  return variantKey(ctx.primaryKey, varyNames(typeof vary === 'string' ? vary : vary?.join(', ')), ctx.req.headers) === found.key;
 }
 
 /** A follower takes what its leader stored only while it is fresh. */

@@ -105,6 +105,11 @@ export class MissCoordinator {
     return this.wrap(leader, token ?? undefined, lockKey);
   }
 
+  /** A lead outside any flight: the caller makes it on its own (it may still store it). */
+  alone(): Lead {
+    return this.wrap(undefined, undefined);
+  }
+
   /** Flights whose key or path the invalidation matched take no more followers. */
   detach(target: GuardTarget): void {
     this.flights.detach((key, path) => targetMatches(target, { keys: [key], path, tags: [] }));

@@ -198,12 +198,17 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       const marker = { kind: 'vary' as const, vary: plan.vary, ...markerIndex, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
       if (!(await this.guarded.write(input.primaryKey, marker, ttlMs, markerIndex))) return { kind: 'failed' };
     }
-    const outcome = await this.guarded.writeGuarded(key, entry, ttlMs, index, input.making, key === input.primaryKey ? [] : [input.primaryKey]);
+    const alsoKeys = key === input.primaryKey ? [] : [input.primaryKey];
+    const outcome = await this.guarded.writeGuarded(key, entry, ttlMs, index, input.making, alsoKeys);
     if (outcome === 'stored') {
       this.metrics.stored(key);
       return { kind: 'stored' };
     }
-    return outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' };
+    if (outcome === 'refused') return { kind: 'none' };
+    // The store could not take it (slow, down): followers take the response itself rather
+    // than all run the handler, unless this instance invalidated it meanwhile.
+    if (this.guarded.log.overlaps(input.making, { keys: [key, ...alsoKeys], path: index.path, tags: index.tags })) return { kind: 'none' };
+    return { kind: 'shared', value: { entry, key } };
   }
 
   /** The namespaced path an entry is indexed under. */

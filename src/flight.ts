@@ -18,7 +18,7 @@ export type FlightOutcome =
   | { readonly kind: 'error'; readonly error: unknown }
   /**
    * the store could not take the result, and no invalidation here matched it since the
-   * making started: followers take it as it is (values.getOrSet, where it is plain data)
+   * making started: followers take it as it is (a value; a response, for its own variant)
    */
   | { readonly kind: 'shared'; readonly value: unknown };
 

@@ -11,6 +11,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { foldVaryValue } from './encoding';
 import type { QueryOption } from './types';
 
 export const MAX_KEY_BYTES = 200;
@@ -221,7 +222,8 @@ function varyPart(names: readonly string[], headers: Readonly<Record<string, str
   let out = '';
   for (const name of names) {
     // Own properties only: a header named `constructor` must not read Object.prototype's.
-    const raw = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    // Accept-Encoding is keyed by the coding it selects (src/encoding.ts, RFC 9111 §4.1).
+    const raw = foldVaryValue(name, Object.hasOwn(headers, name) ? headers[name] : undefined);
     out += (out ? '&' : '') + encodeURIComponent(name);
     if (raw === undefined) continue;
     // RFC 9111 §4.1: values may be normalised where semantics are identical (whitespace, line folding).

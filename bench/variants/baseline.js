@@ -2,10 +2,11 @@
 /**
  * The reference points: Express answering by itself (`bare`, `uncached-slow`), the smallest
  * possible in-process cache (`bare-replay`, the ceiling for any in-process hit) and one
- * ioredis GET per request (`redis-floor`, the ceiling for any Redis hit).
+ * ioredis GET per request (`redis-floor`, the ceiling for any Redis hit). The `-64k` and
+ * `-1m` ones answer the same bytes as the ours variants of that size (ctx.payload).
  */
 
-const { ROUTE, EXPECTED_BODY, JSON_TYPE } = require('../payload');
+const { ROUTE } = require('../payload');
 
 /** A Map of stored bytes and headers, answered with one writeHead + end. */
 function replayMiddleware() {
@@ -36,28 +37,34 @@ async function redisFloor(app, ctx) {
   const redis = new Redis(ctx.redisUrl, { lazyConnect: true });
   await redis.connect();
   const key = 'bench:redis-floor';
-  await redis.set(key, EXPECTED_BODY);
+  const { expected, type } = ctx.payload;
+  await redis.set(key, expected);
   app.get(ROUTE, (req, res, next) => {
     redis.getBuffer(key).then((body) => {
-      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': body.length });
+      res.writeHead(200, { 'content-type': type, 'content-length': body.length });
       res.end(body);
     }, next);
   });
   return () => redis.quit();
 }
 
+const replay = (app, ctx) => {
+  app.use(replayMiddleware());
+  app.get(ROUTE, ctx.handler);
+};
+const uncachedSlow = (app, ctx) => {
+  app.get(ROUTE, ctx.slowHandler);
+};
+
 const builders = {
   bare(app, ctx) {
     app.get(ROUTE, ctx.handler);
   },
-  'bare-replay'(app, ctx) {
-    app.use(replayMiddleware());
-    app.get(ROUTE, ctx.handler);
-  },
-  'uncached-slow'(app, ctx) {
-    app.get(ROUTE, ctx.slowHandler);
-  },
-  'redis-floor': redisFloor,
 };
+for (const suffix of ['', '-64k', '-1m']) {
+  builders[`bare-replay${suffix}`] = replay;
+  builders[`uncached-slow${suffix}`] = uncachedSlow;
+  builders[`redis-floor${suffix}`] = redisFloor;
+}
 
 module.exports = { builders };

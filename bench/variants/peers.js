@@ -2,6 +2,25 @@
 /** The libraries we replace, on the same route and handler, with their documented memory setup. */
 
 const { ROUTE } = require('../payload');
+const { mixedRoutes } = require('./writes');
+
+/** apicache under the mixed load: each write clears what it changed (apicache.clear(key)), as its README shows. */
+function apicacheMixed(app, ctx) {
+  const apicache = require('apicache').newInstance();
+  app.get(ROUTE, apicache.middleware('5 minutes'), ctx.slowHandler);
+  mixedRoutes(app, ctx, {
+    // apicache keys entries by req.originalUrl; the readers' URLs carry this query.
+    put: (req, _res, next) => {
+      apicache.clear(`/items/${req.params.id}?page=1&sort=asc`);
+      next();
+    },
+    post: (_req, _res, next) => {
+      apicache.clear('/events');
+      next();
+    },
+  });
+  return () => apicache.clear();
+}
 
 const builders = {
   apicache(app, ctx) {
@@ -16,6 +35,8 @@ const builders = {
     app.use(routeCache.cacheSeconds(300));
     app.get(ROUTE, ctx.handler);
   },
+  'readonly-apicache': apicacheMixed,
+  'mixed-apicache': apicacheMixed,
 };
 
 module.exports = { builders };

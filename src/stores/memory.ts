@@ -1,12 +1,14 @@
 /**
- * MemoryStore: the default store. An LRU (lru-cache) of *encoded* entries, bounded by count
+ * MemoryStore: the default store. An LRU (./lru.ts) of *encoded* entries, bounded by count
  * and by bytes, so it behaves like Redis: handlers cannot mutate what is cached and codec
- * bugs show without Redis. The path and tag indexes hold only keys that are in the LRU:
- * every removal (eviction, expiry, delete, overwrite) goes through `dispose`, which drops
- * the key from them, so they are bounded by `maxEntries` too.
+ * bugs show without Redis. An entry is one slot: the LRU's arrays hold its key, value and
+ * expiry, this store's `paths` / `tags` arrays its index data, and the path and tag maps
+ * file slot numbers (a lone slot, or a Set once a name is shared), not key strings. Every
+ * removal (eviction, expiry, delete, overwrite) goes through `dispose` → `unindex`, so the
+ * indexes are bounded by `maxEntries` too. bench/memory.js measures what each entry costs.
  */
 
-import { LRUCache } from 'lru-cache';
+import { SlotLru, coarseNow, widened } from './lru';
 import { GuardLog, type GuardTarget } from '../guard';
 import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
@@ -36,14 +38,37 @@ export const MEMORY_STORE_DEFAULTS = Object.freeze({
   sweepInterval: 30_000,
 });
 
-interface Indexed { readonly path: string; readonly tags: readonly string[] }
+/**
+ * The slots filed under one path or tag, once there are two or more. It keeps the name's
+ * first string, so each variant's copy of the name (the cache builds one per write) is
+ * shared, not retained per entry.
+ */
+class Members extends Set<number> {
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+/** One slot, or the set of them: a name that a single entry carries (the usual case) costs no Set. */
+type Filed = number | Members;
 
 export class MemoryStore implements CacheStore {
   readonly local = true;
-  private readonly lru: LRUCache<string, Buffer>;
-  private readonly meta = new Map<string, Indexed>();
-  private readonly byPath = new Map<string, Set<string>>();
-  private readonly byTag = new Map<string, Set<string>>();
+  private readonly lru: SlotLru;
+  /** key → slot: the LRU's own map (one record per entry, no second map keyed by key). */
+  private readonly meta: ReadonlyMap<string, number>;
+  /** Per slot: the entry's path, interned through byPath when shared. */
+  private paths: Array<string | undefined> = [];
+  /**
+   * Per slot: the entry's first and second tag (interned), the rest in `moreTags`. Two
+   * slot-indexed arrays cost 16 B an entry; a per-entry array of tags cost 72 B. They grow
+   * only when some entry has tags.
+   */
+  private firstTag: Array<string | undefined> = [];
+  private secondTag: Array<string | undefined> = [];
+  private readonly moreTags = new Map<number, string[]>();
+  private readonly byPath = new Map<string, Filed>();
+  private readonly byTag = new Map<string, Filed>();
   private readonly sweeper: NodeJS.Timeout | undefined;
   /** Records of invalidations, for setGuarded (src/guard.ts). */
   private readonly records = new GuardLog();
@@ -57,21 +82,15 @@ export class MemoryStore implements CacheStore {
     }
     const now = options.now;
     if (now !== undefined && typeof now !== 'function') throw new TypeError('MemoryStore: now must be a function');
-    this.lru = new LRUCache<string, Buffer>({
+    this.lru = new SlotLru({
       max: maxEntries,
       maxSize: maxBytes,
-      sizeCalculation: (value, key) => value.length + key.length,
-      // Entries are written with a TTL each; expired ones are never returned.
-      ttlAutopurge: false,
-      allowStale: false,
-      updateAgeOnGet: false,
-      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
-      dispose: (_value, key, reason) => {
-        // 'set' here means overwritten: the new value's index is written right after.
-        this.unindex(key);
-        void reason;
-      },
+      now: now ?? coarseNow,
+      // Every removal (eviction, expiry, delete, overwrite) passes here, so the indexes
+      // hold only slots the LRU holds and are bounded by maxEntries too.
+      dispose: (slot) => this.unindex(slot),
     });
+    this.meta = this.lru.slots;
     if (sweepInterval > 0) {
       this.sweeper = setInterval(() => this.lru.purgeStale(), sweepInterval);
       this.sweeper.unref();
@@ -80,7 +99,7 @@ export class MemoryStore implements CacheStore {
 
   /** Number of entries held (expired ones not yet swept included). */
   get size(): number {
-    return this.lru.size;
+    return this.meta.size;
   }
 
   /** Bytes held, as counted against maxBytes. */
@@ -111,51 +130,9 @@ export class MemoryStore implements CacheStore {
 
   private setSync(key: string, value: Buffer, ttlMs: number, index: StoreIndex): void {
     if (!(ttlMs > 0)) return;
-    this.lru.set(key, value, { ttl: Math.ceil(ttlMs) });
-    // lru-cache refuses an entry larger than maxSize; index only what it kept.
-    if (!this.lru.has(key)) return;
-    this.unindex(key);
-    const indexed = { path: index.path, tags: [...index.tags] };
-    this.meta.set(key, indexed);
-    add(this.byPath, indexed.path, key);
-    for (const tag of indexed.tags) add(this.byTag, tag, key);
-  }
-
-  async delete(keys: readonly string[]): Promise<number> {
-    let n = 0;
-    for (const key of keys) if (this.remove(key)) n++;
-    return n;
-  }
-
-  async deleteByPath(path: string): Promise<number> {
-    return this.removeAll(this.byPath.get(path));
-  }
-
-  async deleteByPrefix(prefix: string): Promise<number> {
-    const keys = new Set<string>();
-    for (const [path, set] of this.byPath) if (path.startsWith(prefix)) for (const k of set) keys.add(k);
-    return this.removeAll(keys);
-  }
-
-  async deleteByTag(tags: readonly string[]): Promise<number> {
-    const keys = new Set<string>();
-    for (const tag of tags) for (const k of this.byTag.get(tag) ?? []) keys.add(k);
-    return this.removeAll(keys);
-  }
-
-  /** Drop everything (a memory tier that may have missed invalidations starts again from empty). */
-  clear(): void {
-    this.lru.clear();
-    this.meta.clear();
-    this.byPath.clear();
-    this.byTag.clear();
-  }
-
-  async ping(): Promise<void> {}
-
-  async close(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.clear();
+    // An entry larger than maxBytes is refused (and any older value dropped): nothing to index.
+    const slot = this.lru.set(key, value, Math.ceil(ttlMs));
+    if (slot !== undefined) this.index(slot, index);
   }
 
   /** Records are checked synchronously with the write: no reader can see a refused entry. */
@@ -169,53 +146,152 @@ export class MemoryStore implements CacheStore {
     return this.lru.has(entry.key);
   }
 
-  private removeAll(keys: Iterable<string> | undefined): number {
-    if (!keys) return 0;
-    let n = 0;
-    // Copy: removing mutates the index sets being iterated.
-    for (const key of [...keys]) if (this.remove(key)) n++;
-    return n;
-  }
-
-  /** Counts only live entries, so invalidation counts are exact. */
-  private remove(key: string): boolean {
-    const live = this.lru.has(key);
-    // delete() also drops expired-but-unswept entries, and dispose unindexes them.
-    this.lru.delete(key);
-    this.unindex(key);
-    return live;
-  }
-
-  private unindex(key: string): void {
-    const indexed = this.meta.get(key);
-    if (!indexed) return;
-    this.meta.delete(key);
-    drop(this.byPath, indexed.path, key);
-    for (const tag of indexed.tags) drop(this.byTag, tag, key);
-  }
-
-  /** Keys of live entries starting with `prefix`, at most `limit` (for `cache.keys()`). */
+  /** Keys of live entries starting with `prefix`, at most `limit` (for cache.keys()). */
   async keys(prefix: string, limit: number): Promise<string[]> {
     const out: string[] = [];
-    for (const key of this.lru.keys()) {
+    for (const key of this.meta.keys()) {
       if (out.length >= limit) break;
       if (key.startsWith(prefix) && this.lru.has(key)) out.push(key);
     }
     return out;
   }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const key of keys) if (this.remove(key)) n++;
+    return n;
+  }
+
+  async deleteByPath(path: string): Promise<number> {
+    return this.removeSlots(this.byPath.get(path));
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    const slots: number[] = [];
+    for (const [path, filed] of this.byPath) if (path.startsWith(prefix)) collect(filed, slots);
+    return this.removeSlots(slots);
+  }
+
+  async deleteByTag(tags: readonly string[]): Promise<number> {
+    const slots = new Set<number>();
+    for (const tag of tags) {
+      const filed = this.byTag.get(tag);
+      if (typeof filed === 'number') slots.add(filed);
+      else if (filed) for (const s of filed) slots.add(s);
+    }
+    return this.removeSlots(slots);
+  }
+
+  /** Drop everything (a memory tier that may have missed invalidations starts again from empty). */
+  clear(): void {
+    this.lru.clear();
+    this.byPath.clear();
+    this.byTag.clear();
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.clear();
+  }
+
+  /** Removes the slots (copied first: removing mutates the sets); counts only live ones, so invalidation counts are exact. */
+  private removeSlots(filed: Filed | Iterable<number> | undefined): number {
+    if (filed === undefined) return 0;
+    const slots = typeof filed === 'number' ? [filed] : [...filed];
+    let n = 0;
+    for (const slot of slots) {
+      const key = this.lru.keyAt(slot);
+      if (key !== undefined && this.remove(key)) n++;
+    }
+    return n;
+  }
+
+  /** Counts only live entries; an expired-but-unswept one is dropped (and unindexed) too. */
+  private remove(key: string): boolean {
+    const slot = this.lru.slotOf(key);
+    if (slot === undefined) return false;
+    const live = this.lru.isLive(slot);
+    this.lru.delete(key);
+    return live;
+  }
+
+  private index(slot: number, index: StoreIndex): void {
+    if (slot >= this.paths.length) this.paths = widened(this.paths, this.lru.capacity);
+    this.paths[slot] = file(this.byPath, index.path, slot, (other) => this.paths[other] as string);
+    const tags = index.tags;
+    if (tags.length > 0 && slot >= this.firstTag.length) this.firstTag = widened(this.firstTag, this.lru.capacity);
+    if (tags.length > 1 && slot >= this.secondTag.length) this.secondTag = widened(this.secondTag, this.lru.capacity);
+    for (let i = 0; i < tags.length; i++) {
+      const tag = file(this.byTag, tags[i], slot, (other) => this.tagNamed(other, tags[i]));
+      if (i === 0) this.firstTag[slot] = tag;
+      else if (i === 1) this.secondTag[slot] = tag;
+      else {
+        const more = this.moreTags.get(slot);
+        if (more) more.push(tag);
+        else this.moreTags.set(slot, [tag]);
+      }
+    }
+  }
+
+  private unindex(slot: number): void {
+    const path = this.paths[slot];
+    if (path === undefined) return;
+    this.paths[slot] = undefined;
+    unfile(this.byPath, path, slot);
+    const first = this.firstTag[slot];
+    if (first === undefined) return;
+    this.firstTag[slot] = undefined;
+    unfile(this.byTag, first, slot);
+    const second = this.secondTag[slot];
+    if (second === undefined) return;
+    this.secondTag[slot] = undefined;
+    unfile(this.byTag, second, slot);
+    const more = this.moreTags.get(slot);
+    if (more === undefined) return;
+    this.moreTags.delete(slot);
+    for (const tag of more) unfile(this.byTag, tag, slot);
+  }
+
+  /** The interned string of `name` among the tags of `slot` (which carries it). */
+  private tagNamed(slot: number, name: string): string {
+    if (this.firstTag[slot] === name) return this.firstTag[slot];
+    if (this.secondTag[slot] === name) return this.secondTag[slot];
+    return this.moreTags.get(slot)?.find((t) => t === name) ?? name;
+  }
 }
 
-function add(map: Map<string, Set<string>>, name: string, key: string): void {
-  const set = map.get(name);
-  if (set) set.add(key);
-  else map.set(name, new Set([key]));
+/** Files `slot` under `name`; returns the name's shared string (`nameAt(other)` reads a lone member's). */
+function file(map: Map<string, Filed>, name: string, slot: number, nameAt: (other: number) => string): string {
+  const filed = map.get(name);
+  if (filed === undefined) {
+    map.set(name, slot);
+    return name;
+  }
+  if (typeof filed !== 'number') {
+    filed.add(slot);
+    return filed.name;
+  }
+  // A duplicate tag in one entry's list files it once.
+  if (filed === slot) return name;
+  const members = new Members(nameAt(filed));
+  members.add(filed).add(slot);
+  map.set(name, members);
+  return members.name;
 }
 
-function drop(map: Map<string, Set<string>>, name: string, key: string): void {
-  const set = map.get(name);
-  if (!set) return;
-  set.delete(key);
-  if (set.size === 0) map.delete(name);
+function unfile(map: Map<string, Filed>, name: string, slot: number): void {
+  const filed = map.get(name);
+  if (filed === slot) map.delete(name);
+  else if (filed !== undefined && typeof filed !== 'number' && filed.delete(slot)) {
+    if (filed.size === 0) map.delete(name);
+  }
+}
+
+function collect(filed: Filed, into: number[]): void {
+  if (typeof filed === 'number') into.push(filed);
+  else for (const s of filed) into.push(s);
 }
 
 function positiveInt(v: unknown, name: string): number {
