@@ -169,6 +169,12 @@ export class TieredStore implements CacheStore {
     if (this.remote.mark) await this.remote.mark(target, windowMs);
   }
 
+  /** The shared store's keys (the tier holds a subset of them). */
+  keys(prefix: string, limit: number): Promise<string[]> {
+    if (!this.remote.keys) return Promise.reject(new TypeError('cache.keys: the shared store behind the memory tier cannot list its keys'));
+    return this.remote.keys(prefix, limit);
+  }
+
   check(): Promise<string[]> {
     return this.remote.check ? this.remote.check() : Promise.resolve([]);
   }
