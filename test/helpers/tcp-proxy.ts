@@ -5,6 +5,7 @@
  */
 
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export interface TcpProxy {
   readonly port: number;
@@ -23,15 +24,35 @@ export async function startTcpProxy(targetPort: number, options: { delayMs?: num
   let holed = false;
   const state = { delayMs: options.delayMs ?? 0 };
 
+  const timers = new Set<NodeJS.Timeout>();
+  // Latency, not a bandwidth limit: each chunk goes `delayMs` after it arrived (order
+  // kept), however many are in flight. Waiting the delay per chunk in turn would cap a
+  // connection at 1000 / delayMs chunks a second and measure the proxy under load.
   const pipe = (from: net.Socket, to: net.Socket): void => {
-    // Chunks keep their order: each waits for the one before it.
-    let chain = Promise.resolve();
-    from.on('data', (chunk) => {
-      if (holed) return;
-      const delay = state.delayMs;
-      chain = chain.then(() => (delay > 0 ? new Promise((r) => setTimeout(r, delay)) : undefined)).then(() => {
+    const queue: Array<{ due: number; chunk: Buffer }> = [];
+    let lastDue = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      if (timer) timers.delete(timer);
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length && queue[0].due <= now) {
+        const { chunk } = queue.shift()!;
         if (!holed && !to.destroyed) to.write(chunk);
-      });
+      }
+      if (queue.length) arm(queue[0].due - now);
+    };
+    const arm = (ms: number): void => {
+      timer = setTimeout(flush, Math.max(0, ms));
+      timers.add(timer);
+    };
+    from.on('data', (chunk: Buffer) => {
+      if (holed) return;
+      // Never before a chunk that arrived earlier, even when the delay was just lowered.
+      const due = Math.max(performance.now() + state.delayMs, lastDue);
+      lastDue = due;
+      queue.push({ due, chunk });
+      if (!timer) arm(due - performance.now());
     });
   };
 
@@ -69,6 +90,8 @@ export async function startTcpProxy(targetPort: number, options: { delayMs?: num
       sockets.clear();
     },
     close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       for (const s of sockets) s.destroy();
       sockets.clear();
       return new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,7 +4,7 @@
  * extra latency through the proxy. The schedule cycles through the three kinds.
  */
 
-import type { LatencyProxy } from './latency-proxy';
+import type { TcpProxy as LatencyProxy } from '../helpers/tcp-proxy';
 import type { SoakRedis } from './redis-server';
 
 export type FaultKind = 'pause' | 'kill' | 'latency';

@@ -11,7 +11,7 @@ import type { CacheStats, ExpressCacheOptions } from '../../middleware';
 import { EXPRESSES } from '../helpers/express';
 import { cacheOptions, Db, startInstance, type SoakInstance } from './app';
 import { virtualUser } from './client';
-import { startLatencyProxy, type LatencyProxy } from './latency-proxy';
+import { startTcpProxy, type TcpProxy as LatencyProxy } from '../helpers/tcp-proxy';
 import { Faults, type FaultKind, type FaultPlan } from './faults';
 import { Oracle } from './oracle';
 import { SoakRedis } from './redis-server';
@@ -62,7 +62,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
   let proxy: LatencyProxy | undefined;
   try {
     redis = await SoakRedis.start();
-    proxy = await startLatencyProxy(redis.port, config.baseDelayMs ?? 1);
+    proxy = await startTcpProxy(redis.port, { delayMs: config.baseDelayMs ?? 1 });
     const url = `redis://127.0.0.1:${proxy.port}`;
     for (const spec of config.instances) {
       const express = EXPRESSES.find(([, , major]) => major === spec.express)![1];

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import type { ExpressCacheOptions } from '../../middleware';
 import { request, sleep } from '../redis/instances';
 import { cacheOptions, Db, startInstance, type SoakInstance } from './app';
-import { startLatencyProxy, type LatencyProxy } from './latency-proxy';
+import { startTcpProxy, type TcpProxy as LatencyProxy } from '../helpers/tcp-proxy';
 import { SoakRedis } from './redis-server';
 
 interface Env {
@@ -178,7 +178,7 @@ async function main(): Promise<number> {
     const scenario = scenarios[name];
     if (!scenario) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
     const redis = await SoakRedis.start();
-    const proxy = await startLatencyProxy(redis.port, 1);
+    const proxy = await startTcpProxy(redis.port, { delayMs: 1 });
     const db = new Db(20);
     // Reads take their snapshot, then 30 ms: the writes below land inside that window.
     db.readDelay = [30, 30];
