@@ -8,7 +8,7 @@
 import type { Express } from 'express';
 import type { ExpressResponseCache } from '../../middleware';
 import type { ExpressFactory } from '../helpers/express';
-import { request, sleep, type Reply } from '../redis/instances';
+import { request, sleep, until, type Reply } from '../redis/instances';
 
 /** The "database": rows by id, each at a version (1 until written). */
 export class Rows {
@@ -160,9 +160,61 @@ export async function putThenGet(base: string, id: string, headers?: Record<stri
   const wrong: string[] = [];
   const written = await putItem(base, id);
   const right = await getItem(base, id, headers);
+  const lang = headers?.['Accept-Language'];
+  if (lang !== undefined && right.lang !== lang) wrong.push(`${id}: asked in ${lang} after the PUT, got ${String(right.lang)}`);
   if (right.v !== written) wrong.push(`${id}: GET right after PUT v${written} got v${right.v} (${right.reply.xCache})`);
   await sleep(settleMs);
   const later = await getItem(base, id, headers);
   if (later.v !== written) wrong.push(`${id}: GET ${settleMs} ms after PUT v${written} got v${later.v} (${later.reply.xCache})`);
+  return wrong;
+}
+
+/** Who is waiting for a row to be read: the tests time a PUT from the GET handler's read. */
+export class Reads {
+  private readonly waiting = new Map<string, Array<() => void>>();
+
+  /** Resolves at the next read of row `id`. */
+  next(id: string): Promise<void> {
+    return new Promise((resolve) => this.waiting.set(id, [...(this.waiting.get(id) ?? []), resolve]));
+  }
+
+  /** For ItemsApp.onRead. */
+  readonly saw = (id: string): void => {
+    const list = this.waiting.get(id);
+    this.waiting.delete(id);
+    for (const resolve of list ?? []) resolve();
+  };
+}
+
+/**
+ * `count` GET/PUT/GET sequences on `i`, each on its own id (the app's onRead must be
+ * `reads.saw`). One in four lets the first GET's entry land first (the PUT must remove it);
+ * the others send the PUT 0, 1, 2, … ms after the first GET's handler read its row, so the
+ * PUT's invalidation meets that GET's making, its answer and each round trip of its commit.
+ */
+export async function sequences(
+  i: { readonly url: string; readonly cache: ExpressResponseCache }, reads: Reads,
+  headers: (n: number) => Record<string, string> | undefined = () => undefined, count = 20,
+): Promise<string[]> {
+  const wrong: string[] = [];
+  for (let n = 0; n < count; n++) {
+    const id = `s${n}`;
+    const stores = i.cache.stats().stores;
+    const read = reads.next(id);
+    const first = getItem(i.url, id, headers(n));
+    if (n % 4 === 0) {
+      await first;
+      await until(() => i.cache.stats().stores > stores, 3000, `${id} stored`);
+    } else {
+      await read;
+      await sleep(n - Math.floor(n / 4) - 1);
+    }
+    wrong.push(...(await putThenGet(i.url, id, headers(n))));
+    // It read v1 (before the PUT began): v1 is its right answer, whenever it came.
+    const got = await first;
+    if (got.v !== 1) wrong.push(`${id}: first GET got v${got.v}`);
+    const lang = headers(n)?.['Accept-Language'];
+    if (lang !== undefined && got.lang !== lang) wrong.push(`${id}: asked in ${lang}, got ${String(got.lang)}`);
+  }
   return wrong;
 }
