@@ -216,7 +216,14 @@ export class TieredStore implements CacheStore {
     for (const w of this.waiting.values()) w.done();
     await this.memory.close();
     if (!this.owns) {
-      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+      // A silent connection (blackholed) never answers UNSUBSCRIBE: wait at most a second.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+        timer.unref();
+      });
+      await Promise.race([this.subscriber.unsubscribe(this.channel).catch(() => undefined), bound]);
+      clearTimeout(timer);
       return;
     }
     this.subscriber.disconnect();
