@@ -9,7 +9,8 @@ import http from 'node:http';
 import { createCache, MemoryStore, type ExpressCacheOptions, type ExpressResponseCache } from '../../middleware';
 import type { ValueCache } from '../../src/values';
 import { forEachExpress, type ExpressFactory } from '../helpers/express';
-import { listen, request, sleep, until, type Instance } from '../redis/instances';
+import { engineOf } from '../../src/cache';
+import { listen, request, SharedClock, sleep, until, type Instance } from '../redis/instances';
 import { Calls, getItem, itemsApp, latch, putItem, Reads, Rows, sequences, within, type ItemsApp } from './model';
 
 const open: Instance[] = [];
@@ -82,6 +83,36 @@ forEachExpress((express) => {
         await sleep(20);
       }
       expect(w.calls.total).toBe(2);
+    });
+  });
+
+  describe('when a stale-while-revalidate refresh read its row before a PUT', () => {
+    it('should not store what the refresh made, and answer GETs after the PUT with the new version', async () => {
+      const w = world();
+      const clock = new SharedClock();
+      const reads = new Reads();
+      let slow = false;
+      const cache = createCache({ ttl: 1, staleWhileRevalidate: 60, jitter: 0, onError: (err) => errors.push(`A: ${err.code}`) }, { now: clock.now });
+      const app = itemsApp(express, { name: 'A', cache, rows: w.rows, calls: w.calls, onRead: reads.saw, delay: () => (slow ? ((slow = false), 60) : 3) });
+      const a = await listen('A', app, cache);
+      open.push(a);
+      expect((await getItem(a.url, 'w')).reply.xCache).toBe('MISS');
+      await until(() => cache.stats().stores === 1, 2000, 'stored');
+      clock.advance(2);
+      slow = true;
+      const refreshRead = reads.next('w');
+      // RFC 5861 §3: the stale entry answers, one refresh runs behind it.
+      const stale = await getItem(a.url, 'w');
+      expect([stale.v, stale.reply.xCache]).toEqual([1, 'STALE']);
+      await refreshRead;
+      const written = await putItem(a.url, 'w');
+      expect((await getItem(a.url, 'w')).v).toBe(written);
+      // Past the refresh's end: what it made from v1 (a 304 freshening the old body) is not stored.
+      await until(() => w.calls.total >= 3 && engineOf(cache).coordinator.size === 0, 2000, 'refresh ended');
+      for (let n = 0; n < 10; n++) {
+        expect((await getItem(a.url, 'w')).v).toBe(written);
+        await sleep(10);
+      }
     });
   });
 
