@@ -76,16 +76,17 @@ function world(): World {
 
 forEachExpress((express) => {
   describe('when a client GETs, PUTs, then GETs again on a Cluster, 1 ms away', () => {
-    const variants: Array<[string, Partial<ItemsApp>, ((n: number) => Record<string, string>) | undefined]> = [
-      ['invalidates by tags', { target: 'tags' }, undefined],
-      ['invalidates by paths', { target: 'paths' }, undefined],
-      ['a Vary: Accept-Language response', { vary: true }, (n) => ({ 'Accept-Language': n % 2 ? 'fr' : 'en' })],
+    const variants: Array<[string, Partial<ItemsApp>, ((n: number) => Record<string, string>) | undefined, ExpressCacheOptions]> = [
+      ['invalidates by tags', { target: 'tags' }, undefined, {}],
+      ['invalidates by paths', { target: 'paths' }, undefined, {}],
+      ['a Vary: Accept-Language response', { vary: true }, (n) => ({ 'Accept-Language': n % 2 ? 'fr' : 'en' }), {}],
+      ['tiered: true', {}, undefined, { tiered: true }],
     ];
 
-    it.each(variants)('should show the new version after the PUT in 20 of 20 sequences (%s)', async (_label, spec, headers) => {
+    it.each(variants)('should show the new version after the PUT in 20 of 20 sequences (%s)', async (_label, spec, headers, options) => {
       const w = world();
       const reads = new Reads();
-      const a = await instance(express, 'A', w, slow, { delay: () => 8, ...spec, onRead: reads.saw });
+      const a = await instance(express, 'A', w, slow, { delay: () => 8, ...spec, onRead: reads.saw }, options);
       expect(await sequences(a, reads, headers)).toEqual([]);
       expect(w.calls.total).toBeGreaterThanOrEqual(40);
       expect(w.calls.total).toBeLessThanOrEqual(60);
