@@ -90,12 +90,12 @@ forEachExpress((express, major) => {
   });
 
   describe('when two instances race: a slow GET on B read before a PUT on A', () => {
-    it('should answer every GET sent after the PUT with the new version, on A and B, and never serve B\'s old entry', async () => {
+    it.each([['plain Redis', {}], ['tiered: true', { tiered: true }]] as Array<[string, ExpressCacheOptions]>)('should answer every GET sent after the PUT with the new version, on A and B, and never serve B\'s old entry (%s)', async (_label, options) => {
       const w = world();
       let slowB = false;
       let read = latch();
-      const a = await instance(express, 'A', w, 'direct');
-      const b = await instance(express, 'B', w, 'proxy', {}, {
+      const a = await instance(express, 'A', w, 'direct', options);
+      const b = await instance(express, 'B', w, 'proxy', options, {
         delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
         onRead: (_id, _v, name) => name === 'B' && read.open(),
       });
@@ -122,6 +122,29 @@ forEachExpress((express, major) => {
       expect(wrong).toEqual([]);
       // Caching still works for what came after the race.
       expect(a.cache.stats().hits + b.cache.stats().hits).toBeGreaterThan(0);
+    });
+  });
+
+  describe('when B holds a copy in its memory tier and A takes a PUT', () => {
+    it('should answer B\'s first GET after the PUT\'s answer with the new version, 20 of 20 times', async () => {
+      const w = world();
+      const a = await instance(express, 'A', w, 'direct', { tiered: true });
+      const b = await instance(express, 'B', w, 'proxy', { tiered: true });
+      const wrong: string[] = [];
+      for (let n = 0; n < 20; n++) {
+        const id = `t${n}`;
+        const stores = a.cache.stats().stores;
+        await getItem(a.url, id);
+        await until(() => a.cache.stats().stores > stores, 3000, `${id} stored`);
+        // B's first read fills its tier from Redis; its second is a memory hit.
+        await getItem(b.url, id);
+        const copy = await getItem(b.url, id);
+        if (copy.reply.xCache !== 'HIT' || copy.v !== 1) wrong.push(`${id}: B's copy ${copy.reply.xCache} v${copy.v}`);
+        const written = await putItem(a.url, id);
+        const after = await getItem(b.url, id);
+        if (after.v !== written) wrong.push(`${id}: B right after the PUT got v${after.v} (${after.reply.xCache})`);
+      }
+      expect(wrong).toEqual([]);
     });
   });
 
