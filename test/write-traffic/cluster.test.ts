@@ -77,8 +77,9 @@ function world(): World {
 forEachExpress((express) => {
   describe('when a client GETs, PUTs, then GETs again on a Cluster, 1 ms away', () => {
     const variants: Array<[string, Partial<ItemsApp>, ((n: number) => Record<string, string>) | undefined, ExpressCacheOptions]> = [
-      ['invalidates by tags', { target: 'tags' }, undefined, {}],
-      ['invalidates by paths', { target: 'paths' }, undefined, {}],
+      ['only invalidates({ tags })', { target: 'tags' }, undefined, { invalidateUnsafe: false }],
+      ['only invalidates({ paths })', { target: 'paths' }, undefined, { invalidateUnsafe: false }],
+      ['only invalidates({ prefixes })', { target: 'prefixes' }, undefined, { invalidateUnsafe: false }],
       ['a Vary: Accept-Language response', { vary: true }, (n) => ({ 'Accept-Language': n % 2 ? 'fr' : 'en' }), {}],
       ['tiered: true', {}, undefined, { tiered: true }],
     ];

@@ -48,7 +48,7 @@ export interface ItemsApp {
   readonly rows: Rows;
   readonly calls: Calls;
   /** How the PUT route names what it invalidates. @default 'tags' */
-  readonly target?: 'paths' | 'tags';
+  readonly target?: 'paths' | 'tags' | 'prefixes';
   /** The GET handler adds `Vary: Accept-Language` and answers the language it was asked in. */
   readonly vary?: boolean;
   /** Sleep after the read, per request (ms). @default 3 */
@@ -92,7 +92,9 @@ export function itemsApp(express: ExpressFactory, spec: ItemsApp): Express {
     '/items/:id',
     cache.invalidates((req) => {
       const id = String(req.params.id);
-      return (spec.target ?? 'tags') === 'tags' ? { tags: [`item:${id}`] } : { paths: [`/items/${id}`] };
+      const target = spec.target ?? 'tags';
+      if (target === 'tags') return { tags: [`item:${id}`] };
+      return target === 'paths' ? { paths: [`/items/${id}`] } : { prefixes: [`/items/${id}`] };
     }),
     (req, res) => {
       const id = String(req.params.id);

@@ -69,8 +69,9 @@ async function instance(
 forEachExpress((express, major) => {
   describe('when a client GETs, PUTs, then GETs again, 1 ms from Redis', () => {
     const variants: Array<[string, ExpressCacheOptions, Partial<ItemsApp>, ((n: number) => Record<string, string>) | undefined]> = [
-      ['plain Redis, invalidates by tags', {}, { target: 'tags' }, undefined],
-      ['plain Redis, invalidates by paths', {}, { target: 'paths' }, undefined],
+      ['plain Redis, only invalidates({ tags })', { invalidateUnsafe: false }, { target: 'tags' }, undefined],
+      ['plain Redis, only invalidates({ paths })', { invalidateUnsafe: false }, { target: 'paths' }, undefined],
+      ['plain Redis, only invalidates({ prefixes })', { invalidateUnsafe: false }, { target: 'prefixes' }, undefined],
       ['a Vary: Accept-Language response', {}, { vary: true }, (n) => ({ 'Accept-Language': n % 2 ? 'fr' : 'en' })],
       ['tiered: true', { tiered: true }, {}, undefined],
     ];
