@@ -222,7 +222,14 @@ export class TieredStore implements CacheStore {
     for (const w of this.waiting.values()) w.done();
     await this.memory.close();
     if (!this.owns) {
-      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+      // A silent connection (blackholed) never answers UNSUBSCRIBE: wait at most a second.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+        timer.unref();
+      });
+      await Promise.race([this.subscriber.unsubscribe(this.channel).catch(() => undefined), bound]);
+      clearTimeout(timer);
       return;
     }
     this.subscriber.disconnect();
@@ -259,9 +266,11 @@ export class TieredStore implements CacheStore {
     try {
       await this.publish(op, args, id);
       if (missing.size === 0) return;
-      // A peer that stays silent stops serving its tier within its lease: waiting that long is exact.
+      // A peer that stays silent stops serving its tier when its heartbeat timer sees the lease
+      // lapsed (at most a lease and a beat after it last heard itself); one more beat of margin
+      // covers a timer that fires late.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([acked, new Promise<void>((r) => (timer = setTimeout(r, this.leaseMs + this.heartbeatMs)))]);
+      await Promise.race([acked, new Promise<void>((r) => (timer = setTimeout(r, this.leaseMs + 2 * this.heartbeatMs)))]);
       clearTimeout(timer);
     } catch (err) {
       debug('publish failed: %s', (err as Error).message);
@@ -275,7 +284,11 @@ export class TieredStore implements CacheStore {
     return this.publisher.publish(this.channel, JSON.stringify(message));
   }
 
-  /** Copies are served only while invalidations are heard: subscribed, and our own heartbeat heard within the lease. */
+  /**
+   * Copies are kept only while invalidations are heard: subscribed, and not yet found by the
+   * heartbeat timer to have gone a lease without hearing itself (it then clears `subscribed`;
+   * a hit checks no clock).
+   */
   private serving(): boolean {
     return this.subscribed;
   }

@@ -1,0 +1,171 @@
+/**
+ * Issue 9 for the tiered store and Redis's configuration: a 0.3 s Redis stall during a PUT
+ * (the invalidation is kept, the invalidating instance serves the new body at once, and
+ * the kept invalidation reaches Redis once it is back); a subscriber blackholed without a
+ * close event (its tier stops serving within its lease, so an invalidation elsewhere still
+ * resolves and leaves no stale copy); and an eviction policy that defeats index-based
+ * invalidation, reported at start.
+ */
+
+import { Redis } from 'ioredis';
+import { createCache, RedisStore, TieredStore, type ExpressCacheOptions } from '../../middleware';
+import { engineOf } from '../../src/cache';
+import { forEachExpress, type ExpressFactory } from '../helpers/express';
+import { scanKeys, startRedis } from '../helpers/redis';
+import { startTcpProxy } from '../helpers/tcp-proxy';
+import { listen, request, sleep, until, uniqueNamespace, useRedis, type Instance } from '../redis/instances';
+import { Calls, getItem, itemsApp, Rows, within } from './model';
+
+const fx = useRedis('write-traffic/tiered.test');
+
+interface World {
+  readonly rows: Rows;
+  readonly calls: Calls;
+  readonly namespace: string;
+  readonly errors: string[];
+}
+
+function world(): World {
+  return { rows: new Rows(), calls: new Calls(), namespace: uniqueNamespace('tiered'), errors: [] };
+}
+
+async function instance(express: ExpressFactory, name: string, w: World, options: ExpressCacheOptions): Promise<Instance> {
+  const cache = createCache({ namespace: w.namespace, jitter: 0, ttl: 60, onError: (err) => w.errors.push(`${name} ${err.code}`), ...options });
+  const i = await listen(name, itemsApp(express, { name, cache, rows: w.rows, calls: w.calls }), cache);
+  fx.open.push(i);
+  return i;
+}
+
+/** The raw values of this namespace's entries in Redis that hold `needle`. */
+async function entriesHolding(namespace: string, needle: string): Promise<string[]> {
+  const keys = (await scanKeys(fx.admin, `e:{*${namespace}*`)).filter((k) => k.includes('/items/'));
+  const values = await Promise.all(keys.map((k) => fx.admin.getBuffer(k)));
+  return keys.filter((_k, n) => values[n]?.includes(needle));
+}
+
+forEachExpress((express) => {
+  describe('when Redis stalls for 0.3 s during a PUT on a tiered instance', () => {
+    it('should answer the PUT without a 5xx, serve the new body there at once, and apply the kept invalidation once Redis is back', async () => {
+      const w = world();
+      const a = await instance(express, 'A', w, { redis: fx.redis.url, tiered: true, storeTimeout: 100 });
+      // B reads Redis itself (no tier): what it gets is what Redis holds.
+      const b = await instance(express, 'B', w, { redis: fx.redis.url });
+      expect((await getItem(a.url, 't')).reply.xCache).toBe('MISS');
+      await until(() => a.cache.stats().stores === 1, 2000, 'stored');
+      expect((await getItem(a.url, 't')).reply.xCache).toBe('HIT');
+      const onB = await getItem(b.url, 't');
+      expect([onB.v, onB.reply.xCache]).toEqual([1, 'HIT']);
+      expect(await entriesHolding(w.namespace, '"v":1')).toHaveLength(1);
+
+      const pauser = new Redis(fx.redis.url);
+      try {
+        await pauser.client('PAUSE', 300);
+        // Reads time out against the stalled server and open A's breaker.
+        const during = await Promise.all(['o1', 'o2', 'o3'].map((id) => getItem(a.url, id)));
+        expect(during.map((r) => r.v)).toEqual([1, 1, 1]);
+        const put = await request(a.url, '/items/t', { method: 'PUT' });
+        expect(put.status).toBe(200);
+        const written = (JSON.parse(put.text) as { v: number }).v;
+        expect(written).toBe(2);
+        // Right after: not the tier's copy, not Redis's (still old): the kept invalidation suppresses both.
+        const after = await getItem(a.url, 't');
+        expect(after.v).toBe(written);
+        const guarded = engineOf(a.cache).guarded;
+        const kept = guarded.pendingInvalidations;
+        await until(() => guarded.pendingInvalidations === 0, 8000, 'kept invalidation applied');
+        fx.figures.push(`stall during PUT: ${kept} invalidation(s) kept, PUT answered ${put.status} in ${put.ms.toFixed(0)} ms`);
+      } finally {
+        await pauser.quit();
+      }
+      // The old entry is gone from Redis: B misses and makes the new version.
+      expect(await entriesHolding(w.namespace, '"v":1,"by":"A"').then((k) => k.filter((n) => n.includes('/items/t')))).toEqual([]);
+      const fresh = await getItem(b.url, 't');
+      expect(fresh.v).toBe(2);
+      for (let n = 0; n < 10; n++) {
+        expect((await getItem(n % 2 ? a.url : b.url, 't')).v).toBe(2);
+        await sleep(20);
+      }
+    });
+  });
+
+  describe('when a tiered instance\'s subscriber is blackholed (no close event)', () => {
+    it('should let an invalidation on A resolve, and B serve no stale copy afterwards', async () => {
+      const w = world();
+      const hole = await startTcpProxy(fx.redis.port);
+      const clientA = new Redis(fx.redis.url);
+      const clientB = new Redis(fx.redis.url);
+      const subA = clientA.duplicate();
+      const subB = new Redis(`redis://127.0.0.1:${hole.port}`);
+      const storeA = new TieredStore({ remote: new RedisStore({ client: clientA }), publisher: clientA, subscriber: subA, heartbeatMs: 100 });
+      const storeB = new TieredStore({ remote: new RedisStore({ client: clientB }), publisher: clientB, subscriber: subB, heartbeatMs: 100 });
+      try {
+        const a = await instance(express, 'A', w, { store: storeA });
+        const b = await instance(express, 'B', w, { store: storeB });
+        // Both tiers serving, and each has heard the other's heartbeat (so A waits for B's ack).
+        await until(() => storeA.coherent && storeB.coherent, 3000, 'tiers up');
+        const peersOf = (s: TieredStore): number => (s as unknown as { peers: Map<string, number> }).peers.size;
+        await until(() => peersOf(storeA) > 0 && peersOf(storeB) > 0, 3000, 'peers heard');
+
+        expect((await getItem(b.url, 'k')).reply.xCache).toBe('MISS');
+        await until(() => b.cache.stats().stores === 1, 2000, 'stored');
+        const hitB = await getItem(b.url, 'k');
+        expect([hitB.v, hitB.reply.xCache]).toEqual([1, 'HIT']);
+        expect(storeB.memory.size).toBeGreaterThan(0);
+
+        hole.blackhole(true);
+        w.rows.write('k');
+        const started = performance.now();
+        const removed = await within(a.cache.invalidate({ tags: ['item:k'] }), 3000, 'invalidate with a silent peer');
+        fx.figures.push(`blackholed subscriber: invalidate() resolved in ${(performance.now() - started).toFixed(0)} ms (lease 400 ms + a beat)`);
+        expect(removed).toBe(1);
+        // B has not heard its own heartbeat for its lease: its tier is off, not serving the old copy.
+        expect(storeB.coherent).toBe(false);
+        for (let n = 0; n < 10; n++) {
+          const got = await getItem(b.url, 'k');
+          expect(got.v).toBe(2);
+          await sleep(20);
+        }
+        expect(w.calls.of('B')).toBeGreaterThanOrEqual(2);
+        // close() does not wait forever for an UNSUBSCRIBE the silent connection never answers.
+        await within(storeB.close(), 3000, 'close() with a blackholed subscriber');
+      } finally {
+        for (const i of fx.open.splice(0)) await i.close();
+        // A blackholed connection never answers UNSUBSCRIBE: drop it first.
+        subB.disconnect();
+        await storeA.close();
+        await storeB.close();
+        subA.disconnect();
+        await hole.close();
+        await clientA.quit();
+        await clientB.quit();
+      }
+    });
+  });
+});
+
+describe('when Redis evicts keys under maxmemory (allkeys-lru, volatile-lru)', () => {
+  it.each([['allkeys-lru'], ['volatile-lru']])('should report ERC_STORE_CONFIG at start with %s, and nothing with noeviction', async (policy) => {
+    const redis = await startRedis();
+    const admin = new Redis(redis.url);
+    const codes: string[] = [];
+    const calm = createCache({ redis: redis.url, namespace: uniqueNamespace('lru'), onError: (err) => codes.push(`noeviction ${err.code}`) });
+    try {
+      // Its own check went first on the same connection: by this answer it has reported, or not.
+      expect(await (engineOf(calm).store as RedisStore).check()).toEqual([]);
+      await admin.config('SET', 'maxmemory-policy', policy);
+      const evicting = createCache({ redis: redis.url, namespace: uniqueNamespace('lru'), onError: (err) => codes.push(`${policy} ${err.code}`) });
+      try {
+        await until(() => codes.includes(`${policy} ERC_STORE_CONFIG`), 3000, 'ERC_STORE_CONFIG reported');
+        // It still caches: the report is a warning, not a refusal.
+        expect(evicting.isAvailable).toBe(true);
+      } finally {
+        await evicting.close();
+      }
+      expect(codes).toEqual([`${policy} ERC_STORE_CONFIG`]);
+    } finally {
+      await calm.close();
+      await admin.quit();
+      await redis.stop();
+    }
+  });
+});
