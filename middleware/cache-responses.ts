@@ -15,7 +15,7 @@ import createDebug from 'debug';
 import onHeaders from 'on-headers';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { engineOf, ResponseCache } from '../src/cache';
-import type { Clock, Lookup } from '../src/engine';
+import type { CacheEngine, Clock, Lookup } from '../src/engine';
 import type { Forward } from '../src/cache-status';
 import type { CachedResponse } from '../src/entry';
 import { CallbackError } from '../src/errors';
@@ -44,7 +44,7 @@ export class ExpressResponseCache extends ResponseCache<Request, Response> {
     const engine = engineOf<Request, Response>(this);
     const o = engine.routeOptions(overrides);
     const keys = new KeyMemo();
-    return (req, res, next) => handle(this, o, keys, req, res, next);
+    return (req, res, next) => handle(this, engine, o, keys, req, res, next);
   }
 
   /** Middleware for a mutating route: on a 2xx or 3xx answer, invalidate `target` before it is sent. */
@@ -69,45 +69,53 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
   return handler;
 }
 
-function handle(cache: ExpressResponseCache, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
+function handle(cache: ExpressResponseCache, engine: CacheEngine<Request, Response>, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
   // Nested cache middlewares: a later one of the same cache takes the request over (the
   // route-level options win); one of another cache steps aside (middleware/nested.ts).
   if (claimRequest(res, cache, o) === 'step-aside') return next();
-  const engine = engineOf<Request, Response>(cache);
   const locals = new RequestCache<Request, Response>(cache);
   res.locals.cache = locals;
   // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
   // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
   if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
-  const pass = (reason: string, fwd?: Forward): void => bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason, fwd);
+  // Contexts for bypasses and callbacks are built on those paths only: a hit allocates none.
   if (!o.methods.has(req.method)) {
     if (o.invalidateUnsafe && isUnsafeMethod(req.method)) invalidateUnsafe(cache, req, res);
-    return pass(`method ${req.method}`, 'method');
+    return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, `method ${req.method}`, 'method');
   }
-  const ctx0 = { engine, o, req, res, next, locals, primaryKey: '' };
   const reason = requestBypassReason(req, o);
-  if (reason) return pass(reason, 'request');
-  // A bypass callback that throws is reported and the request passes through uncached.
-  if (o.bypass && callback(ctx0, 'bypass', () => o.bypass!(req)) !== false) return pass('bypass()');
+  if (reason) return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason, 'request');
+  // A bypass or key callback that throws is reported and the request passes through uncached.
+  if (o.bypass && callback({ engine, o, req, res, next, locals, primaryKey: '' }, 'bypass', () => o.bypass!(req)) !== false) {
+    return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'bypass()');
+  }
   // The built key is a pure function of method, URL and these options when no header is
   // part of it: remember it for hot URLs rather than parse and sort the query again.
   // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
   const memoizable = o.vary.length === 0 && !o.key && req.url.length <= KeyMemo.MAX_URL;
   // req.hostname: the host as Express sees it, through `trust proxy` and X-Forwarded-Host.
   const host = o.host && !o.key ? req.hostname || null : undefined;
-  const memoKey = memoizable ? (host ?? '') + '\0' + req.baseUrl + '\0' + req.url : '';
-  let primaryKey = memoizable ? keys.get(memoKey) : undefined;
+  const memoKey = memoizable ? (req.baseUrl ? req.baseUrl + '\0' + req.url : req.url) : '';
+  let primaryKey = memoizable ? keys.get(host ?? '', memoKey) : undefined;
   if (primaryKey === undefined) {
-    const custom = o.key ? callback(ctx0, 'key', () => o.key!(req)) : undefined;
-    if (o.key && typeof custom !== 'string') return pass('the key callback threw or returned no string');
+    let custom: string | undefined;
+    if (o.key) {
+      custom = callback({ engine, o, req, res, next, locals, primaryKey: '' }, 'key', () => o.key!(req));
+      if (typeof custom !== 'string') return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'the key callback threw or returned no string');
+    }
     try {
       primaryKey = engine.primaryKey({ method: req.method, host, path: req.baseUrl + req.path, query: rawQuery(req.url), headers: req.headers }, o, custom);
     } catch (err) {
       engine.guarded.report(new CallbackError(`could not build the key: ${(err as Error).message}`, err), { operation: 'callback' });
-      return pass('no key');
+      return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'no key');
     }
-    if (memoizable) keys.set(memoKey, primaryKey);
+    if (memoizable) keys.set(host ?? '', memoKey, primaryKey);
   }
+  proceed(engine, o, req, res, next, locals, primaryKey);
+}
+
+/** With the key known: a refresh leads at once; everything else looks the key up. */
+function proceed(engine: CacheEngine<Request, Response>, o: Options, req: Request, res: Response, next: NextFunction, locals: RequestCache<Request, Response>, primaryKey: string): void {
   const refresh = isRefresh(req);
   if (refresh) {
     refresh.taken = true;
@@ -198,18 +206,29 @@ function rawQuery(url: string): string {
   return hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
 }
 
-/** Built keys of recent URLs, bounded in count and URL length (hostile URLs cannot grow it). */
+/**
+ * Built keys of recent URLs per host, bounded in count and URL length (hostile URLs or
+ * hosts cannot grow it). Two lookups rather than one of a concatenated string: no new
+ * string to build and hash on every hit.
+ */
 class KeyMemo {
   static readonly MAX_URL = 256;
   private static readonly MAX_ENTRIES = 1000;
-  private readonly map = new Map<string, string>();
+  private readonly byHost = new Map<string, Map<string, string>>();
+  private size = 0;
 
-  get(url: string): string | undefined {
-    return this.map.get(url);
+  get(host: string, url: string): string | undefined {
+    return this.byHost.get(host)?.get(url);
   }
 
-  set(url: string, key: string): void {
-    if (this.map.size >= KeyMemo.MAX_ENTRIES) this.map.clear();
-    this.map.set(url, key);
+  set(host: string, url: string, key: string): void {
+    if (this.size >= KeyMemo.MAX_ENTRIES) {
+      this.byHost.clear();
+      this.size = 0;
+    }
+    let urls = this.byHost.get(host);
+    if (!urls) this.byHost.set(host, (urls = new Map<string, string>()));
+    if (!urls.has(url)) this.size++;
+    urls.set(url, key);
   }
 }

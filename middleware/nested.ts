@@ -22,7 +22,25 @@ interface Claim {
   standAside: (() => void) | undefined;
 }
 
-const claims = new WeakMap<ServerResponse, Claim>();
+/**
+ * Kept in `res.locals` (Express makes it per request, a null-prototype object: adding a
+ * key is cheap), else beside the response. A property on the ServerResponse itself, or a
+ * WeakMap entry per request, cost a hit path measurably more.
+ */
+const CLAIM = Symbol('express-response-cache.claim');
+const loose = new WeakMap<object, Claim>();
+type WithLocals = { locals?: Record<PropertyKey, unknown> };
+const claims = {
+  get: (res: ServerResponse): Claim | undefined => {
+    const locals = (res as WithLocals).locals;
+    return locals ? (locals[CLAIM] as Claim | undefined) : loose.get(res);
+  },
+  set: (res: ServerResponse, claim: Claim): void => {
+    const locals = (res as WithLocals).locals;
+    if (locals) locals[CLAIM] = claim;
+    else loose.set(res, claim);
+  },
+};
 const warned = new WeakSet<object>();
 
 export type Nesting = 'first' | 'take-over' | 'step-aside';
