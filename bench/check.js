@@ -34,10 +34,14 @@ const codingFor = (accept) => (accept === undefined ? undefined : /\bbr\b/.test(
 
 function decode(res) {
   switch (res.headers['content-encoding']) {
-    case undefined: return res.body;
-    case 'gzip': return zlib.gunzipSync(res.body);
-    case 'br': return zlib.brotliDecompressSync(res.body);
-    default: throw new Wrong(`unexpected content-encoding ${res.headers['content-encoding']}`);
+    case undefined:
+      return res.body;
+    case 'gzip':
+      return zlib.gunzipSync(res.body);
+    case 'br':
+      return zlib.brotliDecompressSync(res.body);
+    default:
+      throw new Wrong(`unexpected content-encoding ${res.headers['content-encoding']}`);
   }
 }
 

@@ -47,7 +47,12 @@ function loadConfig(argv = process.argv.slice(2), env = process.env) {
     warmup: number('BENCH_WARMUP', readOption('WARMUP', argv, env), 1, 0),
     quiet: number('BENCH_QUIET', readOption('QUIET', argv, env), 10, 0),
     connections: number('BENCH_CONNECTIONS', readOption('CONNECTIONS', argv, env), 50, 1),
-    only: only ? only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    only: only
+      ? only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     source,
     outDir: path.resolve(readOption('OUT', argv, env) || __dirname),
   });

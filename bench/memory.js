@@ -73,7 +73,8 @@ async function overhead(label, tagsOf, target, makeBody = bodyOf) {
   const key = (withKeys - base) / N - 8;
   const buffer = (held - withKeys) / N - 8 - BODY;
   const beyond = total - BODY - key;
-  const row = `| ${label} | ${BODY} | ${keyChars} | ${total.toFixed(0)} | ${key.toFixed(0)} | ${buffer.toFixed(0)} | ` +
+  const row =
+    `| ${label} | ${BODY} | ${keyChars} | ${total.toFixed(0)} | ${key.toFixed(0)} | ${buffer.toFixed(0)} | ` +
     `${((stored - held) / N).toFixed(0)} | ${beyond.toFixed(0)} | ${target === undefined ? '— (see note)' : `≤ ${target} ${beyond <= target ? 'met' : 'NOT met'}`} |`;
   await store.close();
   return row;
@@ -89,9 +90,12 @@ async function bounds(label, bodyFor) {
   const heap = retained();
   const { maxEntries, maxBytes } = MEMORY_STORE_DEFAULTS;
   // The indexes are private; read them only to show they stay bounded too.
-  const indexes = ['meta', 'byPath', 'byTag'].map((f) => (store[f] instanceof Map ? `${f} ${store[f].size.toLocaleString('en-US')}` : undefined)).filter(Boolean);
+  const indexes = ['meta', 'byPath', 'byTag']
+    .map((f) => (store[f] instanceof Map ? `${f} ${store[f].size.toLocaleString('en-US')}` : undefined))
+    .filter(Boolean);
   const ok = store.size <= maxEntries && store.bytes <= maxBytes && (!store.byTag || store.byTag.size <= store.size + 1);
-  const row = `| ${label} | ${MILLION.toLocaleString('en-US')} | ${store.size.toLocaleString('en-US')} / ${maxEntries.toLocaleString('en-US')} | ` +
+  const row =
+    `| ${label} | ${MILLION.toLocaleString('en-US')} | ${store.size.toLocaleString('en-US')} / ${maxEntries.toLocaleString('en-US')} | ` +
     `${store.bytes.toLocaleString('en-US')} / ${maxBytes.toLocaleString('en-US')} | ${indexes.join(', ')} | ${(heap / 2 ** 20).toFixed(0)} | ${seconds.toFixed(1)} | ${ok ? 'PASS' : 'FAIL'} |`;
   await store.close();
   return row;

@@ -19,9 +19,7 @@ const SOURCES = {
 };
 
 function resolveOurs(source, override = process.env.BENCH_OURS_MODULE) {
-  const { file, nodeArgs, how } = override
-    ? { file: path.resolve(override), nodeArgs: [], how: 'check BENCH_OURS_MODULE' }
-    : SOURCES[source];
+  const { file, nodeArgs, how } = override ? { file: path.resolve(override), nodeArgs: [], how: 'check BENCH_OURS_MODULE' } : SOURCES[source];
   const rel = path.relative(ROOT, file);
   if (!fs.existsSync(file)) return { available: false, reason: `${rel} not found (${how})`, describe: `unavailable (${rel} not found)` };
   const probe = `const m = require(${JSON.stringify(file)});
@@ -29,7 +27,11 @@ for (const f of ['createCache', 'cacheResponses']) if (typeof m[f] !== 'function
   try {
     execFileSync(process.execPath, [...nodeArgs, '-e', probe], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
   } catch (err) {
-    const why = String(err.stderr || err.message).trim().split('\n').slice(-3).join(' ');
+    const why = String(err.stderr || err.message)
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' ');
     return { available: false, reason: `${rel} does not load: ${why}`, describe: `unavailable (${rel} does not load)` };
   }
   return { available: true, file, nodeArgs, describe: `${rel}${source === 'src' ? ' via tsx' : ''}` };

@@ -46,7 +46,9 @@ function fileBytes(n) {
   const out = Buffer.allocUnsafe(n);
   let x = 0x9e3779b9;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     out[i] = x & 0xff;
   }
   return out;
@@ -56,7 +58,8 @@ const FILE = fileBytes(1_000_000);
 
 function jsonPayload(name, reviews) {
   return Object.freeze({
-    name, type: JSON_TYPE,
+    name,
+    type: JSON_TYPE,
     send: (req, res) => res.json(buildItem(req.params.id, req.query.page, req.query.sort, reviews)),
     expected: Buffer.from(JSON.stringify(buildItem(ITEM_ID, '1', 'asc', reviews))),
   });

@@ -47,16 +47,23 @@ function summarize(profile, top = 25) {
       seen.add(n);
     }
   }
-  const list = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([n, t]) => `${((t / total) * 100).toFixed(1).padStart(5)} %  ${n}`).join('\n');
+  const list = (m) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([n, t]) => `${((t / total) * 100).toFixed(1).padStart(5)} %  ${n}`)
+      .join('\n');
   return `self time\n${list(self)}\n\ninclusive time\n${list(incl)}`;
 }
 
 function get(port, p, agent) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('error', reject);
   });
 }
 
@@ -68,12 +75,15 @@ async function main() {
     env: { ...process.env, BENCH_OURS: path.resolve(__dirname, '../dist/cjs/middleware/index.js') },
     execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
   });
-  const message = (type) => new Promise((resolve) => child.on('message', function on(m) {
-    if (m.type === type || m.type === 'failed') {
-      child.off('message', on);
-      resolve(m);
-    }
-  }));
+  const message = (type) =>
+    new Promise((resolve) =>
+      child.on('message', function on(m) {
+        if (m.type === type || m.type === 'failed') {
+          child.off('message', on);
+          resolve(m);
+        }
+      }),
+    );
   const ready = await message('ready');
   if (ready.type === 'failed') throw new Error(ready.reason);
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -82,12 +92,14 @@ async function main() {
   const s0 = await message('stats');
   const started = process.hrtime.bigint();
   let next = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (next < requests) {
-      const i = next++;
-      await get(ready.port, unique ? `${PATH}&profile=${i}` : PATH, agent);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < requests) {
+        const i = next++;
+        await get(ready.port, unique ? `${PATH}&profile=${i}` : PATH, agent);
+      }
+    }),
+  );
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   child.send({ type: 'stats', id: 2 });
   const s1 = await message('stats');
@@ -97,8 +109,10 @@ async function main() {
   await exited;
   const cpu = (s1.cpu.user + s1.cpu.system - s0.cpu.user - s0.cpu.system) / requests;
   const file = fs.readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.cpuprofile'));
-  console.log(`${variant}: ${requests} requests over ${connections} connections${unique ? ' (new key each)' : ''}: ` +
-    `${((requests / ms) * 1000).toFixed(0)} req/s, server CPU ${cpu.toFixed(0)} µs/req, handler calls ${s1.originCalls - s0.originCalls}`);
+  console.log(
+    `${variant}: ${requests} requests over ${connections} connections${unique ? ' (new key each)' : ''}: ` +
+      `${((requests / ms) * 1000).toFixed(0)} req/s, server CPU ${cpu.toFixed(0)} µs/req, handler calls ${s1.originCalls - s0.originCalls}`,
+  );
   if (file) {
     console.log(`profile: ${path.relative(process.cwd(), path.join(dir, file))} (whole process, start-up included)\n`);
     console.log(summarize(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))));

@@ -33,10 +33,12 @@ const usedMemory = async (port) => Number(/used_memory:(\d+)/.exec(await command
 
 function get(port, p, agent) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      })
+      .on('error', reject);
   });
 }
 
@@ -102,7 +104,10 @@ async function main() {
     const plain = plainBytes / N;
     const rows = Object.entries(sample)
       .sort()
-      .map(([kind, s]) => `| \`${kind}:\` | ${s.type} | ${s.count.toLocaleString('en-US')} | ${(s.count / N).toFixed(2)} | ${s.usage.toLocaleString('en-US')} | \`${s.key.length > 70 ? `${s.key.slice(0, 67)}...` : s.key}\` |`);
+      .map(
+        ([kind, s]) =>
+          `| \`${kind}:\` | ${s.type} | ${s.count.toLocaleString('en-US')} | ${(s.count / N).toFixed(2)} | ${s.usage.toLocaleString('en-US')} | \`${s.key.length > 70 ? `${s.key.slice(0, 67)}...` : s.key}\` |`,
+      );
     const text = `# Redis memory per entry
 
 - Date: ${new Date().toISOString()}; Node ${process.version}; redis-server ${(/redis_version:(\S+)/.exec(await command(redis.port, 'INFO server')) || [])[1]}; middleware: \`${ours.describe}\`

@@ -22,7 +22,10 @@ const byName = (results, name) => results.variants.find((r) => r.variant.name ==
 function ratio(results, a, b, field = 'rps') {
   const ra = byName(results, a);
   const rb = byName(results, b);
-  for (const [r, n] of [[ra, a], [rb, b]]) {
+  for (const [r, n] of [
+    [ra, a],
+    [rb, b],
+  ]) {
     if (!r) return { na: `${n} not run` };
     if (r.status !== 'ok') return { na: `${n} ${r.status}`, broken: r.status === 'unavailable' ? undefined : n };
   }
@@ -53,9 +56,16 @@ function summarize(results) {
   return results.variants.map((r) => {
     const { variant, runs } = r;
     const row = {
-      name: variant.name, group: variant.group, status: r.status, reason: r.reason,
-      rps: median(runs.map((x) => x.rps)), p50: median(runs.map((x) => x.p50)), p99: median(runs.map((x) => x.p99)),
-      cpuUs: median(runs.map((x) => x.cpuUs)), redisCpuUs: median(runs.map((x) => x.redisCpuUs)), rss: median(runs.map((x) => x.rss)),
+      name: variant.name,
+      group: variant.group,
+      status: r.status,
+      reason: r.reason,
+      rps: median(runs.map((x) => x.rps)),
+      p50: median(runs.map((x) => x.p50)),
+      p99: median(runs.map((x) => x.p99)),
+      cpuUs: median(runs.map((x) => x.cpuUs)),
+      redisCpuUs: median(runs.map((x) => x.redisCpuUs)),
+      rss: median(runs.map((x) => x.rss)),
       unexpected: runs.reduce((s, x) => s + x.unexpected, 0),
       originCalls: runs.reduce((s, x) => s + x.originCalls, 0),
       clientCpu: Math.max(0, ...runs.map((x) => x.clientCpu)),
@@ -98,11 +108,23 @@ function targets(results) {
   t.push(target(results, 'miss p50 ≤ 1.03 × uncached-slow p50', 'miss-slow', 'uncached-slow', 'p50', '≤ 1.03', (v) => v <= 1.03));
   t.push(target(results, 'miss CPU µs/req ≤ 1.10 × uncached-slow', 'miss-slow', 'uncached-slow', 'cpuUs', '≤ 1.10', (v) => v <= 1.1));
   for (const size of ['64k', '1m']) {
-    t.push(target(results, `memory hit ${size} rps ≥ 0.95 × bare-replay-${size}`, `memory-hit-${size}`, `bare-replay-${size}`, 'rps', '≥ 0.95', (v) => v >= 0.95));
+    t.push(
+      target(results, `memory hit ${size} rps ≥ 0.95 × bare-replay-${size}`, `memory-hit-${size}`, `bare-replay-${size}`, 'rps', '≥ 0.95', (v) => v >= 0.95),
+    );
     t.push(target(results, `Redis hit ${size} rps ≥ 0.90 × redis-floor-${size}`, `redis-hit-${size}`, `redis-floor-${size}`, 'rps', '≥ 0.90', (v) => v >= 0.9));
   }
   for (const coding of ['gzip', 'br']) {
-    t.push(target(results, `${coding} hit (compression after the cache) rps ≥ 0.90 × identity hit`, `${coding}-hit-after`, 'identity-hit-12k', 'rps', '≥ 0.90', (v) => v >= 0.9));
+    t.push(
+      target(
+        results,
+        `${coding} hit (compression after the cache) rps ≥ 0.90 × identity hit`,
+        `${coding}-hit-after`,
+        'identity-hit-12k',
+        'rps',
+        '≥ 0.90',
+        (v) => v >= 0.9,
+      ),
+    );
   }
   for (const hit of ['memory-hit', 'redis-hit', 'tiered-hit']) {
     for (const peer of ['apicache', 'route-cache']) {
@@ -125,8 +147,10 @@ function table(rows) {
       lines.push(`| ${r.name} | **${r.status}** | | | | | | | | | |`);
       continue;
     }
-    lines.push(`| ${r.name} | ${fmt(r.rps)} | ${r.name === 'bare-replay' ? '1.00' : fmtRatio(r.vsReplay)} | ${fmtRatio(r.vsFloor)} | ` +
-      `${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpuUs, 1)} | ${Number.isFinite(r.redisCpuUs) ? fmt(r.redisCpuUs, 1) : ''} | ${fmt(r.unexpected)} | ${fmt(r.originCalls)} | ${fmt(r.rss / 2 ** 20, 1)} |`);
+    lines.push(
+      `| ${r.name} | ${fmt(r.rps)} | ${r.name === 'bare-replay' ? '1.00' : fmtRatio(r.vsReplay)} | ${fmtRatio(r.vsFloor)} | ` +
+        `${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.cpuUs, 1)} | ${Number.isFinite(r.redisCpuUs) ? fmt(r.redisCpuUs, 1) : ''} | ${fmt(r.unexpected)} | ${fmt(r.originCalls)} | ${fmt(r.rss / 2 ** 20, 1)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -144,13 +168,19 @@ function sizeTable(rows, results) {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const r = (a, b, f) => fmt(ratio(results, a, b, f).value, 2);
-  for (const [label, sfx] of [['2 KB', ''], ['64 KB', '-64k'], ['1 MB', '-1m']]) {
+  for (const [label, sfx] of [
+    ['2 KB', ''],
+    ['64 KB', '-64k'],
+    ['1 MB', '-1m'],
+  ]) {
     const missM = sfx ? `memory-miss${sfx}` : 'miss-slow';
     const missR = sfx ? `redis-miss${sfx}` : undefined;
     const unc = `uncached-slow${sfx}`;
-    lines.push(`| ${label} | ${cell(rows, `memory-hit${sfx}`, (x) => fmt(x.rps))} | ${r(`memory-hit${sfx}`, `bare-replay${sfx}`)} | ` +
-      `${cell(rows, `redis-hit${sfx}`, (x) => fmt(x.rps))} | ${r(`redis-hit${sfx}`, `redis-floor${sfx}`)} | ` +
-      `${r(missM, unc, 'p50')} | ${r(missM, unc, 'cpuUs')} | ${missR ? r(missR, unc, 'p50') : '–'} | ${missR ? r(missR, unc, 'cpuUs') : '–'} |`);
+    lines.push(
+      `| ${label} | ${cell(rows, `memory-hit${sfx}`, (x) => fmt(x.rps))} | ${r(`memory-hit${sfx}`, `bare-replay${sfx}`)} | ` +
+        `${cell(rows, `redis-hit${sfx}`, (x) => fmt(x.rps))} | ${r(`redis-hit${sfx}`, `redis-floor${sfx}`)} | ` +
+        `${r(missM, unc, 'p50')} | ${r(missM, unc, 'cpuUs')} | ${missR ? r(missR, unc, 'p50') : '–'} | ${missR ? r(missR, unc, 'cpuUs') : '–'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -166,8 +196,10 @@ function compressionTable(rows, results) {
     if (!v) continue;
     const order = name.endsWith('-before') ? 'before the cache (old advice)' : name.endsWith('-after') ? 'after the cache (README)' : 'not mounted';
     const rel = name === 'identity-hit-12k' ? '1.00' : fmt(ratio(results, name, 'identity-hit-12k').value, 2);
-    lines.push(`| ${name} | ${v.variant.accept ? `\`${v.variant.accept}\`` : '–'} | ${order} | ${cell(rows, name, (x) => fmt(x.rps))} | ${rel} | ` +
-      `${cell(rows, name, (x) => fmt(x.p50, 2))} | ${cell(rows, name, (x) => fmt(x.cpuUs, 1))} |`);
+    lines.push(
+      `| ${name} | ${v.variant.accept ? `\`${v.variant.accept}\`` : '–'} | ${order} | ${cell(rows, name, (x) => fmt(x.rps))} | ${rel} | ` +
+        `${cell(rows, name, (x) => fmt(x.p50, 2))} | ${cell(rows, name, (x) => fmt(x.cpuUs, 1))} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -183,9 +215,11 @@ function mixedTable(rows, results) {
       const name = `${load}-${who}`;
       if (!rowOf(rows, name)) continue;
       const rel = load === 'mixed' ? fmt(ratio(results, name, `readonly-${who}`).value, 2) : '1.00';
-      lines.push(`| ${who === 'apicache' ? 'apicache' : `ours (${who})`} | ${load === 'mixed' ? 'mixed' : 'read-only'} | ${cell(rows, name, (x) => fmt(x.rps))} | ${rel} | ` +
-        `${cell(rows, name, (x) => fmt(x.hitRatio, 3))} | ${cell(rows, name, (x) => fmt(x.originCalls))} | ` +
-        `${load === 'mixed' ? cell(rows, name, (x) => `${fmt(x.writesOk)} / ${fmt(x.writesSent)}`) : '–'} | ${cell(rows, name, (x) => fmt(x.p99, 2))} |`);
+      lines.push(
+        `| ${who === 'apicache' ? 'apicache' : `ours (${who})`} | ${load === 'mixed' ? 'mixed' : 'read-only'} | ${cell(rows, name, (x) => fmt(x.rps))} | ${rel} | ` +
+          `${cell(rows, name, (x) => fmt(x.hitRatio, 3))} | ${cell(rows, name, (x) => fmt(x.originCalls))} | ` +
+          `${load === 'mixed' ? cell(rows, name, (x) => `${fmt(x.writesOk)} / ${fmt(x.writesSent)}`) : '–'} | ${cell(rows, name, (x) => fmt(x.p99, 2))} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -207,8 +241,15 @@ function markdown(results) {
   const ok = rows.filter((r) => r.status === 'ok');
   const other = ok.length ? Math.max(...ok.map((r) => r.otherCpuMax)) : 0;
   const noisy = ok.filter((r) => r.otherCpuMax > 0.1).map((r) => `${r.name} (up to ${fmt(r.otherCpuMax * 100)} %)`);
-  const headers = results.variants.filter((r) => r.sample).map((r) =>
-    `- **${r.variant.name}**: ${Object.entries(r.sample).filter(([k]) => k !== 'date').map(([k, v]) => `\`${k}: ${v}\``).join(', ')}`);
+  const headers = results.variants
+    .filter((r) => r.sample)
+    .map(
+      (r) =>
+        `- **${r.variant.name}**: ${Object.entries(r.sample)
+          .filter(([k]) => k !== 'date')
+          .map(([k, v]) => `\`${k}: ${v}\``)
+          .join(', ')}`,
+    );
   return `# Benchmark results
 
 ${meta.partial ? `> **Partial run** (${meta.partial}): not the published figures.\n\n` : ''}- Date: ${meta.date}

@@ -42,7 +42,9 @@ function abort(why, code) {
 }
 
 function commandLine() {
-  const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_'))
+    .map(([k, v]) => `${k}=${v}`);
   return [...env, 'node bench/run.js', ...process.argv.slice(2)].join(' ');
 }
 
@@ -83,20 +85,29 @@ async function runOne(entry, round, ctx) {
     const cpu = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
     const s = res.statuses;
     const run = {
-      round, rps: res.rps, p50: res.p50, p99: res.p99,
+      round,
+      rps: res.rps,
+      p50: res.p50,
+      p99: res.p99,
       cpuUs: res.requests ? cpu / res.requests : NaN,
       redisCpuUs: variant.redis && res.requests ? redisCpu / res.requests : NaN,
       unexpected: (variant.expect === '304' ? s['2xx'] : s['3xx']) + s.other + res.errors,
-      rss: after.rss, originCalls: after.originCalls - before.originCalls, clientCpu: res.clientCpu,
-      requests: res.requests, writes, hitRatio: res.requests ? 1 - (after.originCalls - before.originCalls) / res.requests : NaN,
+      rss: after.rss,
+      originCalls: after.originCalls - before.originCalls,
+      clientCpu: res.clientCpu,
+      requests: res.requests,
+      writes,
+      hitRatio: res.requests ? 1 - (after.originCalls - before.originCalls) / res.requests : NaN,
       // Cores' worth of CPU that neither the server, redis-server nor the load generator used.
       otherCpu: Math.max(0, (busyUs - cpu - redisCpu - res.clientCpuUs) / res.wallUs),
     };
     entry.runs.push(run);
-    console.log(`  ${variant.name.padEnd(18)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${run.p50.toFixed(2)} ms  ` +
-      `p99 ${run.p99.toFixed(2)} ms  ${run.cpuUs.toFixed(1)} µs/req${variant.redis ? ` (+${run.redisCpuUs.toFixed(1)} redis)` : ''}  unexpected ${run.unexpected}  ` +
-      `${variant.load !== 'single' ? `hit ratio ${run.hitRatio.toFixed(3)}  origin ${run.originCalls}  ${writes ? `writes ${writes.ok}/${writes.unrelated + writes.related}  ` : ''}` : ''}` +
-      `client CPU ${(run.clientCpu * 100).toFixed(0)} %  other CPU ${(run.otherCpu * 100).toFixed(0)} %`);
+    console.log(
+      `  ${variant.name.padEnd(18)} ${run.rps.toFixed(0).padStart(7)} req/s  p50 ${run.p50.toFixed(2)} ms  ` +
+        `p99 ${run.p99.toFixed(2)} ms  ${run.cpuUs.toFixed(1)} µs/req${variant.redis ? ` (+${run.redisCpuUs.toFixed(1)} redis)` : ''}  unexpected ${run.unexpected}  ` +
+        `${variant.load !== 'single' ? `hit ratio ${run.hitRatio.toFixed(3)}  origin ${run.originCalls}  ${writes ? `writes ${writes.ok}/${writes.unrelated + writes.related}  ` : ''}` : ''}` +
+        `client CPU ${(run.clientCpu * 100).toFixed(0)} %  other CPU ${(run.otherCpu * 100).toFixed(0)} %`,
+    );
   } catch (err) {
     entry.status = 'failed';
     entry.reason = `round ${round}: ${err.message.split('\n')[0]}`;
@@ -110,13 +121,15 @@ async function main() {
   const config = loadConfig();
   const variants = selectVariants(config.only);
   const ours = variants.some((v) => v.ours) ? resolveOurs(config.source) : undefined;
-  const entries = variants.map((variant) => (variant.ours && !ours.available
-    ? { variant, status: 'unavailable', reason: ours.reason, runs: [] }
-    : { variant, status: 'ok', runs: [] }));
+  const entries = variants.map((variant) =>
+    variant.ours && !ours.available ? { variant, status: 'unavailable', reason: ours.reason, runs: [] } : { variant, status: 'ok', runs: [] },
+  );
   const pinning = pinSelf();
   const started = Date.now();
-  console.log(`bench: ${entries.length} variants, ${config.rounds} rounds × ${config.duration} s (${config.extraDuration} s for sizes, compression, mixed), ` +
-    `${config.connections} connections; ${pinning}`);
+  console.log(
+    `bench: ${entries.length} variants, ${config.rounds} rounds × ${config.duration} s (${config.extraDuration} s for sizes, compression, mixed), ` +
+      `${config.connections} connections; ${pinning}`,
+  );
   if (ours && !ours.available) console.log(`bench: our variants are unavailable: ${ours.reason}`);
 
   if (entries.some((e) => e.status === 'ok' && e.variant.redis)) {
@@ -138,13 +151,27 @@ async function main() {
     unavailable.length && `unavailable: ${unavailable.join(', ')}`,
     ours && ours.available && process.env.BENCH_OURS_MODULE && `our variants ran a stand-in (BENCH_OURS_MODULE)`,
   ]
-    .filter(Boolean).join('; ');
+    .filter(Boolean)
+    .join('; ');
   const results = {
     meta: {
-      date: new Date().toISOString(), loadavg: os.loadavg()[0], node: process.version, cpu: cpuModel(), cores: os.cpus().length, pinning,
-      command: commandLine(), rounds: config.rounds, duration: config.duration, extraDuration: config.extraDuration, warmup: config.warmup,
+      date: new Date().toISOString(),
+      loadavg: os.loadavg()[0],
+      node: process.version,
+      cpu: cpuModel(),
+      cores: os.cpus().length,
+      pinning,
+      command: commandLine(),
+      rounds: config.rounds,
+      duration: config.duration,
+      extraDuration: config.extraDuration,
+      warmup: config.warmup,
       elapsedS: (Date.now() - started) / 1000,
-      connections: config.connections, quiet: config.quiet, path: PATH, bodyBytes: EXPECTED_BODY.length, partial,
+      connections: config.connections,
+      quiet: config.quiet,
+      path: PATH,
+      bodyBytes: EXPECTED_BODY.length,
+      partial,
       ours: ours ? ours.describe : 'not selected',
     },
     variants: entries,
@@ -165,7 +192,11 @@ async function main() {
 /** Runs another bench script to completion, its output shown, writing into `outDir`. */
 function runScript(script, outDir) {
   console.log(`\nbench: node bench/${script}`);
-  const { status } = spawnSync(process.execPath, [path.join(__dirname, script)], { stdio: 'inherit', env: { ...process.env, BENCH_OUT: outDir }, timeout: 600_000 });
+  const { status } = spawnSync(process.execPath, [path.join(__dirname, script)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_OUT: outDir },
+    timeout: 600_000,
+  });
   if (status !== 0) console.log(`bench: ${script} exited with ${status}`);
 }
 
@@ -182,5 +213,8 @@ if (process.argv[2] === 'memory' || process.argv[2] === 'redis-memory') {
   process.on('SIGTERM', () => abort('terminated', 143));
   process.on('uncaughtException', (err) => abort(`error: ${err.stack}`, 1));
   process.on('unhandledRejection', (err) => abort(`error: ${err && err.stack ? err.stack : err}`, 1));
-  main().then(() => process.exit(0), (err) => abort(`error: ${err.stack || err}`, 1));
+  main().then(
+    () => process.exit(0),
+    (err) => abort(`error: ${err.stack || err}`, 1),
+  );
 }

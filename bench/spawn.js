@@ -18,10 +18,12 @@ function startServer(variant, { env = {}, nodeArgs = [], lifetimeMs, readyTimeou
     env: { ...process.env, ...env, BENCH_LIFETIME_MS: String(lifetimeMs) },
   });
   live.add(child);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    live.delete(child);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
 
   let nextId = 0;
   const pending = new Map();
@@ -33,18 +35,19 @@ function startServer(variant, { env = {}, nodeArgs = [], lifetimeMs, readyTimeou
     }
   });
 
-  const stats = () => new Promise((resolve, reject) => {
-    const id = ++nextId;
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      reject(new Error(`${variant.name}: no stats answer`));
-    }, 5000);
-    pending.set(id, (msg) => {
-      clearTimeout(timer);
-      resolve(msg);
+  const stats = () =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${variant.name}: no stats answer`));
+      }, 5000);
+      pending.set(id, (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
+      child.send({ type: 'stats', id });
     });
-    child.send({ type: 'stats', id });
-  });
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -34,57 +34,51 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   // The value cache: data, not responses, on the same store, tags and invalidation.
   // The category list rarely changes: one entry, an hour, dropped with the 'categories' tag.
   const categoryValues = cache.values<Category[]>('categories', { ttl: 3600 });
-  const allCategories = (): Promise<Category[]> =>
-    categoryValues.getOrSet('all', () => db.listCategories(), { tags: ['categories'] });
+  const allCategories = (): Promise<Category[]> => categoryValues.getOrSet('all', () => db.listCategories(), { tags: ['categories'] });
   // Product rows, as a handler reads them: one value per product, tagged like its pages, so
   // the PUT that drops /products/7 drops the row too. A product that does not exist (undefined)
   // is never cached.
   const productRows = cache.values<Product>('products', { ttl: 600 });
-  const productRow = (id: number): Promise<Product | undefined> =>
-    productRows.getOrSet(String(id), () => db.get(id), { tags: [`product:${id}`] });
+  const productRow = (id: number): Promise<Product | undefined> => productRows.getOrSet(String(id), () => db.get(id), { tags: [`product:${id}`] });
   // A cached function: a category's picks, by argument, tagged like the catalog pages, so the
   // same PUT that drops the pages drops these too.
-  const picksFor = cache.cached(
-    async (category: string): Promise<Product[]> => (await db.list({ category, limit: 3 })).items,
-    { namespace: 'picks', key: (category) => category, ttl: 300, tags: (category) => ['catalog', `category:${category}`] },
-  );
+  const picksFor = cache.cached(async (category: string): Promise<Product[]> => (await db.list({ category, limit: 3 })).items, {
+    namespace: 'picks',
+    key: (category) => category,
+    ttl: 300,
+    tags: (category) => ['catalog', `category:${category}`],
+  });
 
   // Paged, filtered list. Tagged 'catalog' so any product change drops every page at once.
   // Tracking parameters (utm_*, fbclid) are left out of the key: ?utm_source=x is a HIT too.
   // For 30 s past expiry a stale page is served (X-Cache: STALE) while one request refreshes it.
-  app.get('/products',
-    cache.middleware({ tags: () => ['catalog'], query: { ignore: ['utm_*', 'fbclid'] }, staleWhileRevalidate: 30 }),
-    async (req, res) => {
-      const page = intParam(req.query.page, 1);
-      const limit = intParam(req.query.limit, 20);
-      if (page === undefined || limit === undefined) return badRequest(res, 'page and limit must be positive whole numbers');
-      res.json(await db.list({ page, limit, category: strParam(req.query.category), q: strParam(req.query.q) }));
-    });
+  app.get('/products', cache.middleware({ tags: () => ['catalog'], query: { ignore: ['utm_*', 'fbclid'] }, staleWhileRevalidate: 30 }), async (req, res) => {
+    const page = intParam(req.query.page, 1);
+    const limit = intParam(req.query.limit, 20);
+    if (page === undefined || limit === undefined) return badRequest(res, 'page and limit must be positive whole numbers');
+    res.json(await db.list({ page, limit, category: strParam(req.query.category), q: strParam(req.query.q) }));
+  });
 
   // Per-route options: details stay fresh 15 minutes and carry a product tag, so a change
   // to one product drops just its own entries. Every hit has an ETag: send it back in
   // If-None-Match and the answer is a 304 with no body.
-  app.get('/products/:id',
-    cache.middleware({ ttl: 900, tags: (req) => [`product:${req.params.id}`] }),
-    async (req, res) => {
-      const id = parseId(req.params.id);
-      const product = id && (await productRow(id));
-      if (!product) return notFound(res); // a 404 is not stored
-      res.json(product);
-    });
+  app.get('/products/:id', cache.middleware({ ttl: 900, tags: (req) => [`product:${req.params.id}`] }), async (req, res) => {
+    const id = parseId(req.params.id);
+    const product = id && (await productRow(id));
+    if (!product) return notFound(res); // a 404 is not stored
+    res.json(product);
+  });
 
   // res.locals.cache.skip(): stock changes outside this API too (the warehouse restocks),
   // so a "sold out" answer is never stored: the restock shows on the very next request.
   // In-stock answers are cached for 10 s.
-  app.get('/products/:id/stock',
-    cache.middleware({ ttl: 10, tags: (req) => [`product:${req.params.id}`] }),
-    async (req, res) => {
-      const id = parseId(req.params.id);
-      const product = id && (await db.get(id));
-      if (!product) return notFound(res);
-      if (product.stock === 0) getRequestCache(res).skip();
-      res.json({ id: product.id, inStock: product.stock > 0, stock: product.stock });
-    });
+  app.get('/products/:id/stock', cache.middleware({ ttl: 10, tags: (req) => [`product:${req.params.id}`] }), async (req, res) => {
+    const id = parseId(req.params.id);
+    const product = id && (await db.get(id));
+    if (!product) return notFound(res);
+    if (product.stock === 0) getRequestCache(res).skip();
+    res.json({ id: product.id, inStock: product.stock > 0, stock: product.stock });
+  });
 
   // cache.invalidates(): on a 2xx answer the product's entries and every catalog page are
   // gone *before* the client sees the answer, so its next GET reads the new data. A 400 or
@@ -174,7 +168,9 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
   // The app keeps answering either way (X-Cache: BYPASS): this reports, it does not gate.
   app.get('/health/cache', async (_req, res) => {
     const ping = await cache.ping();
-    res.status(ping ? 200 : 503).set('Cache-Control', 'no-store')
+    res
+      .status(ping ? 200 : 503)
+      .set('Cache-Control', 'no-store')
       .json({ available: cache.isAvailable, ping });
   });
 

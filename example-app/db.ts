@@ -47,9 +47,36 @@ export type ProductPatch = Partial<Pick<Product, 'name' | 'price' | 'stock' | 'd
 export const MAX_LIMIT = 50;
 
 const CATEGORY_NAMES = [
-  'Audio', 'Books', 'Cameras', 'Coffee', 'Cycling', 'Desks', 'Drones', 'Games', 'Garden', 'Headphones',
-  'Kitchen', 'Lamps', 'Laptops', 'Luggage', 'Monitors', 'Music', 'Outdoor', 'Pets', 'Phones', 'Printers',
-  'Running', 'Skincare', 'Sleep', 'Speakers', 'Stationery', 'Storage', 'Tablets', 'Tea', 'Tools', 'Watches',
+  'Audio',
+  'Books',
+  'Cameras',
+  'Coffee',
+  'Cycling',
+  'Desks',
+  'Drones',
+  'Games',
+  'Garden',
+  'Headphones',
+  'Kitchen',
+  'Lamps',
+  'Laptops',
+  'Luggage',
+  'Monitors',
+  'Music',
+  'Outdoor',
+  'Pets',
+  'Phones',
+  'Printers',
+  'Running',
+  'Skincare',
+  'Sleep',
+  'Speakers',
+  'Stationery',
+  'Storage',
+  'Tablets',
+  'Tea',
+  'Tools',
+  'Watches',
 ];
 const ADJECTIVES = ['Compact', 'Classic', 'Pro', 'Eco', 'Ultra', 'Smart', 'Travel', 'Studio', 'Mini', 'Everyday'];
 const NOUNS = ['Kit', 'Set', 'Edition', 'Pack', 'Model', 'Series', 'Bundle'];
@@ -97,9 +124,9 @@ export class SlowDb {
     const page = Math.max(1, Math.floor(query.page ?? 1));
     const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(query.limit ?? 20)));
     const q = query.q?.trim().toLowerCase();
-    const matching = [...this.products.values()].filter((p) =>
-      (!query.category || p.category === query.category)
-      && (!q || p.name.toLowerCase().includes(q) || p.description.toLowerCase().includes(q)));
+    const matching = [...this.products.values()].filter(
+      (p) => (!query.category || p.category === query.category) && (!q || p.name.toLowerCase().includes(q) || p.description.toLowerCase().includes(q)),
+    );
     const items = matching.slice((page - 1) * limit, page * limit).map((p) => ({ ...p }));
     return { items, page, limit, total: matching.length, pages: Math.ceil(matching.length / limit) };
   }

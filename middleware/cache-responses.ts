@@ -69,7 +69,15 @@ export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHan
   return handler;
 }
 
-function handle(cache: ExpressResponseCache, engine: CacheEngine<Request, Response>, o: Options, keys: KeyMemo, req: Request, res: Response, next: NextFunction): void {
+function handle(
+  cache: ExpressResponseCache,
+  engine: CacheEngine<Request, Response>,
+  o: Options,
+  keys: KeyMemo,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   // Nested cache middlewares: a later one of the same cache takes the request over (the
   // route-level options win); one of another cache steps aside (middleware/nested.ts).
   if (claimRequest(res, cache, o) === 'step-aside') return next();
@@ -115,7 +123,15 @@ function handle(cache: ExpressResponseCache, engine: CacheEngine<Request, Respon
 }
 
 /** With the key known: a refresh leads at once; everything else looks the key up. */
-function proceed(engine: CacheEngine<Request, Response>, o: Options, req: Request, res: Response, next: NextFunction, locals: RequestCache<Request, Response>, primaryKey: string): void {
+function proceed(
+  engine: CacheEngine<Request, Response>,
+  o: Options,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  locals: RequestCache<Request, Response>,
+  primaryKey: string,
+): void {
   const refresh = isRefresh(req);
   if (refresh) {
     refresh.taken = true;
@@ -128,7 +144,11 @@ function proceed(engine: CacheEngine<Request, Response>, o: Options, req: Reques
   const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
   const started = engine.metrics.start();
   const found = engine.lookup(primaryKey, req.headers, o.storeTimeout);
-  if (found instanceof Promise) found.then((l) => (engine.metrics.lookup(started), onLookup(ctx, l)), (err) => onLookupFailed(ctx, err));
+  if (found instanceof Promise)
+    found.then(
+      (l) => (engine.metrics.lookup(started), onLookup(ctx, l)),
+      (err) => onLookupFailed(ctx, err),
+    );
   else {
     engine.metrics.lookup(started);
     onLookup(ctx, found);

@@ -164,7 +164,10 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
       return true;
     }
     keep(chunk, encoding);
-    return (original.write as (...a: unknown[]) => boolean).apply(this, [chunk, encoding, cb].filter((a) => a !== undefined));
+    return (original.write as (...a: unknown[]) => boolean).apply(
+      this,
+      [chunk, encoding, cb].filter((a) => a !== undefined),
+    );
   } as Write;
 
   res.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown) {
@@ -198,7 +201,10 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
       size += single.length;
     } else keep(chunk, encoding);
     single = undefined;
-    return (original.end as (...a: unknown[]) => ServerResponse).apply(this, [chunk, encoding, cb].filter((a) => a !== undefined));
+    return (original.end as (...a: unknown[]) => ServerResponse).apply(
+      this,
+      [chunk, encoding, cb].filter((a) => a !== undefined),
+    );
   } as End;
 
   res.once('finish', () => settle(true, ''));

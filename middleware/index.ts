@@ -13,8 +13,12 @@ import { getRequestCache } from './locals';
 
 export * from '../src/index';
 export {
-  cacheResponses, createCache,
-  type ExpressResponseCache, type CacheResponsesHandler, type ExpressCacheOptions, type ExpressRouteOptions,
+  cacheResponses,
+  createCache,
+  type ExpressResponseCache,
+  type CacheResponsesHandler,
+  type ExpressCacheOptions,
+  type ExpressRouteOptions,
 } from './cache-responses';
 export { getRequestCache, type RequestCache } from './locals';
 export type { TargetOrFn } from './invalidates';

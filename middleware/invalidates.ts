@@ -48,7 +48,9 @@ const unsafeHandled = new WeakSet<Response>();
 function run(cache: ResponseCache<Request, Response>, target: () => InvalidateTarget): Promise<unknown> {
   return Promise.resolve()
     .then(() => cache.invalidate(target()))
-    .catch((err) => engineOf(cache).guarded.report(new CallbackError(`invalidation target failed: ${(err as Error)?.message}`, err), { operation: 'invalidate' }));
+    .catch((err) =>
+      engineOf(cache).guarded.report(new CallbackError(`invalidation target failed: ${(err as Error)?.message}`, err), { operation: 'invalidate' }),
+    );
 }
 
 function sameOriginPaths(req: Request, res: Response): string[] {

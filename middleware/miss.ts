@@ -45,24 +45,26 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
   const head = req.method === 'HEAD';
   // A HEAD stores nothing: it may follow a GET's flight, never lead one.
   const coalesce = head && !engine.coordinator.running(ctx.primaryKey) ? false : o.coalesce;
-  engine.coordinator.begin({
-    key: ctx.primaryKey,
-    path: engine.pathId(req.baseUrl + req.path, o),
-    coalesce,
-    lock: !head,
-    lookup: () => {
-      const l = engine.lookup(ctx.primaryKey, req.headers, o.storeTimeout);
-      return l instanceof Promise ? l.then((x) => usable(ctx, x)) : usable(ctx, l);
-    },
-  }).then(
-    (turn) => {
-      if (turn.kind === 'lead') return lead(ctx, turn.lead, options);
-      // A response shared as it is (the store could not take it) fits only its own variant.
-      if (fits(ctx, turn.value)) return onHit(ctx, turn.value.entry, turn.value.key);
-      lead(ctx, engine.coordinator.alone(), options);
-    },
-    (err) => ctx.next(err),
-  );
+  engine.coordinator
+    .begin({
+      key: ctx.primaryKey,
+      path: engine.pathId(req.baseUrl + req.path, o),
+      coalesce,
+      lock: !head,
+      lookup: () => {
+        const l = engine.lookup(ctx.primaryKey, req.headers, o.storeTimeout);
+        return l instanceof Promise ? l.then((x) => usable(ctx, x)) : usable(ctx, l);
+      },
+    })
+    .then(
+      (turn) => {
+        if (turn.kind === 'lead') return lead(ctx, turn.lead, options);
+        // A response shared as it is (the store could not take it) fits only its own variant.
+        if (fits(ctx, turn.value)) return onHit(ctx, turn.value.entry, turn.value.key);
+        lead(ctx, engine.coordinator.alone(), options);
+      },
+      (err) => ctx.next(err),
+    );
 }
 
 /** Is this the variant the request would pick? */
@@ -197,7 +199,19 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       const headers = storableHeaders(changedHeaders(before, sent), o.xCache) as Array<[string, HeaderValue]>;
       if (finalVary.length && !headers.some(([n]) => n === 'vary')) headers.push(['vary', finalVary.join(', ')]);
       const allTags = [...tags, ...locals.extraTags.filter((t) => !tags.includes(t))];
-      engine.commit({ primaryKey: ctx.primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status, headers, body, plan, tags: allTags, o, making: flight.making })
+      engine
+        .commit({
+          primaryKey: ctx.primaryKey,
+          reqHeaders: req.headers,
+          path: req.baseUrl + req.path,
+          status,
+          headers,
+          body,
+          plan,
+          tags: allTags,
+          o,
+          making: flight.making,
+        })
         .then(end, () => end({ kind: 'failed' }));
     },
     abandoned(reason) {
@@ -205,7 +219,10 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
       end({ kind: 'none' });
     },
     onCallbackError(err) {
-      engine.guarded.report(new CallbackError(`a capture hook threw: ${(err as Error)?.message ?? String(err)}`, err), { operation: 'callback', key: locals.key });
+      engine.guarded.report(new CallbackError(`a capture hook threw: ${(err as Error)?.message ?? String(err)}`, err), {
+        operation: 'callback',
+        key: locals.key,
+      });
     },
     onSwallowed() {
       if (aside) return;
@@ -230,7 +247,9 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
 function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>): void {
   const { engine, o, req, locals } = ctx;
   // The freshened response is made now: it carries the 304's Date, else this moment's (commit adds it).
-  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(([n]) => n !== 'date' || from304.date !== undefined);
+  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(
+    ([n]) => n !== 'date' || from304.date !== undefined,
+  );
   const record: Record<string, HeaderValue> = {};
   for (const [n, v] of headers) record[n] = v;
   const plan = engine.plan(req, { status: stale.status, headers: record }, o, locals.ttlOverride);
@@ -239,10 +258,23 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   const entry: CachedResponse = typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times };
   answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
   if (typeof plan === 'string') return flight.finish({ kind: 'none' });
-  engine.commit({
-    primaryKey: ctx.primaryKey, reqHeaders: req.headers, path: req.baseUrl + req.path, status: stale.status,
-    headers, body: stale.body, plan, tags: stale.tags.map((t) => t.slice(o.keyPrefix.length)), o, making: flight.making,
-  }).then((outcome) => flight.finish(outcome), () => flight.finish({ kind: 'failed' }));
+  engine
+    .commit({
+      primaryKey: ctx.primaryKey,
+      reqHeaders: req.headers,
+      path: req.baseUrl + req.path,
+      status: stale.status,
+      headers,
+      body: stale.body,
+      plan,
+      tags: stale.tags.map((t) => t.slice(o.keyPrefix.length)),
+      o,
+      making: flight.making,
+    })
+    .then(
+      (outcome) => flight.finish(outcome),
+      () => flight.finish({ kind: 'failed' }),
+    );
 }
 
 function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[string, HeaderValue]> {
@@ -272,7 +304,10 @@ export function callback<T>(ctx: RequestContext, name: string, fn: () => T): T |
   try {
     return fn();
   } catch (err) {
-    ctx.engine.guarded.report(new CallbackError(`the ${name} callback threw: ${(err as Error)?.message ?? String(err)}`, err), { operation: 'callback', key: ctx.locals.key || undefined });
+    ctx.engine.guarded.report(new CallbackError(`the ${name} callback threw: ${(err as Error)?.message ?? String(err)}`, err), {
+      operation: 'callback',
+      key: ctx.locals.key || undefined,
+    });
     return undefined;
   }
 }

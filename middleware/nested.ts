@@ -60,8 +60,10 @@ export function claimRequest(res: ServerResponse, cache: object, options: object
   if (prev.cache !== cache) {
     if (!warned.has(options)) {
       warned.add(options);
-      warn('express-response-cache: a request met cache middlewares of two different caches; the later one steps aside. '
-        + 'Use one createCache() instance with route-level options (cache.middleware({ ... })) instead.');
+      warn(
+        'express-response-cache: a request met cache middlewares of two different caches; the later one steps aside. ' +
+          'Use one createCache() instance with route-level options (cache.middleware({ ... })) instead.',
+      );
     }
     return 'step-aside';
   }

@@ -24,7 +24,12 @@ const UNSATISFIABLE_HEADERS = new Set(['date', 'etag', 'last-modified']);
 
 /** `forwarded`: the Cache-Status of a stale entry served after the handler failed (else a hit). */
 export function replay(
-  req: IncomingMessage, res: ServerResponse, entry: CachedResponse, status: CacheStatus, o: Options, now: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: CachedResponse,
+  status: CacheStatus,
+  o: Options,
+  now: number,
   forwarded?: { readonly fwd: Forward; readonly fwdStatus?: number },
 ): void {
   // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
@@ -38,9 +43,8 @@ export function replay(
     for (let i = 0; i < headers.length; i++) if (NOT_MODIFIED_HEADERS.has(headers[i][0])) res.setHeader(headers[i][0], headers[i][1]);
     body = undefined;
   } else {
-    const range = entry.status === 200 && req.headers.range !== undefined
-      ? rangeFor({ method: req.method ?? 'GET', headers: req.headers }, rangeTarget(entry))
-      : undefined;
+    const range =
+      entry.status === 200 && req.headers.range !== undefined ? rangeFor({ method: req.method ?? 'GET', headers: req.headers }, rangeTarget(entry)) : undefined;
     if (range?.kind === 'unsatisfiable') {
       // RFC 9110 §15.5.17: 416 with the current length, so the client can ask again.
       res.statusCode = 416;
@@ -78,7 +82,14 @@ function rangeTarget(entry: CachedResponse) {
     const v = entry.headers.find(([n]) => n === name)?.[1];
     return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
   };
-  return { status: entry.status, size: entry.body.length, etag: entry.etag, lastModified: entry.lastModified, date: find('date'), acceptRanges: find('accept-ranges') };
+  return {
+    status: entry.status,
+    size: entry.body.length,
+    etag: entry.etag,
+    lastModified: entry.lastModified,
+    date: find('date'),
+    acceptRanges: find('accept-ranges'),
+  };
 }
 
 /**

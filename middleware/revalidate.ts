@@ -45,10 +45,13 @@ export function refreshInBackground(ctx: RequestContext, stale: CachedResponse):
   const { engine, o, req } = ctx;
   if (engine.coordinator.running(ctx.primaryKey)) return;
   const lockTtl = o.coalesce ? o.coalesce.timeout : 10_000;
-  engine.coordinator.tryLead(ctx.primaryKey, engine.pathId(req.baseUrl + req.path, o), lockTtl).then((lead) => {
-    if (!lead) return debug('refresh %s: already being made', ctx.primaryKey);
-    dispatch(req, { key: ctx.primaryKey, lead, stale, taken: false });
-  }, (err) => debug('refresh %s could not start: %s', ctx.primaryKey, (err as Error)?.message));
+  engine.coordinator.tryLead(ctx.primaryKey, engine.pathId(req.baseUrl + req.path, o), lockTtl).then(
+    (lead) => {
+      if (!lead) return debug('refresh %s: already being made', ctx.primaryKey);
+      dispatch(req, { key: ctx.primaryKey, lead, stale, taken: false });
+    },
+    (err) => debug('refresh %s could not start: %s', ctx.primaryKey, (err as Error)?.message),
+  );
 }
 
 function dispatch(original: Request, mark: RefreshMark): void {

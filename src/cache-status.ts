@@ -16,17 +16,17 @@ export type Forward = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'miss' | 
 export type CacheStatusMember =
   | { readonly hit: true; readonly ttl: number; readonly detail?: string }
   | {
-    readonly hit?: false;
-    readonly fwd: Forward;
-    /** §2.3: the status the origin (the handler) answered with. */
-    readonly fwdStatus?: number;
-    /** §2.5: the response is stored. */
-    readonly stored?: boolean;
-    /** §2.6: the request was collapsed with others into one handler call. */
-    readonly collapsed?: boolean;
-    readonly ttl?: number;
-    readonly detail?: string;
-  };
+      readonly hit?: false;
+      readonly fwd: Forward;
+      /** §2.3: the status the origin (the handler) answered with. */
+      readonly fwdStatus?: number;
+      /** §2.5: the response is stored. */
+      readonly stored?: boolean;
+      /** §2.6: the request was collapsed with others into one handler call. */
+      readonly collapsed?: boolean;
+      readonly ttl?: number;
+      readonly detail?: string;
+    };
 
 // RFC 8941 §3.3.4: sf-token.
 const SF_TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;

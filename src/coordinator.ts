@@ -115,7 +115,12 @@ export class MissCoordinator {
     this.flights.detach((key, path) => targetMatches(target, { keys: [key], path, tags: [] }));
   }
 
-  private async poll<T>(spec: MissSpec<T>, lockKey: string, deadline: number, ttl: number): Promise<MissTurn<T> & { kind: 'found' } | { kind: 'lead'; token: string | undefined }> {
+  private async poll<T>(
+    spec: MissSpec<T>,
+    lockKey: string,
+    deadline: number,
+    ttl: number,
+  ): Promise<(MissTurn<T> & { kind: 'found' }) | { kind: 'lead'; token: string | undefined }> {
     for (let delay = 10; monotonicNow() + delay < deadline; delay = Math.min(delay * 2, 100)) {
       await new Promise((r) => setTimeout(r, delay));
       const value = await spec.lookup();

@@ -95,8 +95,13 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     }
     const o = this.options;
     this.guarded = new GuardedStore(this.store, {
-      storeTimeout: o.storeTimeout, whenStoreDown: o.whenStoreDown, fallbackTtl: o.fallbackTtl,
-      onError: o.onError, metrics: this.metrics, now: this.now, keyPrefix: o.keyPrefix,
+      storeTimeout: o.storeTimeout,
+      whenStoreDown: o.whenStoreDown,
+      fallbackTtl: o.fallbackTtl,
+      onError: o.onError,
+      metrics: this.metrics,
+      now: this.now,
+      keyPrefix: o.keyPrefix,
     });
     this.coordinator = new MissCoordinator(this.guarded);
   }
@@ -114,9 +119,22 @@ export class CacheEngine<Req = unknown, Res = unknown> {
    * The primary key of a request: built, or the `key` option's, inside the namespace.
    * `host`: the request's host when the `host` option is on (null: none sent), else undefined.
    */
-  primaryKey(req: { method: string; host?: string | null; path: string; query: string; headers: IncomingHeaders }, o: ResolvedOptions<Req, Res>, custom?: string): string {
+  primaryKey(
+    req: { method: string; host?: string | null; path: string; query: string; headers: IncomingHeaders },
+    o: ResolvedOptions<Req, Res>,
+    custom?: string,
+  ): string {
     if (custom !== undefined) return customKey(o.keyPrefix, custom);
-    return buildCacheKey({ keyPrefix: o.keyPrefix, method: req.method, host: req.host, path: req.path, query: req.query, headers: req.headers, vary: o.vary, queryFilter: o.queryFilter });
+    return buildCacheKey({
+      keyPrefix: o.keyPrefix,
+      method: req.method,
+      host: req.host,
+      path: req.path,
+      query: req.query,
+      headers: req.headers,
+      vary: o.vary,
+      queryFilter: o.queryFilter,
+    });
   }
 
   /** Find the response for this request: the primary key's, or its variant's when it varies. */
@@ -183,10 +201,19 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     if (!headers.some(([n]) => n === 'date')) headers.push(['date', new Date(plan.times.storedAt).toUTCString()]);
     const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
     const entry: CachedResponse = {
-      kind: 'response', status: input.status, headers, etag,
+      kind: 'response',
+      status: input.status,
+      headers,
+      etag,
       lastModified: typeof lastModified === 'string' ? lastModified : undefined,
-      originAge: plan.originAge, path: index.path, tags: index.tags, body: input.body, ...plan.times,
-      expiresAt: validated ? Math.max(plan.times.expiresAt, plan.times.staleAt + Math.min(plan.times.staleAt - plan.times.storedAt, REVALIDATE_GRACE_MS)) : plan.times.expiresAt,
+      originAge: plan.originAge,
+      path: index.path,
+      tags: index.tags,
+      body: input.body,
+      ...plan.times,
+      expiresAt: validated
+        ? Math.max(plan.times.expiresAt, plan.times.staleAt + Math.min(plan.times.staleAt - plan.times.storedAt, REVALIDATE_GRACE_MS))
+        : plan.times.expiresAt,
     };
     const key = plan.vary.length > 0 ? variantKey(input.primaryKey, plan.vary, input.reqHeaders) : input.primaryKey;
     const ttlMs = entry.expiresAt - this.now();
@@ -256,9 +283,15 @@ export class CacheEngine<Req = unknown, Res = unknown> {
   get valueHost(): ValueHost {
     const o = this.options;
     return {
-      guarded: this.guarded, coordinator: this.coordinator, metrics: this.metrics, keyPrefix: o.keyPrefix, ttl: o.ttl, jitter: o.jitter,
+      guarded: this.guarded,
+      coordinator: this.coordinator,
+      metrics: this.metrics,
+      keyPrefix: o.keyPrefix,
+      ttl: o.ttl,
+      jitter: o.jitter,
       lockTimeout: o.coalesce ? o.coalesce.timeout : 10_000,
-      now: this.now, random: this.random,
+      now: this.now,
+      random: this.random,
     };
   }
 

@@ -82,8 +82,15 @@ export function encodeEntry(entry: Entry): Buffer {
   switch (entry.kind) {
     case 'response':
       meta = {
-        status: entry.status, headers: entry.headers, etag: entry.etag, lastModified: entry.lastModified,
-        originAge: entry.originAge, path: entry.path, tags: entry.tags, ...times(entry), size: entry.body.length,
+        status: entry.status,
+        headers: entry.headers,
+        etag: entry.etag,
+        lastModified: entry.lastModified,
+        originAge: entry.originAge,
+        path: entry.path,
+        tags: entry.tags,
+        ...times(entry),
+        size: entry.body.length,
       };
       body = entry.body;
       break;
@@ -175,7 +182,8 @@ function int(v: unknown, name: string): number {
 
 /** A stored response's status: an integer Node can send, and one this cache stores (RFC 9110 §15; never 1xx). */
 function storedStatus(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 200 || v > 599) throw new EntryCorruptError(`entry status ${JSON.stringify(v)} is not a status from 200 to 599`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 200 || v > 599)
+    throw new EntryCorruptError(`entry status ${JSON.stringify(v)} is not a status from 200 to 599`);
   return v;
 }
 
@@ -190,7 +198,8 @@ function str(v: unknown, name: string): string {
 }
 
 function strings(v: unknown, name: string, max: number): string[] {
-  if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string')) throw new EntryCorruptError(`entry ${name} is not a list of at most ${max} strings`);
+  if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string'))
+    throw new EntryCorruptError(`entry ${name} is not a list of at most ${max} strings`);
   return v;
 }
 
@@ -221,8 +230,12 @@ function headerNames(v: unknown): string[] {
 function headerList(v: unknown): Array<[string, HeaderValue]> {
   if (!Array.isArray(v) || v.length > ENTRY_LIMITS.headers) throw new EntryCorruptError(`entry headers are not a list of at most ${ENTRY_LIMITS.headers}`);
   for (const pair of v) {
-    const ok = Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string'
-      && (typeof pair[1] === 'string' || (Array.isArray(pair[1]) && pair[1].length <= ENTRY_LIMITS.headerValues && pair[1].every((s: unknown) => typeof s === 'string')));
+    const ok =
+      Array.isArray(pair) &&
+      pair.length === 2 &&
+      typeof pair[0] === 'string' &&
+      (typeof pair[1] === 'string' ||
+        (Array.isArray(pair[1]) && pair[1].length <= ENTRY_LIMITS.headerValues && pair[1].every((s: unknown) => typeof s === 'string')));
     if (!ok) throw new EntryCorruptError('entry headers are malformed');
     // What replay hands to setHeader must be what setHeader accepts (RFC 9110 §5.1 token
     // names; §5.5 values without CR, LF or NUL), or the hit would throw.

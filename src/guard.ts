@@ -69,7 +69,10 @@ export class GuardLog {
   private floor = -Infinity;
   private size = 0;
 
-  constructor(private readonly windowMs = GUARD_WINDOW_MS, private readonly clock: () => number = monotonicNow) {}
+  constructor(
+    private readonly windowMs = GUARD_WINDOW_MS,
+    private readonly clock: () => number = monotonicNow,
+  ) {}
 
   /** Leave records for everything `target` names, stamped now. */
   mark(target: GuardTarget): void {

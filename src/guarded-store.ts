@@ -56,7 +56,10 @@ export class GuardedStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(store: CacheStore, private readonly o: GuardedStoreOptions) {
+  constructor(
+    store: CacheStore,
+    private readonly o: GuardedStoreOptions,
+  ) {
     this.store = store;
     this.breaker = new CircuitBreaker({ now: o.now });
     this.peek = typeof store.peek === 'function' ? store.peek.bind(store) : undefined;
@@ -156,12 +159,21 @@ export class GuardedStore {
         return 'stored';
       }
       // Three round trips (write pending, read records, mark live), after the client has its answer.
-      const live = await this.call('set', key, () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS }), this.o.storeTimeout * 3, local);
+      const live = await this.call(
+        'set',
+        key,
+        () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS }),
+        this.o.storeTimeout * 3,
+        local,
+      );
       return live ? 'stored' : 'refused';
     } catch {
       // whenStoreDown 'memory': what the store could not take lands in the fallback, which reads fall back to.
       if (this.fallback && !local) {
-        const kept = await this.fallback.setGuarded({ key, value: bytes, ttlMs: Math.min(ttlMs, this.o.fallbackTtl * 1000), index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS });
+        const kept = await this.fallback.setGuarded(
+          { key, value: bytes, ttlMs: Math.min(ttlMs, this.o.fallbackTtl * 1000), index },
+          { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS },
+        );
         return kept ? 'stored' : 'refused';
       }
       return 'failed';
@@ -235,7 +247,10 @@ export class GuardedStore {
    */
   private retry(timeout = Math.max(1000, this.o.storeTimeout * 10)): Promise<Map<PendingInvalidation, number>> {
     const run = this.draining.then(() => this.drainOnce(timeout));
-    this.draining = run.then(() => undefined, () => undefined);
+    this.draining = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -267,7 +282,9 @@ export class GuardedStore {
 
   private selfCheck(check: () => Promise<string[]>): void {
     this.track(check()).then(
-      (problems) => { for (const m of problems) this.report(new StoreConfigError(m), { operation: 'check' }); },
+      (problems) => {
+        for (const m of problems) this.report(new StoreConfigError(m), { operation: 'check' });
+      },
       (err) => debug('store check failed: %s', (err as Error)?.message),
     );
   }
@@ -285,14 +302,19 @@ export class GuardedStore {
     } catch {
       // Timed out here, but the store may still take it (a paused Redis applies the SET
       // when it resumes): release it when it lands, or every other instance waits out its TTL.
-      attempt.then((token) => token && this.unlock(key, token), () => undefined);
+      attempt.then(
+        (token) => token && this.unlock(key, token),
+        () => undefined,
+      );
       return null; // no lock service: the caller computes
     }
   }
 
   unlock(key: string, token: string): void {
     if (!this.store.unlock) return;
-    this.track(this.store.unlock(key, token)).catch((err) => this.report(new StoreError(`unlock failed: ${(err as Error).message}`, err), { operation: 'lock', key }));
+    this.track(this.store.unlock(key, token)).catch((err) =>
+      this.report(new StoreError(`unlock failed: ${(err as Error).message}`, err), { operation: 'lock', key }),
+    );
   }
 
   /** Resolves when the store answers within storeTimeout; rejects otherwise. */
@@ -370,7 +392,11 @@ export class GuardedStore {
     const started = this.o.metrics.start();
     try {
       pending = Promise.resolve(start());
-      if (started) pending.then(() => this.o.metrics.storeCall(op, started), () => this.o.metrics.storeCall(op, started));
+      if (started)
+        pending.then(
+          () => this.o.metrics.storeCall(op, started),
+          () => this.o.metrics.storeCall(op, started),
+        );
     } catch (err) {
       // A store that throws instead of rejecting fails the same way: a miss, never the request.
       pending = Promise.reject(err);
@@ -382,31 +408,33 @@ export class GuardedStore {
         throw e;
       });
     }
-    return this.track(new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        this.breaker.failure();
-        const err = new StoreTimeoutError(op, timeout);
-        this.report(err, { operation: op, key });
-        reject(err);
-      }, timeout);
-      pending.then(
-        (v) => {
-          if (settled) return;
-          clearTimeout(timer);
-          this.breaker.success();
-          resolve(v);
-        },
-        (e) => {
-          if (settled) return;
-          clearTimeout(timer);
+    return this.track(
+      new Promise<T>((resolve, reject) => {
+        let settled = false;
+        const timer = setTimeout(() => {
+          settled = true;
           this.breaker.failure();
-          const err = e instanceof CacheError ? e : new StoreError(`store ${op} failed: ${(e as Error)?.message ?? String(e)}`, e);
+          const err = new StoreTimeoutError(op, timeout);
           this.report(err, { operation: op, key });
           reject(err);
-        },
-      );
-    }));
+        }, timeout);
+        pending.then(
+          (v) => {
+            if (settled) return;
+            clearTimeout(timer);
+            this.breaker.success();
+            resolve(v);
+          },
+          (e) => {
+            if (settled) return;
+            clearTimeout(timer);
+            this.breaker.failure();
+            const err = e instanceof CacheError ? e : new StoreError(`store ${op} failed: ${(e as Error)?.message ?? String(e)}`, e);
+            this.report(err, { operation: op, key });
+            reject(err);
+          },
+        );
+      }),
+    );
   }
 }

@@ -7,9 +7,17 @@
  * A Date the handler set is kept (RFC 9110 §6.6.1: the time the origin made it).
  */
 const NOT_STORED = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'content-length', 'age',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'age',
 ]);
 
 /** RFC 9110 §15.4.5: what a 304 sends of the stored response (Last-Modified is not needed: every entry has an ETag). */
@@ -26,7 +34,9 @@ export function storableHeaders(
   const connection = headers.connection;
   const named = new Set(
     (Array.isArray(connection) ? connection.join(',') : String(connection ?? ''))
-      .split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
   );
   const own = xCache ? xCache.toLowerCase() : undefined;
   const out: Array<[string, string | string[]]> = [];
@@ -44,7 +54,10 @@ export function storableHeaders(
 export function varyNames(vary: string | readonly string[] | undefined): string[] {
   if (vary === undefined) return [];
   const text = typeof vary === 'string' ? vary : vary.join(',');
-  const names = text.split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((v) => v.trim().toLowerCase())
+    .filter(Boolean);
   return [...new Set(names)].sort();
 }
 
@@ -84,7 +97,10 @@ export function freshenHeaders(
  * The validators a revalidation sends for a stored response (RFC 9111 §4.3.1): its entity
  * tag (every entry has one) and, when it has one, its Last-Modified date.
  */
-export function conditionalHeadersFor(entry: { readonly etag: string; readonly lastModified?: string | undefined }): { 'if-none-match'?: string; 'if-modified-since'?: string } {
+export function conditionalHeadersFor(entry: { readonly etag: string; readonly lastModified?: string | undefined }): {
+  'if-none-match'?: string;
+  'if-modified-since'?: string;
+} {
   const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {};
   if (entry.etag) out['if-none-match'] = entry.etag;
   if (entry.lastModified) out['if-modified-since'] = entry.lastModified;
@@ -123,7 +139,10 @@ export function responseTags(headers: Readonly<Record<string, OutgoingValue>>, t
 export function mergeVary(existing: OutgoingValue, names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
   const text = existing === undefined ? '' : Array.isArray(existing) ? existing.join(', ') : String(existing);
-  const have = text.split(',').map((v) => v.trim()).filter(Boolean);
+  const have = text
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const lower = new Set(have.map((v) => v.toLowerCase()));
   if (lower.has('*')) return undefined;
   const missing = names.filter((n) => !lower.has(n.toLowerCase()));

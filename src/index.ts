@@ -9,7 +9,13 @@ export { type ValueCache, type ValueCacheOptions, type SetOptions, type CachedOp
 export { buildCacheKey, type CacheKeyParts } from './key';
 export { ttlWithJitter } from './ttl';
 export {
-  CacheError, StoreError, StoreTimeoutError, StoreUnavailableError, EntryCorruptError, SerializeError, CallbackError,
+  CacheError,
+  StoreError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+  EntryCorruptError,
+  SerializeError,
+  CallbackError,
   type CacheErrorCode,
 } from './errors';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
@@ -20,5 +26,14 @@ export { CHANNELS, type CacheEventMessage, type ErrorEventMessage, type Invalida
 export type { Duration, DurationUnit } from './duration';
 export type { RedisLike } from './redis-like';
 export type {
-  CacheOptions, CacheStats, CacheStatus, ErrorContext, ErrorHandler, HeadersOption, InvalidateTarget, QueryOption, RouteOptions, ValueStats,
+  CacheOptions,
+  CacheStats,
+  CacheStatus,
+  ErrorContext,
+  ErrorHandler,
+  HeadersOption,
+  InvalidateTarget,
+  QueryOption,
+  RouteOptions,
+  ValueStats,
 } from './types';

@@ -124,7 +124,9 @@ function keyPath(path: string): string {
  */
 export function normalizePath(path: string): string {
   const out = upperHex(PATH_SAFE.test(path) ? path : encodeOutside(path));
-  return out.includes('%') ? out.replace(/%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))) : out;
+  return out.includes('%')
+    ? out.replace(/%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    : out;
 }
 
 function upperHex(path: string): string {
@@ -135,7 +137,8 @@ function encodeOutside(path: string): string {
   let out = '';
   for (const ch of path) {
     if (PATH_CHAR.test(ch)) out += ch;
-    else if (ch.length === 1 && ch >= '\uD800' && ch <= '\uDFFF') out += '%EF%BF%BD'; // lone surrogate: U+FFFD
+    else if (ch.length === 1 && ch >= '\uD800' && ch <= '\uDFFF')
+      out += '%EF%BF%BD'; // lone surrogate: U+FFFD
     else out += encodeURIComponent(ch);
   }
   return out;

@@ -84,10 +84,36 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
 }
 
 const KNOWN = new Set([
-  'store', 'redis', 'tiered', 'namespace', 'version', 'prefix', 'ttl', 'maxTtl', 'jitter',
-  'staleWhileRevalidate', 'staleIfError', 'methods', 'statuses', 'vary', 'host', 'query', 'key', 'tags',
-  'freshness', 'tagHeader', 'maxEntryBytes', 'storeTimeout', 'whenStoreDown', 'fallbackTtl', 'coalesce', 'invalidateUnsafe',
-  'headers', 'bypass', 'shareAuthorized', 'onError',
+  'store',
+  'redis',
+  'tiered',
+  'namespace',
+  'version',
+  'prefix',
+  'ttl',
+  'maxTtl',
+  'jitter',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'methods',
+  'statuses',
+  'vary',
+  'host',
+  'query',
+  'key',
+  'tags',
+  'freshness',
+  'tagHeader',
+  'maxEntryBytes',
+  'storeTimeout',
+  'whenStoreDown',
+  'fallbackTtl',
+  'coalesce',
+  'invalidateUnsafe',
+  'headers',
+  'bypass',
+  'shareAuthorized',
+  'onError',
 ]);
 const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method and header names)
@@ -126,7 +152,11 @@ export function resolveOptions<Req, Res>(
     // '5 minutes', '1h' (the `ms` package, as apicache users write them) become seconds.
     const v = parseDuration(given, `${where}: ${name}`);
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-      fail(name, allowZero ? "a number of seconds >= 0 (or a duration string: '30s')" : "a positive number of seconds (ttl: 300) or a duration string ('5 minutes')", given);
+      fail(
+        name,
+        allowZero ? "a number of seconds >= 0 (or a duration string: '30s')" : "a positive number of seconds (ttl: 300) or a duration string ('5 minutes')",
+        given,
+      );
     }
     return v as number;
   };
@@ -195,7 +225,7 @@ export function resolveOptions<Req, Res>(
     } else if (typeof v === 'function') tags = v as (req: Req, res: Res) => readonly string[];
     else fail('tags', 'an array of non-empty strings or a function', v);
   }
-  let tagHeader = base ? base.tagHeader : (DEFAULTS.tagHeader);
+  let tagHeader = base ? base.tagHeader : DEFAULTS.tagHeader;
   if (o.tagHeader !== undefined) {
     const v = o.tagHeader;
     if (v !== false && (typeof v !== 'string' || !TOKEN.test(v))) fail('tagHeader', 'a header name or false', v);
@@ -219,8 +249,13 @@ export function resolveOptions<Req, Res>(
     const v = o.coalesce as unknown;
     if (v === true) coalesce = { timeout: DEFAULTS.coalesceTimeout };
     else if (v === false) coalesce = false;
-    else if (v && typeof v === 'object' && typeof (v as { timeout?: unknown }).timeout === 'number'
-      && (v as { timeout: number }).timeout > 0 && Number.isFinite((v as { timeout: number }).timeout)) {
+    else if (
+      v &&
+      typeof v === 'object' &&
+      typeof (v as { timeout?: unknown }).timeout === 'number' &&
+      (v as { timeout: number }).timeout > 0 &&
+      Number.isFinite((v as { timeout: number }).timeout)
+    ) {
       coalesce = { timeout: (v as { timeout: number }).timeout };
     } else fail('coalesce', 'true, false or { timeout: positive ms }', v);
   }
@@ -248,7 +283,10 @@ export function resolveOptions<Req, Res>(
       }
       if (h.cacheStatus !== undefined) {
         // RFC 9211 §2: the cache's identifier, sent as a token or a quoted string.
-        if (h.cacheStatus !== false && (typeof h.cacheStatus !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(h.cacheStatus) || h.cacheStatus.trim() !== h.cacheStatus || !h.cacheStatus)) {
+        if (
+          h.cacheStatus !== false &&
+          (typeof h.cacheStatus !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(h.cacheStatus) || h.cacheStatus.trim() !== h.cacheStatus || !h.cacheStatus)
+        ) {
           fail('headers.cacheStatus', 'a cache name of 1 to 64 printable ASCII characters, or false', h.cacheStatus);
         }
         cacheStatus = h.cacheStatus;
@@ -259,21 +297,34 @@ export function resolveOptions<Req, Res>(
   if (o.tiered !== undefined && typeof o.tiered !== 'boolean') fail('tiered', 'true or false', o.tiered);
 
   return Object.freeze({
-    namespace, version, prefix,
+    namespace,
+    version,
+    prefix,
     keyPrefix: `${prefix}:${version}:${namespace}:`,
-    ttl, freshness: freshness as 'response' | 'ttl', maxTtl, jitter: jitter as number,
-    staleWhileRevalidate: swr, staleIfError: sie,
-    methods, statuses, vary, query, queryFilter,
+    ttl,
+    freshness: freshness as 'response' | 'ttl',
+    maxTtl,
+    jitter: jitter as number,
+    staleWhileRevalidate: swr,
+    staleIfError: sie,
+    methods,
+    statuses,
+    vary,
+    query,
+    queryFilter,
     host: bool('host', base ? base.host : DEFAULTS.host),
     key: fn<(req: Req) => string>('key', base?.key),
-    tags, tagHeader,
+    tags,
+    tagHeader,
     maxEntryBytes: maxEntryBytes as number,
     storeTimeout: storeTimeout as number,
     whenStoreDown: whenStoreDown as 'bypass' | 'memory',
     fallbackTtl,
     coalesce,
     invalidateUnsafe: bool('invalidateUnsafe', base ? base.invalidateUnsafe : DEFAULTS.invalidateUnsafe),
-    xCache, age, cacheStatus,
+    xCache,
+    age,
+    cacheStatus,
     bypass: fn<(req: Req) => boolean>('bypass', base?.bypass),
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
     onError: fn<ErrorHandler>('onError', base?.onError),
@@ -295,12 +346,15 @@ function warnAtConstruction(o: Record<string, unknown>): void {
   // option at all, except that the key is there. Running in memory is right for a laptop,
   // and in production it quietly turns off cross-instance invalidation: say so.
   if ('redis' in o && o.redis === undefined && o.store === undefined) {
-    warnOnce('redis-undefined', 'createCache({ redis }) was given undefined (an unset REDIS_URL?): caching in this process\'s memory, not in Redis');
+    warnOnce('redis-undefined', "createCache({ redis }) was given undefined (an unset REDIS_URL?): caching in this process's memory, not in Redis");
   }
   const store = o.store as { local?: unknown } | undefined;
   const local = o.redis === undefined && (store === undefined || store.local === true);
   if (local && isClusterWorker()) {
-    warnOnce('cluster-worker', 'this process is a cluster worker (node:cluster or PM2 cluster mode) with a process-local memory store: each worker caches and invalidates its own copy, so an invalidation on one worker leaves the others serving the old body until it expires. Use Redis (createCache({ redis })) to share one cache');
+    warnOnce(
+      'cluster-worker',
+      'this process is a cluster worker (node:cluster or PM2 cluster mode) with a process-local memory store: each worker caches and invalidates its own copy, so an invalidation on one worker leaves the others serving the old body until it expires. Use Redis (createCache({ redis })) to share one cache',
+    );
   }
 }
 

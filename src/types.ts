@@ -158,4 +158,7 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
 }
 
 /** What `cache.middleware(overrides)` takes: every option but those of the shared store, set once in createCache(). */
-export type RouteOptions<Req = unknown, Res = unknown> = Omit<CacheOptions<Req, Res>, 'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'onError'>;
+export type RouteOptions<Req = unknown, Res = unknown> = Omit<
+  CacheOptions<Req, Res>,
+  'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'onError'
+>;

@@ -77,18 +77,25 @@ export class ValueCache<T> {
   private readonly path: string;
 
   /** `by` is internal: cached() makes its ValueCache as the namespace's sole owner. */
-  constructor(private readonly host: ValueHost, readonly namespace: string, options: ValueCacheOptions<T> = {}, by: 'cached' | 'values' = 'values') {
+  constructor(
+    private readonly host: ValueHost,
+    readonly namespace: string,
+    options: ValueCacheOptions<T> = {},
+    by: 'cached' | 'values' = 'values',
+  ) {
     if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
       throw new TypeError(`cache.values: namespace must be a non-empty string of letters, digits, ".", "_" or "-", got ${JSON.stringify(namespace)}`);
     }
     this.ttl = options.ttl === undefined ? host.ttl : parseDuration(options.ttl, 'cache.values: ttl');
-    if (typeof this.ttl !== 'number' || !(this.ttl > 0) || !Number.isFinite(this.ttl)) throw new TypeError(`cache.values: ttl must be a positive number of seconds, got ${String(options.ttl)}`);
+    if (typeof this.ttl !== 'number' || !(this.ttl > 0) || !Number.isFinite(this.ttl))
+      throw new TypeError(`cache.values: ttl must be a positive number of seconds, got ${String(options.ttl)}`);
     const version = options.version;
     if (version !== undefined && (typeof version !== 'string' || !NAMESPACE.test(version))) {
       throw new TypeError(`cache.values: version must be a non-empty string of letters, digits, ".", "_" or "-", got ${JSON.stringify(version)}`);
     }
     this.jitter = options.jitter ?? host.jitter;
-    if (typeof this.jitter !== 'number' || !(this.jitter >= 0 && this.jitter < 1)) throw new TypeError(`cache.values: jitter must be a number from 0 up to 1, got ${String(options.jitter)}`);
+    if (typeof this.jitter !== 'number' || !(this.jitter >= 0 && this.jitter < 1))
+      throw new TypeError(`cache.values: jitter must be a number from 0 up to 1, got ${String(options.jitter)}`);
     for (const name of ['serialize', 'deserialize', 'parse'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`cache.values: ${name} must be a function`);
     }
@@ -147,11 +154,13 @@ export class ValueCache<T> {
       const p = this.pack(id, value, options);
       if (p) packed.push(p);
     }
-    const results = await Promise.all(packed.map(async (p) => {
-      const ok = await this.host.guarded.write(p.key, p.entry, p.ttlMs, p.index);
-      if (ok) this.host.metrics.stored(p.key, 'value');
-      return ok;
-    }));
+    const results = await Promise.all(
+      packed.map(async (p) => {
+        const ok = await this.host.guarded.write(p.key, p.entry, p.ttlMs, p.index);
+        if (ok) this.host.metrics.stored(p.key, 'value');
+        return ok;
+      }),
+    );
     return results.every(Boolean);
   }
 
@@ -194,7 +203,10 @@ export class ValueCache<T> {
     if (found === UNAVAILABLE) return factory();
     // The miss protocol responses use (src/coordinator.ts): one factory call here and across instances.
     const turn = await this.host.coordinator.begin<T>({
-      key, path: this.path, coalesce: { timeout: this.host.lockTimeout }, lock: true,
+      key,
+      path: this.path,
+      coalesce: { timeout: this.host.lockTimeout },
+      lock: true,
       lookup: async () => this.unpack(await this.host.guarded.read(key), key),
     });
     if (turn.kind === 'found') return turn.value;
@@ -259,7 +271,10 @@ export class ValueCache<T> {
       const raw = this.deserialize(entry.body);
       return this.parse ? this.parse(raw) : (raw as T);
     } catch (err) {
-      this.host.guarded.report(new SerializeError(`cached ${key} did not deserialize or parse: ${(err as Error).message}`, err), { operation: 'serialize', key });
+      this.host.guarded.report(new SerializeError(`cached ${key} did not deserialize or parse: ${(err as Error).message}`, err), {
+        operation: 'serialize',
+        key,
+      });
       return undefined;
     }
   }
@@ -310,10 +325,16 @@ export function claimNamespace(host: ValueHost, namespace: string, by: 'cached' 
 }
 
 /** Wrap an async function so its results are cached by arguments. */
-export function cachedFunction<A extends unknown[], R>(host: ValueHost, fn: (...args: A) => R | Promise<R>, options: CachedOptions<A> = {}): CachedFunction<A, R> {
+export function cachedFunction<A extends unknown[], R>(
+  host: ValueHost,
+  fn: (...args: A) => R | Promise<R>,
+  options: CachedOptions<A> = {},
+): CachedFunction<A, R> {
   if (typeof fn !== 'function') throw new TypeError('cache.cached: fn must be a function');
   if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError('cache.cached: key must be a function');
-  const namespace = options.namespace ?? `fn.${(fn.name || 'anonymous').replace(/[^A-Za-z0-9._-]/g, '_')}.${createHash('sha1').update(fn.toString()).digest('hex').slice(0, 8)}`;
+  const namespace =
+    options.namespace ??
+    `fn.${(fn.name || 'anonymous').replace(/[^A-Za-z0-9._-]/g, '_')}.${createHash('sha1').update(fn.toString()).digest('hex').slice(0, 8)}`;
   const values = new ValueCache<R>(host, namespace, { ttl: options.ttl, version: options.version }, 'cached');
   const id = (args: A): ValueId => (options.key ? options.key(...args) : (args as readonly unknown[] as readonly ValueIdPart[]));
   const tags = (args: A): readonly string[] | undefined => (typeof options.tags === 'function' ? options.tags(...args) : options.tags);
@@ -350,7 +371,9 @@ export function canonicalId(id: object): string {
           const proto = Object.getPrototypeOf(v) as unknown;
           if (proto !== Object.prototype && proto !== null) throw new TypeError(`cache.values: id${at} must be a plain object or array, got ${describe(v)}`);
           const rec = v as Record<string, unknown>;
-          const names = Object.keys(rec).filter((k) => rec[k] !== undefined).sort();
+          const names = Object.keys(rec)
+            .filter((k) => rec[k] !== undefined)
+            .sort();
           out = `{${names.map((k) => `${JSON.stringify(k)}:${walk(rec[k], `${at}.${k}`)}`).join(',')}}`;
         }
         seen.delete(v);
@@ -368,6 +391,6 @@ function describe(v: unknown): string {
   if (typeof v === 'symbol') return 'a symbol';
   if (typeof v === 'bigint') return 'a bigint';
   if (v === undefined || v === null) return String(v);
-  if (typeof v === 'object') return `a ${(v).constructor?.name ?? 'object'}`;
+  if (typeof v === 'object') return `a ${v.constructor?.name ?? 'object'}`;
   return typeof v;
 }

@@ -19,15 +19,38 @@
  *             `npm run bench` under 12 minutes with every scenario)
  */
 
-const V = (name, group, module, extra = {}) => Object.freeze({
-  name, group, module, scenario: 'core', payload: '2k', expect: 'body', cached: false, unique: false, accept: undefined,
-  load: 'single', replay: 'bare-replay', floor: 'redis-floor', refs: [], ours: false, redis: false, short: false, ...extra,
-});
+const V = (name, group, module, extra = {}) =>
+  Object.freeze({
+    name,
+    group,
+    module,
+    scenario: 'core',
+    payload: '2k',
+    expect: 'body',
+    cached: false,
+    unique: false,
+    accept: undefined,
+    load: 'single',
+    replay: 'bare-replay',
+    floor: 'redis-floor',
+    refs: [],
+    ours: false,
+    redis: false,
+    short: false,
+    ...extra,
+  });
 
 function sizeVariants(size) {
   // autocannon parses 1 MB bodies slowly: at 50 connections it, not the server, was the limit
   // (1–40 req/s, 98 % of its core), so the 1 MB variants run 8 connections.
-  const s = { scenario: 'sizes', payload: size, replay: `bare-replay-${size}`, floor: `redis-floor-${size}`, short: true, ...(size === '1m' ? { connections: 8 } : {}) };
+  const s = {
+    scenario: 'sizes',
+    payload: size,
+    replay: `bare-replay-${size}`,
+    floor: `redis-floor-${size}`,
+    short: true,
+    ...(size === '1m' ? { connections: 8 } : {}),
+  };
   const miss = { ...s, unique: true, refs: [`uncached-slow-${size}`] };
   return [
     V(`bare-replay-${size}`, 'baseline', 'baseline', { ...s, cached: true }),

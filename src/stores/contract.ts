@@ -31,10 +31,7 @@ type TestFn = () => Promise<void>;
 export type StoreContractApi = {
   describe(name: string, fn: () => void): unknown;
   it(name: string, fn: TestFn): unknown;
-} & (
-  | { beforeAll(fn: TestFn): unknown; afterAll(fn: TestFn): unknown }
-  | { before(fn: TestFn): unknown; after(fn: TestFn): unknown }
-);
+} & ({ beforeAll(fn: TestFn): unknown; afterAll(fn: TestFn): unknown } | { before(fn: TestFn): unknown; after(fn: TestFn): unknown });
 
 interface Runner {
   describe(name: string, fn: () => void): unknown;
@@ -71,7 +68,9 @@ declare const afterAll: Runner['afterAll'];
 
 function globalApi(): Runner {
   if (typeof describe !== 'function' || typeof it !== 'function' || typeof beforeAll !== 'function' || typeof afterAll !== 'function') {
-    throw new Error("storeContract: no global describe/it/beforeAll/afterAll; run it under jest (or vitest with globals), or pass options.api (node:test: { api: { describe, it, before, after } } from 'node:test')");
+    throw new Error(
+      "storeContract: no global describe/it/beforeAll/afterAll; run it under jest (or vitest with globals), or pass options.api (node:test: { api: { describe, it, before, after } } from 'node:test')",
+    );
   }
   return { describe, it, beforeAll, afterAll };
 }
@@ -82,7 +81,7 @@ function runnerOf(api: StoreContractApi): Runner {
   const beforeAll = hooks.beforeAll ?? hooks.before;
   const afterAll = hooks.afterAll ?? hooks.after;
   if (typeof api.describe !== 'function' || typeof api.it !== 'function' || typeof beforeAll !== 'function' || typeof afterAll !== 'function') {
-    throw new TypeError('storeContract: options.api needs describe, it, and beforeAll/afterAll (or node:test\'s before/after)');
+    throw new TypeError("storeContract: options.api needs describe, it, and beforeAll/afterAll (or node:test's before/after)");
   }
   return { describe: api.describe.bind(api), it: api.it.bind(api), beforeAll: beforeAll.bind(api), afterAll: afterAll.bind(api) };
 }
@@ -90,11 +89,7 @@ function runnerOf(api: StoreContractApi): Runner {
 const HOUR = 3_600_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function storeContract(
-  name: string,
-  makeStore: () => Promise<CacheStore> | CacheStore,
-  options: StoreContractOptions = {},
-): void {
+export function storeContract(name: string, makeStore: () => Promise<CacheStore> | CacheStore, options: StoreContractOptions = {}): void {
   const t = options.api ? runnerOf(options.api) : globalApi();
   const ttlMs = options.ttlMs ?? 120;
   const slackMs = options.slackMs ?? 200;
@@ -287,7 +282,10 @@ export function storeContract(
         await put(s.key('a'), 'A', { path: s.path('/m'), tags: [] });
         await put(s.key('c'), 'C', { path: s.path('/m'), tags: [] });
         const got = await store.getMany([s.key('a'), s.key('b'), s.key('c'), s.key('a')]);
-        assert.deepEqual(got.map((b) => b?.toString()), ['A', undefined, 'C', 'A']);
+        assert.deepEqual(
+          got.map((b) => b?.toString()),
+          ['A', undefined, 'C', 'A'],
+        );
         assert.deepEqual(await store.getMany([]), []);
       });
 

@@ -151,7 +151,7 @@ export class SlotLru {
   /** Remove every expired entry. */
   purgeStale(): void {
     const now = this.o.now();
-    for (let slot = this.tail; slot !== NONE; ) {
+    for (let slot = this.tail; slot !== NONE;) {
       const next = this.newer[slot];
       if (this.expires[slot] <= now) this.removeSlot(slot);
       slot = next;
@@ -159,7 +159,7 @@ export class SlotLru {
   }
 
   clear(): void {
-    for (let slot = this.tail; slot !== NONE; ) {
+    for (let slot = this.tail; slot !== NONE;) {
       const next = this.newer[slot];
       this.removeSlot(slot);
       slot = next;

@@ -29,9 +29,7 @@ import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
-import {
-  escapeChars, escapeGlob, isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind,
-} from './redis-keys';
+import { escapeChars, escapeGlob, isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind } from './redis-keys';
 import { DELETE_ENTRY, DISCARD_PENDING, INDEX_ADD, MARK_LIVE, MARK_PREFIXES, MARK_RECORD, PREFIX_AGES, RECORD_AGE, runScript, UNLOCK } from './redis-scripts';
 
 const log = createDebug('express-response-cache:redis');
@@ -94,7 +92,8 @@ export class RedisStore implements CacheStore {
       throw new TypeError('RedisStore: options must be an object with `client` or `url`');
     }
     const { client, url, redisOptions, keyPrefix = '', onError, channel = 'express-response-cache:invalidate' } = options;
-    if (channel !== false && (typeof channel !== 'string' || channel === '')) throw new TypeError(`RedisStore: channel must be a non-empty string or false, got ${String(channel)}`);
+    if (channel !== false && (typeof channel !== 'string' || channel === ''))
+      throw new TypeError(`RedisStore: channel must be a non-empty string or false, got ${String(channel)}`);
     this.channel = channel;
     if ((client === undefined) === (url === undefined)) {
       throw new TypeError('RedisStore: pass exactly one of `client` (an ioredis Redis or Cluster) or `url`');
@@ -162,17 +161,22 @@ export class RedisStore implements CacheStore {
     const c = await this.conn();
     // 1. Entries and their index records: one MULTI on a single node, one per entry (its slot) on a Cluster.
     const groups = this.isCluster ? live.map((e) => [e]) : [live];
-    await Promise.all(groups.map(async (group) => {
-      const tx = c.multi();
-      for (const e of group) {
-        const ttl = Math.ceil(e.ttlMs);
-        const record = this.key('m', e.key);
-        // Head and body as two commands of one MULTI: the body is sent as it is, not copied.
-        tx.set(this.key('e', e.key), LIVE_HEAD, 'PX', ttl).append(this.key('e', e.key), e.value).del(record)
-          .sadd(record, ...members(e.index)).pexpire(record, ttl);
-      }
-      checkExec(await tx.exec());
-    }));
+    await Promise.all(
+      groups.map(async (group) => {
+        const tx = c.multi();
+        for (const e of group) {
+          const ttl = Math.ceil(e.ttlMs);
+          const record = this.key('m', e.key);
+          // Head and body as two commands of one MULTI: the body is sent as it is, not copied.
+          tx.set(this.key('e', e.key), LIVE_HEAD, 'PX', ttl)
+            .append(this.key('e', e.key), e.value)
+            .del(record)
+            .sadd(record, ...members(e.index))
+            .pexpire(record, ttl);
+        }
+        checkExec(await tx.exec());
+      }),
+    );
     // 2. Then the indexes, one script call per index key (ARGV: ttl, key pairs).
     const adds = new Map<string, string[]>();
     for (const e of live) {
@@ -203,13 +207,14 @@ export class RedisStore implements CacheStore {
     const token = randomBytes(6).toString('base64');
     const entryKey = this.key('e', e.key);
     const record = this.key('m', e.key);
-    const tx = c.multi()
-      .set(entryKey, Buffer.concat([Buffer.from([PENDING]), Buffer.from(token, 'latin1')]), 'PX', ttl).append(entryKey, e.value)
-      .del(record).sadd(record, ...members(e.index)).pexpire(record, ttl);
-    await Promise.all([
-      tx.exec().then(checkExec),
-      ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), e.key])),
-    ]);
+    const tx = c
+      .multi()
+      .set(entryKey, Buffer.concat([Buffer.from([PENDING]), Buffer.from(token, 'latin1')]), 'PX', ttl)
+      .append(entryKey, e.value)
+      .del(record)
+      .sadd(record, ...members(e.index))
+      .pexpire(record, ttl);
+    await Promise.all([tx.exec().then(checkExec), ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), e.key]))]);
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -235,9 +240,7 @@ export class RedisStore implements CacheStore {
   /** Records of an invalidation, kept `windowMs` (a repeat restarts its time). */
   async mark(target: GuardTarget, windowMs: number): Promise<void> {
     const c = await this.conn();
-    const names = [
-      ...target.keys.map((k) => 'k' + k), ...target.paths.map((p) => 'p' + p), ...target.tags.map((t) => 't' + t),
-    ].map((n) => this.key('r', n));
+    const names = [...target.keys.map((k) => 'k' + k), ...target.paths.map((p) => 'p' + p), ...target.tags.map((t) => 't' + t)].map((n) => this.key('r', n));
     const calls: Array<Promise<unknown>> = names.map((n) => runScript(c, MARK_RECORD, [n], [String(windowMs)]));
     if (target.prefixes.length) calls.push(runScript(c, MARK_PREFIXES, [this.key('x', '')], [String(windowMs), ...target.prefixes]));
     await Promise.all(calls);
@@ -252,8 +255,15 @@ export class RedisStore implements CacheStore {
   async announce(target: GuardTarget): Promise<void> {
     if (this.channel === false) return;
     const c = await this.conn();
-    const messages: Array<[string, readonly string[]]> = [['keys', target.keys], ['path', target.paths], ['prefix', target.prefixes], ['tags', target.tags]];
-    await Promise.all(messages.filter(([, args]) => args.length > 0).map(([op, args]) => c.publish(this.channel as string, JSON.stringify({ from: this.id, op, args }))));
+    const messages: Array<[string, readonly string[]]> = [
+      ['keys', target.keys],
+      ['path', target.paths],
+      ['prefix', target.prefixes],
+      ['tags', target.tags],
+    ];
+    await Promise.all(
+      messages.filter(([, args]) => args.length > 0).map(([op, args]) => c.publish(this.channel as string, JSON.stringify({ from: this.id, op, args }))),
+    );
   }
 
   /**
@@ -264,13 +274,17 @@ export class RedisStore implements CacheStore {
     await this.conn();
     const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const problems = new Set<string>();
-    await Promise.all(nodes.map(async (node) => {
-      const info = await node.info('memory');
-      const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-      if (policy && policy !== 'noeviction') {
-        problems.add(`Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict the index keys that path and tag invalidation read, leaving entries it can no longer reach; set maxmemory-policy noeviction (entries expire by TTL) or give the cache its own Redis`);
-      }
-    }));
+    await Promise.all(
+      nodes.map(async (node) => {
+        const info = await node.info('memory');
+        const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+        if (policy && policy !== 'noeviction') {
+          problems.add(
+            `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict the index keys that path and tag invalidation read, leaving entries it can no longer reach; set maxmemory-policy noeviction (entries expire by TTL) or give the cache its own Redis`,
+          );
+        }
+      }),
+    );
     return [...problems];
   }
 
@@ -287,10 +301,12 @@ export class RedisStore implements CacheStore {
   async deleteByPrefix(prefix: string): Promise<number> {
     const c = await this.conn();
     const pattern = pathIndexPattern(this.clientPrefix + this.base, prefix);
-    const counts = await Promise.all((await this.scan(pattern)).map((name) => {
-      const path = parseRedisKey(this.base, 'p', name);
-      return path === undefined || !path.startsWith(prefix) ? 0 : this.invalidate(c, name, pathMember(path));
-    }));
+    const counts = await Promise.all(
+      (await this.scan(pattern)).map((name) => {
+        const path = parseRedisKey(this.base, 'p', name);
+        return path === undefined || !path.startsWith(prefix) ? 0 : this.invalidate(c, name, pathMember(path));
+      }),
+    );
     return sum(counts);
   }
 
@@ -375,14 +391,16 @@ export class RedisStore implements CacheStore {
     const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     if (nodes.length === 0) throw new Error('RedisStore: no Cluster master is known yet; cannot scan');
     const found = new Set<string>();
-    await Promise.all(nodes.map(async (node) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-        for (const k of keys) if (k.startsWith(this.clientPrefix)) found.add(k.slice(this.clientPrefix.length));
-        cursor = next;
-      } while (cursor !== '0');
-    }));
+    await Promise.all(
+      nodes.map(async (node) => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+          for (const k of keys) if (k.startsWith(this.clientPrefix)) found.add(k.slice(this.clientPrefix.length));
+          cursor = next;
+        } while (cursor !== '0');
+      }),
+    );
     return [...found];
   }
 

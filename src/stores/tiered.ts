@@ -54,7 +54,12 @@ export interface TieredStoreOptions {
 }
 
 type Op = 'keys' | 'path' | 'prefix' | 'tags' | 'beat' | 'ack';
-interface Message { from: string; op: Op; args: string[]; id?: string }
+interface Message {
+  from: string;
+  op: Op;
+  args: string[];
+  id?: string;
+}
 
 export class TieredStore implements CacheStore {
   readonly memory: MemoryStore;
@@ -87,7 +92,8 @@ export class TieredStore implements CacheStore {
     if (!options || typeof options !== 'object') throw new TypeError('TieredStore: options must be an object');
     if (!options.remote) throw new TypeError('TieredStore: remote must be a CacheStore');
     for (const name of ['publisher', 'subscriber'] as const) {
-      if (!options[name] || typeof (options[name] as Redis).publish !== 'function') throw new TypeError(`TieredStore: ${name} must be an ioredis Redis or Cluster`);
+      if (!options[name] || typeof (options[name] as Redis).publish !== 'function')
+        throw new TypeError(`TieredStore: ${name} must be an ioredis Redis or Cluster`);
     }
     this.remote = options.remote;
     this.publisher = options.publisher;
@@ -333,10 +339,18 @@ export class TieredStore implements CacheStore {
     this.epoch++;
     const done = (p: Promise<number>) => p.catch(() => 0);
     switch (m.op) {
-      case 'keys': void done(this.memory.delete(m.args)); break;
-      case 'path': for (const p of m.args) void done(this.memory.deleteByPath(p)); break;
-      case 'prefix': for (const p of m.args) void done(this.memory.deleteByPrefix(p)); break;
-      case 'tags': void done(this.memory.deleteByTag(m.args)); break;
+      case 'keys':
+        void done(this.memory.delete(m.args));
+        break;
+      case 'path':
+        for (const p of m.args) void done(this.memory.deleteByPath(p));
+        break;
+      case 'prefix':
+        for (const p of m.args) void done(this.memory.deleteByPrefix(p));
+        break;
+      case 'tags':
+        void done(this.memory.deleteByTag(m.args));
+        break;
     }
     // The memory store applies these synchronously: acknowledge at once.
     if (m.id) this.publish('ack', [m.id, m.from]).catch((err) => debug('ack failed: %s', (err as Error).message));

@@ -22,7 +22,13 @@ export class ChaosStore implements CacheStore {
       case 'hang':
       case 'slow':
         await new Promise<void>((resolve) => {
-          const t = setTimeout(() => { this.timers.delete(t); resolve(); }, this.mode === 'hang' ? 5_000 : this.slowMs);
+          const t = setTimeout(
+            () => {
+              this.timers.delete(t);
+              resolve();
+            },
+            this.mode === 'hang' ? 5_000 : this.slowMs,
+          );
           this.timers.add(t);
         });
         return run();
@@ -35,12 +41,24 @@ export class ChaosStore implements CacheStore {
     if (this.mode === 'garbage') return Promise.resolve(Buffer.from('\x01\x00garbage'));
     return this.gate(() => this.inner.get(key));
   }
-  set(key: string, value: Buffer, ttlMs: number, index: StoreIndex) { return this.gate(() => this.inner.set(key, value, ttlMs, index)); }
-  delete(keys: readonly string[]) { return this.gate(() => this.inner.delete(keys)); }
-  deleteByPath(path: string) { return this.gate(() => this.inner.deleteByPath(path)); }
-  deleteByPrefix(prefix: string) { return this.gate(() => this.inner.deleteByPrefix(prefix)); }
-  deleteByTag(tags: readonly string[]) { return this.gate(() => this.inner.deleteByTag(tags)); }
-  ping() { return this.gate(async () => {}); }
+  set(key: string, value: Buffer, ttlMs: number, index: StoreIndex) {
+    return this.gate(() => this.inner.set(key, value, ttlMs, index));
+  }
+  delete(keys: readonly string[]) {
+    return this.gate(() => this.inner.delete(keys));
+  }
+  deleteByPath(path: string) {
+    return this.gate(() => this.inner.deleteByPath(path));
+  }
+  deleteByPrefix(prefix: string) {
+    return this.gate(() => this.inner.deleteByPrefix(prefix));
+  }
+  deleteByTag(tags: readonly string[]) {
+    return this.gate(() => this.inner.deleteByTag(tags));
+  }
+  ping() {
+    return this.gate(async () => {});
+  }
   async close() {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

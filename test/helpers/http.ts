@@ -47,10 +47,11 @@ export async function listenLocal(handler: http.RequestListener): Promise<Served
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const close = () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    for (const s of sockets) s.destroy();
-  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
   return { url: `http://127.0.0.1:${port}`, server, close };
 }
 
@@ -99,8 +100,12 @@ export function send(base: string, path: string, init: SendInit = {}): Promise<R
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         resolve({
-          status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'),
-          xCache: String(res.headers['x-cache'] ?? ''), ms: performance.now() - started,
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          text: body.toString('utf8'),
+          xCache: String(res.headers['x-cache'] ?? ''),
+          ms: performance.now() - started,
         });
       });
     });

@@ -125,16 +125,36 @@ export async function startCluster(): Promise<RunningCluster> {
     const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i], bus: ports[i + 3] }));
     for (const n of nodes) {
       const args = [
-        '--port', String(n.port), '--bind', HOST, '--cluster-enabled', 'yes', '--cluster-port', String(n.bus),
-        '--cluster-config-file', `nodes-${n.port}.conf`, '--cluster-node-timeout', '5000',
-        '--appendonly', 'no', '--save', '', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
+        '--port',
+        String(n.port),
+        '--bind',
+        HOST,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(n.bus),
+        '--cluster-config-file',
+        `nodes-${n.port}.conf`,
+        '--cluster-node-timeout',
+        '5000',
+        '--appendonly',
+        'no',
+        '--save',
+        '',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
       ];
       procs.push(spawn(server, args, { stdio: 'ignore' }));
     }
     await Promise.all(nodes.map((n) => waitFor(() => run(cli, ['-h', HOST, '-p', String(n.port), 'ping']).then((o) => o.trim() === 'PONG'))));
     await run(cli, ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await Promise.all(nodes.map((n) => waitFor(async () =>
-      (await run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'))));
+    await Promise.all(
+      nodes.map((n) => waitFor(async () => (await run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'))),
+    );
     return { nodes: nodes.map(({ host, port }) => ({ host, port })), stop };
   } catch (err) {
     await stop();
@@ -200,11 +220,17 @@ function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<num
 
 /** Distinct free ports: all listeners are held open together so none is handed out twice. */
 async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => resolve(s));
-  })));
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, HOST, () => resolve(s));
+        }),
+    ),
+  );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;

@@ -316,7 +316,10 @@ forEachExpress((express) => {
       });
       app.get('/pairs', (_req, res) => {
         calls++;
-        res.writeHead(203, 'Non-Authoritative', [['Content-Type', 'text/plain'], ['X-From-WriteHead', 'pairs']]);
+        res.writeHead(203, 'Non-Authoritative', [
+          ['Content-Type', 'text/plain'],
+          ['X-From-WriteHead', 'pairs'],
+        ]);
         res.end('pairs');
       });
       app.get('/flat', (_req, res) => {
@@ -330,12 +333,28 @@ forEachExpress((express) => {
       const pairs = await send(url, '/pairs');
       const flat = await send(url, '/flat');
       expect(calls).toBe(3);
-      expect([obj.status, obj.headers['x-cache'], obj.headers['x-from-writehead'], obj.headers['content-type'], obj.headers['cache-control'], obj.text])
-        .toEqual([200, 'HIT', 'object', 'text/plain; charset=utf-8', 'max-age=300', 'obj']);
-      expect([pairs.status, pairs.headers['x-cache'], pairs.headers['x-from-writehead'], pairs.headers['content-type'], pairs.text])
-        .toEqual([203, 'HIT', 'pairs', 'text/plain', 'pairs']);
-      expect([flat.status, flat.headers['x-cache'], flat.headers['x-from-writehead'], flat.headers['content-type'], flat.text])
-        .toEqual([200, 'HIT', 'flat', 'text/csv', 'a,b']);
+      expect([
+        obj.status,
+        obj.headers['x-cache'],
+        obj.headers['x-from-writehead'],
+        obj.headers['content-type'],
+        obj.headers['cache-control'],
+        obj.text,
+      ]).toEqual([200, 'HIT', 'object', 'text/plain; charset=utf-8', 'max-age=300', 'obj']);
+      expect([pairs.status, pairs.headers['x-cache'], pairs.headers['x-from-writehead'], pairs.headers['content-type'], pairs.text]).toEqual([
+        203,
+        'HIT',
+        'pairs',
+        'text/plain',
+        'pairs',
+      ]);
+      expect([flat.status, flat.headers['x-cache'], flat.headers['x-from-writehead'], flat.headers['content-type'], flat.text]).toEqual([
+        200,
+        'HIT',
+        'flat',
+        'text/csv',
+        'a,b',
+      ]);
     });
   });
 

@@ -145,10 +145,12 @@ forEachExpress((express) => {
   describe('when the first request for a URL is conditional', () => {
     it('should answer it 304 while storing the whole 200 the handler made for it: the next request is a HIT', async () => {
       let calls = 0;
-      const { url } = await start({}, (app) => app.get('/c', (_req, res) => {
-        calls++;
-        res.set('ETag', '"c1"').send('full body');
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/c', (_req, res) => {
+          calls++;
+          res.set('ETag', '"c1"').send('full body');
+        }),
+      );
       const first = await send(url, '/c', { headers: { 'If-None-Match': '"c1"' } });
       const second = await send(url, '/c');
       const third = await send(url, '/c');
@@ -198,7 +200,7 @@ forEachExpress((express) => {
       expect(etags).toEqual(Array(4).fill(etag(body, { weak: false })));
     });
 
-    it('should keep the handler\'s own (weak) ETag when it sets one', async () => {
+    it("should keep the handler's own (weak) ETag when it sets one", async () => {
       const { url } = await start({}, (app) => app.get('/w', (_req, res) => res.set('ETag', 'W/"mine"').send('w')));
       await send(url, '/w');
       const hit = await send(url, '/w');
@@ -208,14 +210,19 @@ forEachExpress((express) => {
   });
 
   describe('when the stored response is not a 2xx (RFC 9110 §13.2.1)', () => {
-    it.each<[number, string]>([[301, 'moved'], [404, 'no such page']])('should replay a stored %i whole to a matching If-None-Match', async (status, text) => {
+    it.each<[number, string]>([
+      [301, 'moved'],
+      [404, 'no such page'],
+    ])('should replay a stored %i whole to a matching If-None-Match', async (status, text) => {
       let calls = 0;
-      const { url } = await start({}, (app) => app.get('/s', (_req, res) => {
-        calls++;
-        res.status(status).set({ ETag: '"s1"', 'Cache-Control': 'max-age=60' });
-        if (status === 301) res.set('Location', '/elsewhere');
-        res.send(text);
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/s', (_req, res) => {
+          calls++;
+          res.status(status).set({ ETag: '"s1"', 'Cache-Control': 'max-age=60' });
+          if (status === 301) res.set('Location', '/elsewhere');
+          res.send(text);
+        }),
+      );
       await send(url, '/s');
       const r = await send(url, '/s', { headers: { 'If-None-Match': '"s1"' } });
       expect([r.status, r.text, r.headers['x-cache'], calls]).toEqual([status, text, 'HIT', 1]);

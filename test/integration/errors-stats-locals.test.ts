@@ -25,10 +25,18 @@ class FaultyStore implements CacheStore {
   set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void> {
     return this.fail(this.setFault, 'set', () => this.inner.set(key, value, ttlMs, index));
   }
-  delete(keys: readonly string[]) { return this.inner.delete(keys); }
-  deleteByPath(path: string) { return this.inner.deleteByPath(path); }
-  deleteByPrefix(prefix: string) { return this.inner.deleteByPrefix(prefix); }
-  deleteByTag(tags: readonly string[]) { return this.inner.deleteByTag(tags); }
+  delete(keys: readonly string[]) {
+    return this.inner.delete(keys);
+  }
+  deleteByPath(path: string) {
+    return this.inner.deleteByPath(path);
+  }
+  deleteByPrefix(prefix: string) {
+    return this.inner.deleteByPrefix(prefix);
+  }
+  deleteByTag(tags: readonly string[]) {
+    return this.inner.deleteByTag(tags);
+  }
   async close() {
     for (const release of this.hung.splice(0)) release();
     await this.inner.close();
@@ -140,14 +148,36 @@ forEachExpress((express) => {
   describe('when requests go through the cache', () => {
     it('should count hits, misses, bypasses, stores and invalidations in stats()', async () => {
       const { url, cache } = await start({});
-      expect(cache.stats()).toEqual({ hits: 0, misses: 0, stale: 0, revalidated: 0, bypasses: 0, stores: 0, invalidations: 0, errors: 0, hitRatio: 0, values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 } });
+      expect(cache.stats()).toEqual({
+        hits: 0,
+        misses: 0,
+        stale: 0,
+        revalidated: 0,
+        bypasses: 0,
+        stores: 0,
+        invalidations: 0,
+        errors: 0,
+        hitRatio: 0,
+        values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 },
+      });
       await send(url, '/data');
       await send(url, '/data');
       await send(url, '/data');
       await send(url, '/data', { headers: { Authorization: 'Bearer x' } });
       await send(url, '/data', { method: 'POST' });
       await cache.invalidate({ paths: ['/data'] });
-      expect(cache.stats()).toEqual({ hits: 2, misses: 1, stale: 0, revalidated: 0, bypasses: 2, stores: 1, invalidations: 1, errors: 0, hitRatio: 2 / 3, values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 } });
+      expect(cache.stats()).toEqual({
+        hits: 2,
+        misses: 1,
+        stale: 0,
+        revalidated: 0,
+        bypasses: 2,
+        stores: 1,
+        invalidations: 1,
+        errors: 0,
+        hitRatio: 2 / 3,
+        values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 },
+      });
     });
   });
 
@@ -229,7 +259,11 @@ forEachExpress((express) => {
 
     it('should keep one res.locals.cache per request when a route-level middleware sits under an app-level one', async () => {
       const { url, seen } = await start({}, (app) => {
-        app.get('/both', (_req, _res, next) => next(), (_req, res) => res.send('both'));
+        app.get(
+          '/both',
+          (_req, _res, next) => next(),
+          (_req, res) => res.send('both'),
+        );
       });
       await send(url, '/both');
       expect((await send(url, '/both')).headers['x-cache']).toBe('HIT');

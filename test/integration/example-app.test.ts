@@ -169,7 +169,7 @@ describe('example app', () => {
     expect((await request(app).get('/categories/audio')).headers['x-cache']).toBe('HIT');
   });
 
-  it('a category page carries its products\' tags (res.locals.cache.tag)', async () => {
+  it("a category page carries its products' tags (res.locals.cache.tag)", async () => {
     const page = await request(app).get('/categories/printers').expect(200);
     expect(page.headers['x-cache']).toBe('MISS');
     expect((await request(app).get('/categories/printers')).headers['x-cache']).toBe('HIT');
@@ -218,7 +218,10 @@ describe('example app', () => {
   it('invalidates on demand through the admin route', async () => {
     await request(app).get('/categories').expect(200);
     expect((await request(app).get('/categories')).headers['x-cache']).toBe('HIT');
-    const res = await request(app).post('/admin/cache/invalidate').send({ tags: ['categories'] }).expect(200);
+    const res = await request(app)
+      .post('/admin/cache/invalidate')
+      .send({ tags: ['categories'] })
+      .expect(200);
     expect(res.body.removed).toBe(1);
     expect((await request(app).get('/categories')).headers['x-cache']).toBe('MISS');
     await request(app).post('/admin/cache/invalidate').send({ everything: true }).expect(400);

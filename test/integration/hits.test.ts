@@ -24,21 +24,23 @@ forEachExpress((express) => {
   describe('when the stored response has hop-by-hop and Proxy-* headers', () => {
     it('should drop them from the replay and keep every end-to-end header', async () => {
       let calls = 0;
-      const { url } = await start({}, (app) => app.get('/h', (_req, res) => {
-        calls++;
-        res.set({
-          'Keep-Alive': 'timeout=99',
-          'Proxy-Authenticate': 'Basic realm="x"',
-          'Proxy-Custom': 'hop',
-          'Connection': 'X-Hop-Only',
-          'X-Hop-Only': 'hop',
-          'TE': 'trailers',
-          'Upgrade': 'h2c',
-          'X-End-To-End': 'kept',
-          'Content-Language': 'en',
-        });
-        res.send('hop');
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/h', (_req, res) => {
+          calls++;
+          res.set({
+            'Keep-Alive': 'timeout=99',
+            'Proxy-Authenticate': 'Basic realm="x"',
+            'Proxy-Custom': 'hop',
+            Connection: 'X-Hop-Only',
+            'X-Hop-Only': 'hop',
+            TE: 'trailers',
+            Upgrade: 'h2c',
+            'X-End-To-End': 'kept',
+            'Content-Language': 'en',
+          });
+          res.send('hop');
+        }),
+      );
       const miss = await send(url, '/h');
       const hit = await send(url, '/h');
       expect(calls).toBe(1);
@@ -60,12 +62,19 @@ forEachExpress((express) => {
   describe('when a response is stored', () => {
     it('should replay its status, headers and body byte for byte, with X-Cache: HIT', async () => {
       const body = allBytes(2);
-      const { url } = await start({}, (app) => app.get('/r', (_req, res) => {
-        res.status(203);
-        res.set({ 'Content-Type': 'application/x-thing', 'X-Custom': 'a', 'Cache-Control': 'public, max-age=600', 'Last-Modified': 'Tue, 01 Jan 2030 00:00:00 GMT' });
-        res.append('X-Multi', ['1', '2']);
-        res.send(body);
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/r', (_req, res) => {
+          res.status(203);
+          res.set({
+            'Content-Type': 'application/x-thing',
+            'X-Custom': 'a',
+            'Cache-Control': 'public, max-age=600',
+            'Last-Modified': 'Tue, 01 Jan 2030 00:00:00 GMT',
+          });
+          res.append('X-Multi', ['1', '2']);
+          res.send(body);
+        }),
+      );
       const miss = await send(url, '/r');
       const hit = await send(url, '/r');
       expect(hit.status).toBe(203);
@@ -78,13 +87,18 @@ forEachExpress((express) => {
       expect(miss.headers['x-cache']).toBe('MISS');
     });
 
-    it('should send Age as the origin\'s Age plus whole seconds stored, and the Date the response was made', async () => {
+    it("should send Age as the origin's Age plus whole seconds stored, and the Date the response was made", async () => {
       const clock = new TestClock();
       const made = clock.httpDate();
-      const { url } = await start({ ttl: 600 }, (app) => app.get('/age', (_req, res) => {
-        res.set('Age', '10');
-        res.send('aged');
-      }), clock);
+      const { url } = await start(
+        { ttl: 600 },
+        (app) =>
+          app.get('/age', (_req, res) => {
+            res.set('Age', '10');
+            res.send('aged');
+          }),
+        clock,
+      );
       await send(url, '/age');
       const now = await send(url, '/age');
       clock.advance(5.999);
@@ -185,12 +199,14 @@ forEachExpress((express) => {
 
     it('should store per value of every header named, in any case and order', async () => {
       const calls: string[] = [];
-      const { url } = await start({}, (app) => app.get('/v', (req, res) => {
-        const key = `${String(req.headers.accept)}/${String(req.headers['x-tenant'])}`;
-        calls.push(key);
-        res.set('Vary', 'x-tenant, ACCEPT');
-        res.send(key);
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/v', (req, res) => {
+          const key = `${String(req.headers.accept)}/${String(req.headers['x-tenant'])}`;
+          calls.push(key);
+          res.set('Vary', 'x-tenant, ACCEPT');
+          res.send(key);
+        }),
+      );
       const ask = (accept: string, tenant: string) => send(url, '/v', { headers: { Accept: accept, 'X-Tenant': tenant } });
       await ask('text/html', 'a');
       await ask('text/html', 'b');

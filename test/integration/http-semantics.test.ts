@@ -24,7 +24,11 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 forEachExpress((express) => {
   /** An app with `app.use(cache.middleware(appLevel))` in front of `routes`; `calls[name]` counts handler runs. */
-  async function start(options: ExpressCacheOptions, routes: (app: Express, count: (name: string) => void, cache: ReturnType<typeof createCache>) => void, appLevel?: ExpressCacheOptions) {
+  async function start(
+    options: ExpressCacheOptions,
+    routes: (app: Express, count: (name: string) => void, cache: ReturnType<typeof createCache>) => void,
+    appLevel?: ExpressCacheOptions,
+  ) {
     const clock = new TestClock();
     const cache = track(createCache({ jitter: 0, ...options }, clock));
     const app = express();
@@ -41,28 +45,38 @@ forEachExpress((express) => {
       const cache = track(createCache({ jitter: 0 }, clock));
       const app = express();
       let calls = 0;
-      app.use('/assets', cache.middleware(routeOptions), (_req, _res, next) => {
-        calls++;
-        next();
-      }, express.static(dir));
+      app.use(
+        '/assets',
+        cache.middleware(routeOptions),
+        (_req, _res, next) => {
+          calls++;
+          next();
+        },
+        express.static(dir),
+      );
       const { url } = await serve(app);
       return { url, clock, calls: () => calls };
     }
 
-    it('should not store express.static\'s max-age=0 answers by default (stale on arrival)', async () => {
+    it("should not store express.static's max-age=0 answers by default (stale on arrival)", async () => {
       const { url, calls } = await staticApp({ ttl: 900 });
       await send(url, '/assets/app.js');
       const b = await send(url, '/assets/app.js');
       expect([b.headers['x-cache'], b.headers['cache-control'], calls()]).toEqual(['MISS', 'public, max-age=0', 2]);
     });
 
-    it('should keep them for ttl seconds, while the client still gets the response\'s own Cache-Control', async () => {
+    it("should keep them for ttl seconds, while the client still gets the response's own Cache-Control", async () => {
       const { url, clock, calls } = await staticApp({ ttl: 900, freshness: 'ttl' });
       const t0 = clock.t;
       const a = await send(url, '/assets/app.js');
       clock.t = t0 + 899_999;
       const b = await send(url, '/assets/app.js');
-      expect([a.headers['x-cache'], b.headers['x-cache'], b.text, b.headers['cache-control']]).toEqual(['MISS', 'HIT', 'console.log("v1");\n', 'public, max-age=0']);
+      expect([a.headers['x-cache'], b.headers['x-cache'], b.text, b.headers['cache-control']]).toEqual([
+        'MISS',
+        'HIT',
+        'console.log("v1");\n',
+        'public, max-age=0',
+      ]);
       expect(calls()).toBe(1);
       clock.t = t0 + 900_000;
       // Stale now: revalidated through express.static (its ETag still matches, RFC 9111 §4.3).
@@ -77,10 +91,12 @@ forEachExpress((express) => {
       ['private', { 'Cache-Control': 'private, max-age=600' }, false],
       ['Set-Cookie', { 'Set-Cookie': ['sid=1'] }, false],
     ])('should, with %s, store: %s', async (_name, headers, storedExpected) => {
-      const { url, calls } = await start({ ttl: 900, freshness: 'ttl' }, (app, count) => app.get('/api', (_req, res) => {
-        count('api');
-        res.set(headers).send('api');
-      }));
+      const { url, calls } = await start({ ttl: 900, freshness: 'ttl' }, (app, count) =>
+        app.get('/api', (_req, res) => {
+          count('api');
+          res.set(headers).send('api');
+        }),
+      );
       await send(url, '/api');
       const b = await send(url, '/api');
       expect([b.text, b.headers['x-cache'], calls.api]).toEqual(['api', storedExpected ? 'HIT' : 'MISS', storedExpected ? 1 : 2]);
@@ -89,10 +105,12 @@ forEachExpress((express) => {
 
   describe('when a status other than 200/203/204 states its freshness (RFC 9111 §3)', () => {
     it('should store a 301 with max-age and replay its Location', async () => {
-      const { url, calls } = await start({}, (app, count) => app.get('/old', (_req, res) => {
-        count('old');
-        res.set('Cache-Control', 'max-age=60').redirect(301, '/new');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/old', (_req, res) => {
+          count('old');
+          res.set('Cache-Control', 'max-age=60').redirect(301, '/new');
+        }),
+      );
       await send(url, '/old');
       const b = await send(url, '/old');
       expect([b.status, b.headers.location, b.headers['x-cache'], calls.old]).toEqual([301, '/new', 'HIT', 1]);
@@ -119,10 +137,11 @@ forEachExpress((express) => {
     });
 
     it('should store a 503 with max-age only when statuses lists it', async () => {
-      const routes = (app: Express, count: (n: string) => void) => app.get('/busy', (_req, res) => {
-        count('busy');
-        res.status(503).set('Cache-Control', 'max-age=5').send('busy');
-      });
+      const routes = (app: Express, count: (n: string) => void) =>
+        app.get('/busy', (_req, res) => {
+          count('busy');
+          res.status(503).set('Cache-Control', 'max-age=5').send('busy');
+        });
       const plain = await start({}, routes);
       await send(plain.url, '/busy');
       await send(plain.url, '/busy');
@@ -141,7 +160,9 @@ forEachExpress((express) => {
     });
 
     it('should say hit with the remaining ttl on hits and 304s, and stale hits with a negative ttl', async () => {
-      const { url, clock } = await start({ ttl: 100, staleWhileRevalidate: 30, headers: { cacheStatus: 'shop' } }, (app) => app.get('/x', (_req, res) => res.set('ETag', '"x"').send('x')));
+      const { url, clock } = await start({ ttl: 100, staleWhileRevalidate: 30, headers: { cacheStatus: 'shop' } }, (app) =>
+        app.get('/x', (_req, res) => res.set('ETag', '"x"').send('x')),
+      );
       const t0 = clock.t;
       await send(url, '/x');
       clock.t = t0 + 24_500;
@@ -155,10 +176,12 @@ forEachExpress((express) => {
 
     it('should say fwd=stale with the failed status when stale-if-error serves the stale entry', async () => {
       let fail = false;
-      const { url, clock } = await start({ ttl: 10, staleIfError: 60, headers: { cacheStatus: 'shop' } }, (app) => app.get('/f', (_req, res) => {
-        if (fail) res.status(503).send('down');
-        else res.send('good');
-      }));
+      const { url, clock } = await start({ ttl: 10, staleIfError: 60, headers: { cacheStatus: 'shop' } }, (app) =>
+        app.get('/f', (_req, res) => {
+          if (fail) res.status(503).send('down');
+          else res.send('good');
+        }),
+      );
       const t0 = clock.t;
       await send(url, '/f');
       fail = true;
@@ -175,25 +198,36 @@ forEachExpress((express) => {
       const miss = await send(url, '/x');
       const hit = await send(url, '/x');
       const notStored = await send(url, '/n');
-      expect([miss.headers['cache-status'], hit.headers['cache-status'], notStored.headers['cache-status']])
-        .toEqual(['shop; fwd=uri-miss; stored', expect.stringMatching(/^shop; hit; ttl=\d+$/), 'shop; fwd=uri-miss']);
+      expect([miss.headers['cache-status'], hit.headers['cache-status'], notStored.headers['cache-status']]).toEqual([
+        'shop; fwd=uri-miss; stored',
+        expect.stringMatching(/^shop; hit; ttl=\d+$/),
+        'shop; fwd=uri-miss',
+      ]);
     });
 
     it('should say why a request went to the handler: method, request (Authorization), bypass', async () => {
-      const { url } = await start({ headers: { cacheStatus: 'shop' }, bypass: (req) => req.query.live !== undefined }, (app) => app.all('/x', (_req, res) => res.send('x')));
+      const { url } = await start({ headers: { cacheStatus: 'shop' }, bypass: (req) => req.query.live !== undefined }, (app) =>
+        app.all('/x', (_req, res) => res.send('x')),
+      );
       const post = await send(url, '/x', { method: 'POST' });
       const auth = await send(url, '/x', { headers: { Authorization: 'Bearer a' } });
       const live = await send(url, '/x?live');
-      expect([post.headers['cache-status'], auth.headers['cache-status'], live.headers['cache-status']]).toEqual(['shop; fwd=method', 'shop; fwd=request', 'shop; fwd=bypass']);
+      expect([post.headers['cache-status'], auth.headers['cache-status'], live.headers['cache-status']]).toEqual([
+        'shop; fwd=method',
+        'shop; fwd=request',
+        'shop; fwd=bypass',
+      ]);
     });
   });
 
   describe('when the vary option names request headers', () => {
-    it('should add them to Vary on misses and hits, beside the response\'s own', async () => {
-      const { url, calls } = await start({ vary: ['X-Tenant'] }, (app, count) => app.get('/t', (req, res) => {
-        count('t');
-        res.vary('Accept-Encoding').send(`tenant ${String(req.headers['x-tenant'])}`);
-      }));
+    it("should add them to Vary on misses and hits, beside the response's own", async () => {
+      const { url, calls } = await start({ vary: ['X-Tenant'] }, (app, count) =>
+        app.get('/t', (req, res) => {
+          count('t');
+          res.vary('Accept-Encoding').send(`tenant ${String(req.headers['x-tenant'])}`);
+        }),
+      );
       const a = await send(url, '/t', { headers: { 'X-Tenant': 'a' } });
       const b = await send(url, '/t', { headers: { 'X-Tenant': 'b' } });
       const a2 = await send(url, '/t', { headers: { 'X-Tenant': 'a' } });
@@ -212,10 +246,12 @@ forEachExpress((express) => {
   describe('when a response tags itself with Cache-Tag', () => {
     async function tagged(options: ExpressCacheOptions) {
       const data = { version: 1 };
-      const s = await start(options, (app, count) => app.get('/p/:id', (req, res) => {
-        count('p');
-        res.set('Cache-Tag', `product:${req.params.id}, catalog`).send(`product ${req.params.id} v${data.version}`);
-      }));
+      const s = await start(options, (app, count) =>
+        app.get('/p/:id', (req, res) => {
+          count('p');
+          res.set('Cache-Tag', `product:${req.params.id}, catalog`).send(`product ${req.params.id} v${data.version}`);
+        }),
+      );
       return { ...s, data };
     }
 
@@ -238,7 +274,9 @@ forEachExpress((express) => {
     });
 
     it('should read another header with tagHeader, and tags given as a plain array', async () => {
-      const { url, cache } = await start({ tagHeader: 'Surrogate-Key', tags: ['all'] }, (app) => app.get('/s', (_req, res) => res.set('Surrogate-Key', 'mine').send('s')));
+      const { url, cache } = await start({ tagHeader: 'Surrogate-Key', tags: ['all'] }, (app) =>
+        app.get('/s', (_req, res) => res.set('Surrogate-Key', 'mine').send('s')),
+      );
       await send(url, '/s');
       expect(await cache.invalidate({ tags: ['mine'] })).toBe(1);
       await send(url, '/s');
@@ -249,17 +287,21 @@ forEachExpress((express) => {
   describe('when cache.invalidates() guards a Post/Redirect/Get route', () => {
     it('should invalidate on the 303, so the GET it redirects to sees the new page', async () => {
       const data = { title: 'old' };
-      const { url, calls } = await start({}, (app, count, cache) => {
-        app.get('/page', (_req, res) => {
-          count('page');
-          res.send(`title: ${data.title}`);
-        });
-        app.post('/page', cache.invalidates({ tags: ['page'] }), (_req, res) => {
-          data.title = 'new';
-          res.redirect(303, '/page');
-        });
-        app.post('/fail', cache.invalidates({ tags: ['page'] }), (_req, res) => res.status(422).send('no'));
-      }, { tags: ['page'], invalidateUnsafe: false });
+      const { url, calls } = await start(
+        {},
+        (app, count, cache) => {
+          app.get('/page', (_req, res) => {
+            count('page');
+            res.send(`title: ${data.title}`);
+          });
+          app.post('/page', cache.invalidates({ tags: ['page'] }), (_req, res) => {
+            data.title = 'new';
+            res.redirect(303, '/page');
+          });
+          app.post('/fail', cache.invalidates({ tags: ['page'] }), (_req, res) => res.status(422).send('no'));
+        },
+        { tags: ['page'], invalidateUnsafe: false },
+      );
       await send(url, '/page');
       expect((await send(url, '/page')).headers['x-cache']).toBe('HIT');
       await send(url, '/fail', { method: 'POST', body: '' });
@@ -271,7 +313,7 @@ forEachExpress((express) => {
   });
 
   describe('when an app-level and a route-level middleware of one cache see a request', () => {
-    it('should let the route-level tags and ttl decide, so invalidating the tag removes the route\'s entry', async () => {
+    it("should let the route-level tags and ttl decide, so invalidating the tag removes the route's entry", async () => {
       const data = { price: 10 };
       const { url, calls, cache, clock } = await start({ ttl: 60 }, (app, count, c) => {
         app.get('/products/:id', c.middleware({ ttl: 900, tags: (req) => [`product:${String(req.params.id)}`] }), (req, res) => {
@@ -327,10 +369,12 @@ forEachExpress((express) => {
       const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
       try {
         const other = track(createCache({ jitter: 0 }));
-        const { url, calls } = await start({}, (app, count) => app.get('/o', other.middleware({ tags: ['o'] }), (_req, res) => {
-          count('o');
-          res.send('o');
-        }));
+        const { url, calls } = await start({}, (app, count) =>
+          app.get('/o', other.middleware({ tags: ['o'] }), (_req, res) => {
+            count('o');
+            res.send('o');
+          }),
+        );
         await send(url, '/o');
         await send(url, '/o');
         await send(url, '/o');
@@ -346,10 +390,12 @@ forEachExpress((express) => {
   describe('when a stored response says must-revalidate (RFC 9111 §4.2.4)', () => {
     it('should never serve it stale, whatever stale-while-revalidate says', async () => {
       let version = 1;
-      const { url, clock, calls } = await start({ staleWhileRevalidate: 60 }, (app, count) => app.get('/m', (_req, res) => {
-        count('m');
-        res.set('Cache-Control', 'max-age=10, must-revalidate, stale-while-revalidate=30').send(`v${version}`);
-      }));
+      const { url, clock, calls } = await start({ staleWhileRevalidate: 60 }, (app, count) =>
+        app.get('/m', (_req, res) => {
+          count('m');
+          res.set('Cache-Control', 'max-age=10, must-revalidate, stale-while-revalidate=30').send(`v${version}`);
+        }),
+      );
       const t0 = clock.t;
       await send(url, '/m');
       version = 2;

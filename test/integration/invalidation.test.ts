@@ -16,17 +16,29 @@ class GatedStore implements CacheStore {
   readonly inner = new MemoryStore();
   gate: Promise<void> | undefined;
   deleting = 0;
-  get(key: string) { return this.inner.get(key); }
-  set(key: string, value: Buffer, ttlMs: number, index: StoreIndex) { return this.inner.set(key, value, ttlMs, index); }
-  delete(keys: readonly string[]) { return this.inner.delete(keys); }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  set(key: string, value: Buffer, ttlMs: number, index: StoreIndex) {
+    return this.inner.set(key, value, ttlMs, index);
+  }
+  delete(keys: readonly string[]) {
+    return this.inner.delete(keys);
+  }
   async deleteByPath(path: string) {
     this.deleting++;
     if (this.gate) await this.gate;
     return this.inner.deleteByPath(path);
   }
-  deleteByPrefix(prefix: string) { return this.inner.deleteByPrefix(prefix); }
-  deleteByTag(tags: readonly string[]) { return this.inner.deleteByTag(tags); }
-  close() { return this.inner.close(); }
+  deleteByPrefix(prefix: string) {
+    return this.inner.deleteByPrefix(prefix);
+  }
+  deleteByTag(tags: readonly string[]) {
+    return this.inner.deleteByTag(tags);
+  }
+  close() {
+    return this.inner.close();
+  }
 }
 
 forEachExpress((express) => {
@@ -34,7 +46,12 @@ forEachExpress((express) => {
   async function catalogue(options: ExpressCacheOptions, more?: (app: Express, data: Map<string, string>, cache: ReturnType<typeof createCache>) => void) {
     const cache = track(createCache({ jitter: 0, ...options }));
     const app = express();
-    const data = new Map<string, string>([['1', 'v1'], ['2', 'v1'], ['3', 'v1'], ['4', 'v1']]);
+    const data = new Map<string, string>([
+      ['1', 'v1'],
+      ['2', 'v1'],
+      ['3', 'v1'],
+      ['4', 'v1'],
+    ]);
     const keys: Record<string, string> = {};
     app.use((req, res, next) => {
       res.on('finish', () => {
@@ -154,7 +171,11 @@ forEachExpress((express) => {
 
     it('should not invalidate on a non-2xx answer', async () => {
       const t = await catalogue({ invalidateUnsafe: false }, (app, data, cache) => {
-        app.put('/items/:id', cache.invalidates((req) => ({ paths: [`/items/${req.params.id}`] })), putRoute({ data }, 409));
+        app.put(
+          '/items/:id',
+          cache.invalidates((req) => ({ paths: [`/items/${req.params.id}`] })),
+          putRoute({ data }, 409),
+        );
       });
       await send(t.url, '/items/1');
       const put = await send(t.url, '/items/1', { method: 'PUT' });
@@ -170,7 +191,11 @@ forEachExpress((express) => {
       const data = new Map([['1', 'v1']]);
       app.use(cache.middleware());
       app.get('/items/:id', (req, res) => res.send(`item ${req.params.id} ${data.get(req.params.id)}`));
-      app.put('/items/:id', cache.invalidates((req) => ({ paths: [`/items/${req.params.id}`] })), putRoute({ data }));
+      app.put(
+        '/items/:id',
+        cache.invalidates((req) => ({ paths: [`/items/${req.params.id}`] })),
+        putRoute({ data }),
+      );
       const { url } = await serve(app);
       await send(url, '/items/1');
       expect((await send(url, '/items/1')).headers['x-cache']).toBe('HIT');
@@ -203,10 +228,14 @@ forEachExpress((express) => {
           read = true;
           void gate.promise.then(() => res.send(`slow ${seen}`));
         });
-        app.put('/slow/:id', cache.invalidates((req) => ({ paths: [`/slow/${String(req.params.id)}`] })), (req, res) => {
-          data.set(String(req.params.id), 'v2');
-          res.send('put');
-        });
+        app.put(
+          '/slow/:id',
+          cache.invalidates((req) => ({ paths: [`/slow/${String(req.params.id)}`] })),
+          (req, res) => {
+            data.set(String(req.params.id), 'v2');
+            res.send('put');
+          },
+        );
       });
       const early = send(t.url, '/slow/1');
       await until(() => read);
@@ -222,11 +251,15 @@ forEachExpress((express) => {
           for (const k of data.keys()) data.set(k, 'v3');
           res.sendStatus(204);
         });
-        app.patch('/items/:id', cache.invalidates((_req, res) => ({ tags: [String(res.locals.tagToDrop)] })), (req, res) => {
-          data.set(req.params.id, 'v2');
-          res.locals.tagToDrop = `item:${req.params.id}`;
-          res.send('patched');
-        });
+        app.patch(
+          '/items/:id',
+          cache.invalidates((_req, res) => ({ tags: [String(res.locals.tagToDrop)] })),
+          (req, res) => {
+            data.set(req.params.id, 'v2');
+            res.locals.tagToDrop = `item:${req.params.id}`;
+            res.send('patched');
+          },
+        );
       });
       await send(t.url, '/items/1');
       await send(t.url, '/items/2');
@@ -281,11 +314,13 @@ forEachExpress((express) => {
     });
 
     it.each(['POST', 'PUT', 'PATCH', 'DELETE'])('should invalidate every variant of the path a 2xx %s answered', async (method) => {
-      const t = await catalogue({}, (app, data) => app.all('/items/:id', (req, res, next) => {
-        if (req.method === 'GET') return next();
-        data.set(req.params.id, 'v2');
-        res.send(`${req.method} done`);
-      }));
+      const t = await catalogue({}, (app, data) =>
+        app.all('/items/:id', (req, res, next) => {
+          if (req.method === 'GET') return next();
+          data.set(req.params.id, 'v2');
+          res.send(`${req.method} done`);
+        }),
+      );
       await send(t.url, '/items/1');
       await send(t.url, '/items/1?view=full');
       const r = await send(t.url, '/items/1', { method });
@@ -294,14 +329,21 @@ forEachExpress((express) => {
     });
 
     it('should invalidate same-origin Location and Content-Location paths, relative or absolute', async () => {
-      const t = await catalogue({}, (app) => app.post('/items', (req, res) => {
-        res.location('/items/2');
-        res.set('Content-Location', `http://${req.headers.host}/items/3`);
-        res.status(201).send('created');
-      }));
+      const t = await catalogue({}, (app) =>
+        app.post('/items', (req, res) => {
+          res.location('/items/2');
+          res.set('Content-Location', `http://${req.headers.host}/items/3`);
+          res.status(201).send('created');
+        }),
+      );
       for (const p of ['/items', '/items/2', '/items/3', '/items/4']) await send(t.url, p);
       await send(t.url, '/items', { method: 'POST' });
-      expect([await t.xcache('/items'), await t.xcache('/items/2'), await t.xcache('/items/3'), await t.xcache('/items/4')]).toEqual(['MISS', 'MISS', 'MISS', 'HIT']);
+      expect([await t.xcache('/items'), await t.xcache('/items/2'), await t.xcache('/items/3'), await t.xcache('/items/4')]).toEqual([
+        'MISS',
+        'MISS',
+        'MISS',
+        'HIT',
+      ]);
     });
 
     it('should invalidate on a 3xx answer (a 303 after a form POST)', async () => {

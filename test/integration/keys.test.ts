@@ -91,17 +91,20 @@ forEachExpress((express) => {
       return { app, calls };
     }
 
-    it.each(['app', 'router', 'mount path'] as const)('should key the full path with the cache mounted on the %s (/api/x and /other/x do not share)', async (where) => {
-      const { app, calls } = mounted(where);
-      const { url } = await serve(app);
-      const a1 = await request(url).get('/api/x');
-      const o1 = await request(url).get('/other/x');
-      const a2 = await request(url).get('/api/x');
-      const o2 = await request(url).get('/other/x');
-      expect([a1.text, o1.text, a2.text, o2.text]).toEqual(['x under /api', 'x under /other', 'x under /api', 'x under /other']);
-      expect([a2.headers['x-cache'], o2.headers['x-cache']]).toEqual(['HIT', 'HIT']);
-      expect(calls).toEqual(['/api/x', '/other/x']);
-    });
+    it.each(['app', 'router', 'mount path'] as const)(
+      'should key the full path with the cache mounted on the %s (/api/x and /other/x do not share)',
+      async (where) => {
+        const { app, calls } = mounted(where);
+        const { url } = await serve(app);
+        const a1 = await request(url).get('/api/x');
+        const o1 = await request(url).get('/other/x');
+        const a2 = await request(url).get('/api/x');
+        const o2 = await request(url).get('/other/x');
+        expect([a1.text, o1.text, a2.text, o2.text]).toEqual(['x under /api', 'x under /other', 'x under /api', 'x under /other']);
+        expect([a2.headers['x-cache'], o2.headers['x-cache']]).toEqual(['HIT', 'HIT']);
+        expect(calls).toEqual(['/api/x', '/other/x']);
+      },
+    );
   });
 
   describe('when the query string varies', () => {
@@ -136,9 +139,7 @@ forEachExpress((express) => {
       const d = await request(url).get('/echo?q=x%20y');
       expect([b.headers['x-cache'], d.headers['x-cache']]).toEqual(['HIT', 'HIT']);
       expect(calls.n).toBe(2);
-      expect(seen.map((s) => s.key)).toEqual([
-        ...['/echo?a=', '/echo?a=', '/echo?q=x%20y', '/echo?q=x%20y'].map((k) => head(url) + k),
-      ]);
+      expect(seen.map((s) => s.key)).toEqual([...['/echo?a=', '/echo?a=', '/echo?q=x%20y', '/echo?q=x%20y'].map((k) => head(url) + k)]);
     });
 
     it('should not share between different values, nor between an encoded & and a separator', async () => {
@@ -169,7 +170,13 @@ forEachExpress((express) => {
       expect(replies.map((r) => r.headers['x-cache'])).toEqual(['MISS', 'HIT', 'MISS', 'MISS', 'MISS', 'MISS', 'HIT']);
       expect(calls.n).toBe(5);
       expect(seen.map((s) => s.key.slice((head(url) + '/echo').length))).toEqual([
-        '?a=1&b=2', '?a=1&b=2', '?a=1&a=2', '?a=2&a=1', '?a%5Bx%5D=1', '?a%5By%5D=1', '?a%5Bx%5D=1',
+        '?a=1&b=2',
+        '?a=1&b=2',
+        '?a=1&a=2',
+        '?a=2&a=1',
+        '?a%5Bx%5D=1',
+        '?a%5By%5D=1',
+        '?a%5Bx%5D=1',
       ]);
       // What the handler saw is the parser's business: the first answer for each key.
       if (parser === false) expect(replies[0].body.query).toEqual({});

@@ -13,7 +13,11 @@ closeAfterEach();
 
 const BAD: ReadonlyArray<readonly [string, Record<string, unknown>, RegExp]> = [
   ['ttl: -5', { ttl: -5 }, /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string \('5 minutes'\), got -5$/],
-  ['ttl: "60" (no unit: seconds or ms?)', { ttl: '60' }, /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string with a unit \('5 minutes', '1h'\), got "60"$/],
+  [
+    'ttl: "60" (no unit: seconds or ms?)',
+    { ttl: '60' },
+    /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string with a unit \('5 minutes', '1h'\), got "60"$/,
+  ],
   ['ttl: "-5m"', { ttl: '-5m' }, /ttl must be a positive number of seconds/],
   ['staleIfError: "soon"', { staleIfError: 'soon' }, /staleIfError must be a positive number of seconds .* or a duration string/],
   ['ttl: 0', { ttl: 0 }, /ttl must be/],
@@ -51,7 +55,9 @@ forEachExpress((express) => {
     });
 
     it('should throw from cacheResponses() the same way', () => {
-      expect(() => cacheResponses({ ttl: -5 })).toThrow(/^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string \('5 minutes'\), got -5$/);
+      expect(() => cacheResponses({ ttl: -5 })).toThrow(
+        /^createCache: ttl must be a positive number of seconds \(ttl: 300\) or a duration string \('5 minutes'\), got -5$/,
+      );
     });
 
     it('should throw when options is not an object', () => {
@@ -74,7 +80,9 @@ forEachExpress((express) => {
 
     it('should refuse store-wide options per route', () => {
       const cache = track(createCache());
-      expect(() => cache.middleware({ store: engineOf(cache).store } as never)).toThrow(/^cache\.middleware: store can only be set in createCache\(\), not per route$/);
+      expect(() => cache.middleware({ store: engineOf(cache).store } as never)).toThrow(
+        /^cache\.middleware: store can only be set in createCache\(\), not per route$/,
+      );
       // @ts-expect-error the shared store's options are not per-route options
       expect(() => cache.middleware({ onError: () => {} })).toThrow(/onError belongs to the shared store/);
     });
@@ -181,7 +189,15 @@ describe('when the set-up runs but likely not as meant', () => {
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh module: the warning is once per process
         const { createCache: fresh, MemoryStore: Memory } = require('../../middleware') as typeof import('../../middleware');
         const shared = new Memory();
-        const remote = { get: shared.get.bind(shared), set: shared.set.bind(shared), delete: shared.delete.bind(shared), deleteByPath: shared.deleteByPath.bind(shared), deleteByPrefix: shared.deleteByPrefix.bind(shared), deleteByTag: shared.deleteByTag.bind(shared), close: shared.close.bind(shared) };
+        const remote = {
+          get: shared.get.bind(shared),
+          set: shared.set.bind(shared),
+          delete: shared.delete.bind(shared),
+          deleteByPath: shared.deleteByPath.bind(shared),
+          deleteByPrefix: shared.deleteByPrefix.bind(shared),
+          deleteByTag: shared.deleteByTag.bind(shared),
+          close: shared.close.bind(shared),
+        };
         void fresh({ store: remote }).close();
       });
       expect(said).toEqual([]);

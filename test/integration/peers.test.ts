@@ -41,7 +41,7 @@ forEachExpress((express) => {
       expect(posts).toBe(1);
     });
 
-    it('should never replay one client\'s Set-Cookie to another', async () => {
+    it("should never replay one client's Set-Cookie to another", async () => {
       let n = 0;
       const { url } = await start((app) => app.get('/login', (_req, res) => res.cookie('session', `user-${++n}`).send('welcome')));
       const alice = await send(url, '/login');
@@ -51,10 +51,12 @@ forEachExpress((express) => {
     });
 
     it('should never serve a German request the French body (Vary)', async () => {
-      const { url } = await start((app) => app.get('/hello', (req, res) => {
-        res.vary('Accept-Language');
-        res.send(req.acceptsLanguages('de', 'fr') === 'de' ? 'Hallo' : 'Salut');
-      }));
+      const { url } = await start((app) =>
+        app.get('/hello', (req, res) => {
+          res.vary('Accept-Language');
+          res.send(req.acceptsLanguages('de', 'fr') === 'de' ? 'Hallo' : 'Salut');
+        }),
+      );
       const fr = await send(url, '/hello', { headers: { 'Accept-Language': 'fr-FR' } });
       const de = await send(url, '/hello', { headers: { 'Accept-Language': 'de-DE' } });
       expect([fr.text, de.text]).toEqual(['Salut', 'Hallo']);
@@ -64,14 +66,18 @@ forEachExpress((express) => {
       const gate = deferred();
       let calls = 0;
       let arrived = 0;
-      const { url } = await start((app) => app.get('/flaky', (_req, res) => {
-        calls++;
-        if (calls === 1) void gate.promise.then(() => res.status(503).send('try later'));
-        else res.send('recovered');
-      }), (_req, _res, next) => {
-        arrived++;
-        next();
-      });
+      const { url } = await start(
+        (app) =>
+          app.get('/flaky', (_req, res) => {
+            calls++;
+            if (calls === 1) void gate.promise.then(() => res.status(503).send('try later'));
+            else res.send('recovered');
+          }),
+        (_req, _res, next) => {
+          arrived++;
+          next();
+        },
+      );
       const replies = [send(url, '/flaky'), send(url, '/flaky'), send(url, '/flaky')];
       await until(() => arrived === 3);
       gate.resolve();
@@ -80,7 +86,7 @@ forEachExpress((express) => {
       for (const w of waiters) expect([w.status, w.text]).toEqual([200, 'recovered']);
     });
 
-    it('should not answer 304 for another URL\'s ETag', async () => {
+    it("should not answer 304 for another URL's ETag", async () => {
       const { url } = await start((app) => {
         app.get('/a', (_req, res) => res.set('ETag', '"shared-style"').send('a'));
         app.get('/b', (_req, res) => res.set('ETag', '"b"').send('b'));
@@ -137,7 +143,10 @@ forEachExpress((express) => {
       res.end(BIG.slice(1000));
     };
 
-    it.each([['sent whole', sent], ['streamed', streamed]] as const)('should give gzip and identity clients the right body, in any order (%s)', async (_how, handler) => {
+    it.each([
+      ['sent whole', sent],
+      ['streamed', streamed],
+    ] as const)('should give gzip and identity clients the right body, in any order (%s)', async (_how, handler) => {
       const { url } = await startWithCompression(handler);
       const gzip = { 'Accept-Encoding': 'gzip' };
       const none = { 'Accept-Encoding': 'identity' };

@@ -120,10 +120,12 @@ forEachExpress((express, major) => {
   describe('when tenants are picked by host', () => {
     it('should serve each tenant its own data, and hit per tenant', async () => {
       const data: Record<string, string> = { 'a.example': 'alpha orders', 'b.example': 'beta orders' };
-      const { url, calls } = await start(express, {}, (app, count) => app.get('/orders', (req, res) => {
-        count();
-        res.json({ tenant: req.hostname, orders: data[req.hostname] });
-      }));
+      const { url, calls } = await start(express, {}, (app, count) =>
+        app.get('/orders', (req, res) => {
+          count();
+          res.json({ tenant: req.hostname, orders: data[req.hostname] });
+        }),
+      );
       const replies = [];
       for (const host of ['a.example', 'b.example', 'a.example', 'b.example']) replies.push(await send(url, '/orders', { headers: { Host: host } }));
       expect(replies.map((r) => JSON.parse(r.text).orders)).toEqual(['alpha orders', 'beta orders', 'alpha orders', 'beta orders']);
@@ -133,7 +135,7 @@ forEachExpress((express, major) => {
   });
 
   describe('when a path is invalidated', () => {
-    it('should drop that path\'s entries for every host (the index path holds no host)', async () => {
+    it("should drop that path's entries for every host (the index path holds no host)", async () => {
       const { url, cache, calls } = await start(express, {}, resetPage);
       for (const host of ['a.example', 'b.example']) await send(url, '/canonical', { headers: { Host: host } });
       expect(await cache.invalidate({ paths: ['/canonical'] })).toBe(2);
@@ -179,13 +181,15 @@ forEachExpress((express, major) => {
     const extended = (app: Express) => {
       if (major === 5) app.set('query parser', 'extended');
     };
-    const list = (app: Express, count: () => void) => app.get('/list', (req, res) => {
-      count();
-      res.json({ page: req.query.page ?? null });
-    });
+    const list = (app: Express, count: () => void) =>
+      app.get('/list', (req, res) => {
+        count();
+        res.json({ page: req.query.page ?? null });
+      });
 
     it.each(['page[]=666', 'page[0]=666', 'page[x]=666', 'page[a][b]=666', '[page]=666', 'page%5B%5D=666'])(
-      'should keep %s in the key under only: [page], so the victim never gets its body', async (attack) => {
+      'should keep %s in the key under only: [page], so the victim never gets its body',
+      async (attack) => {
         const { url, calls } = await start(express, { query: { only: ['page'] } }, list, extended);
         const poisoned = await send(url, `/list?${attack}`);
         const victim = await send(url, '/list');
@@ -218,11 +222,13 @@ forEachExpress((express, major) => {
   });
 
   describe('when a custom key function returns attacker-shaped strings', () => {
-    it('should never let an output take the slot of a long output\'s hashed key', async () => {
-      const { url, calls, keys } = await start(express, { key: (req) => String(req.get('x-k')) }, (app, count) => app.get('/c', (req, res) => {
-        count();
-        res.send(`for ${String(req.get('x-k')).slice(0, 10)}`);
-      }));
+    it("should never let an output take the slot of a long output's hashed key", async () => {
+      const { url, calls, keys } = await start(express, { key: (req) => String(req.get('x-k')) }, (app, count) =>
+        app.get('/c', (req, res) => {
+          count();
+          res.send(`for ${String(req.get('x-k')).slice(0, 10)}`);
+        }),
+      );
       const long = 'a'.repeat(300);
       await send(url, '/c', { headers: { 'x-k': long } });
       expect(keys[0]).toMatch(/#[A-Za-z0-9_-]{32}$/);

@@ -71,7 +71,7 @@ forEachExpress((express) => {
       expect(calls()).toBe(1);
     });
 
-    it('should keep the 200\'s other headers on the 206 (RFC 9110 §15.3.7)', async () => {
+    it("should keep the 200's other headers on the 206 (RFC 9110 §15.3.7)", async () => {
       const { url } = await stored();
       const full = await send(url, '/clip.bin');
       const part = await send(url, '/clip.bin', { headers: { Range: 'bytes=0-9' } });
@@ -113,7 +113,7 @@ forEachExpress((express) => {
       expect(calls()).toBe(1);
     });
 
-    it('should answer a HEAD with Range with the 200\'s headers and no body (range handling is GET only, §14.2)', async () => {
+    it("should answer a HEAD with Range with the 200's headers and no body (range handling is GET only, §14.2)", async () => {
       const { url } = await stored();
       const r = await send(url, '/clip.bin', { method: 'HEAD', headers: { Range: 'bytes=0-9' } });
       expect([r.status, r.headers['content-length'], r.headers['accept-ranges'], r.body.length]).toEqual([200, '5005', 'bytes', 0]);

@@ -44,7 +44,7 @@ forEachExpress((express) => {
     return Promise.all(all);
   }
 
-  describe('when the first request\'s answer cannot be stored', () => {
+  describe("when the first request's answer cannot be stored", () => {
     it('should let every follower of a 500 run the handler itself and get its real answer', async () => {
       const gate = deferred();
       const { url, counts } = await start({}, (_req, res) => {

@@ -33,10 +33,12 @@ forEachExpress((express) => {
 
   describe('when the status is not one of the stored statuses', () => {
     it.each([201, 206, 404, 500])('should not store %i', async (status) => {
-      const { url, calls } = await start({}, (app, count) => app.get('/s', (_req, res) => {
-        count('s');
-        res.status(status).send(`status ${status}`);
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/s', (_req, res) => {
+          count('s');
+          res.status(status).send(`status ${status}`);
+        }),
+      );
       const { b, second } = await twice(url, '/s');
       expect([b.status, b.text, second]).toEqual([status, `status ${status}`, 'MISS']);
       expect(calls.s).toBe(2);
@@ -45,11 +47,13 @@ forEachExpress((express) => {
 
   describe('when the status is 200, 203 or 204', () => {
     it.each([200, 203, 204])('should store %i and replay it', async (status) => {
-      const { url, calls } = await start({}, (app, count) => app.get('/s', (_req, res) => {
-        count('s');
-        if (status === 204) res.status(204).end();
-        else res.status(status).send(`status ${status}`);
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/s', (_req, res) => {
+          count('s');
+          if (status === 204) res.status(204).end();
+          else res.status(status).send(`status ${status}`);
+        }),
+      );
       const { b, second } = await twice(url, '/s');
       expect([b.status, second]).toEqual([status, 'HIT']);
       expect(b.text).toBe(status === 204 ? '' : `status ${status}`);
@@ -72,22 +76,26 @@ forEachExpress((express) => {
       ['Content-Type: text/event-stream', (res) => res.type('text/event-stream')],
     ];
     it.each(CASES)('should not store a response with %s', async (_name, set) => {
-      const { url, calls } = await start({}, (app, count) => app.get('/n', (_req, res) => {
-        count('n');
-        set(res);
-        res.send('data: x\n\n');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/n', (_req, res) => {
+          count('n');
+          set(res);
+          res.send('data: x\n\n');
+        }),
+      );
       const { second } = await twice(url, '/n');
       expect(second).toBe('MISS');
       expect(calls.n).toBe(2);
     });
 
-    it('should never replay one client\'s Set-Cookie to another', async () => {
+    it("should never replay one client's Set-Cookie to another", async () => {
       let n = 0;
-      const { url } = await start({}, (app) => app.get('/c', (_req, res) => {
-        n++;
-        res.cookie('sid', `client-${n}`).send('hello');
-      }));
+      const { url } = await start({}, (app) =>
+        app.get('/c', (_req, res) => {
+          n++;
+          res.cookie('sid', `client-${n}`).send('hello');
+        }),
+      );
       const a = await send(url, '/c');
       const b = await send(url, '/c');
       expect(a.headers['set-cookie']).toEqual(['sid=client-1; Path=/']);
@@ -95,12 +103,14 @@ forEachExpress((express) => {
     });
 
     it('should not store an event stream written in chunks', async () => {
-      const { url, calls } = await start({}, (app, count) => app.get('/events', (_req, res) => {
-        count('events');
-        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
-        res.write('data: 1\n\n');
-        res.end('data: 2\n\n');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/events', (_req, res) => {
+          count('events');
+          res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+          res.write('data: 1\n\n');
+          res.end('data: 2\n\n');
+        }),
+      );
       const { a, second } = await twice(url, '/events');
       expect(a.text).toBe('data: 1\n\ndata: 2\n\n');
       expect(second).toBe('MISS');
@@ -108,10 +118,12 @@ forEachExpress((express) => {
     });
 
     it('should not store when the request says Cache-Control: no-store', async () => {
-      const { url, calls } = await start({}, (app, count) => app.get('/r', (_req, res) => {
-        count('r');
-        res.send('r');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/r', (_req, res) => {
+          count('r');
+          res.send('r');
+        }),
+      );
       await send(url, '/r', { headers: { 'Cache-Control': 'no-store' } });
       const b = await send(url, '/r');
       expect(b.headers['x-cache']).toBe('MISS');
@@ -119,25 +131,29 @@ forEachExpress((express) => {
     });
 
     it('should let res.locals.cache.skip() win over a response that says public', async () => {
-      const { url, calls } = await start({}, (app, count) => app.get('/skip', (_req, res) => {
-        count('skip');
-        res.set('Cache-Control', 'public, max-age=600');
-        res.locals.cache!.skip();
-        res.send('skipped');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/skip', (_req, res) => {
+          count('skip');
+          res.set('Cache-Control', 'public, max-age=600');
+          res.locals.cache!.skip();
+          res.send('skipped');
+        }),
+      );
       const { second } = await twice(url, '/skip');
       expect(second).toBe('MISS');
       expect(calls.skip).toBe(2);
     });
 
     it('should let skip() called after the headers went out still win', async () => {
-      const { url, calls } = await start({}, (app, count) => app.get('/late', (_req, res) => {
-        count('late');
-        res.type('text/plain');
-        res.write('part one,');
-        res.locals.cache!.skip();
-        res.end(' part two');
-      }));
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/late', (_req, res) => {
+          count('late');
+          res.type('text/plain');
+          res.write('part one,');
+          res.locals.cache!.skip();
+          res.end(' part two');
+        }),
+      );
       const { a, second } = await twice(url, '/late');
       expect(a.text).toBe('part one, part two');
       expect(second).toBe('MISS');
@@ -146,11 +162,12 @@ forEachExpress((express) => {
   });
 
   describe('when the request carries Authorization', () => {
-    const routes = (cacheControl?: string) => (app: Express, count: (p: string) => void) => app.get('/me', (req, res) => {
-      count('me');
-      if (cacheControl) res.set('Cache-Control', cacheControl);
-      res.send(`for ${req.headers.authorization ?? 'anyone'}`);
-    });
+    const routes = (cacheControl?: string) => (app: Express, count: (p: string) => void) =>
+      app.get('/me', (req, res) => {
+        count('me');
+        if (cacheControl) res.set('Cache-Control', cacheControl);
+        res.send(`for ${req.headers.authorization ?? 'anyone'}`);
+      });
 
     it('should neither answer it from the cache nor store its response', async () => {
       const { url, calls } = await start({}, routes());
@@ -209,10 +226,12 @@ forEachExpress((express) => {
     });
 
     it('should bypass HEAD when methods is ["GET"]', async () => {
-      const { url, calls } = await start({ methods: ['GET'] }, (app, count) => app.get('/g', (_req, res) => {
-        count('g');
-        res.send('g');
-      }));
+      const { url, calls } = await start({ methods: ['GET'] }, (app, count) =>
+        app.get('/g', (_req, res) => {
+          count('g');
+          res.send('g');
+        }),
+      );
       await send(url, '/g');
       const head = await send(url, '/g', { method: 'HEAD' });
       expect(head.headers['x-cache']).toBe('BYPASS');
@@ -239,10 +258,12 @@ forEachExpress((express) => {
       }
       return out;
     }
-    const headers = (h: Record<string, string>): RequestHandler => (_req, res, next) => {
-      res.set(h);
-      next();
-    };
+    const headers =
+      (h: Record<string, string>): RequestHandler =>
+      (_req, res, next) => {
+        res.set(h);
+        next();
+      };
 
     it('should use the ttl option when the response says nothing', async () => {
       expect(await lifetime({ ttl: 30 }, headers({}), [29.999, 30])).toEqual(['HIT', 'REVALIDATED']);
@@ -250,12 +271,18 @@ forEachExpress((express) => {
 
     it('should prefer s-maxage over max-age and Expires', async () => {
       const clock = new TestClock();
-      expect(await lifetime({ ttl: 300 }, headers({ 'Cache-Control': 'max-age=50, s-maxage=20', Expires: clock.httpDate(100) }), [19.999, 20])).toEqual(['HIT', 'REVALIDATED']);
+      expect(await lifetime({ ttl: 300 }, headers({ 'Cache-Control': 'max-age=50, s-maxage=20', Expires: clock.httpDate(100) }), [19.999, 20])).toEqual([
+        'HIT',
+        'REVALIDATED',
+      ]);
     });
 
     it('should prefer max-age over Expires', async () => {
       const clock = new TestClock();
-      expect(await lifetime({ ttl: 300 }, headers({ 'Cache-Control': 'max-age=50', Expires: clock.httpDate(100) }), [49.999, 50])).toEqual(['HIT', 'REVALIDATED']);
+      expect(await lifetime({ ttl: 300 }, headers({ 'Cache-Control': 'max-age=50', Expires: clock.httpDate(100) }), [49.999, 50])).toEqual([
+        'HIT',
+        'REVALIDATED',
+      ]);
     });
 
     it('should take Expires minus Date when there is no max-age', async () => {
@@ -269,16 +296,16 @@ forEachExpress((express) => {
       expect(await lifetime({ ttl: 300 }, headers({ Expires: clock.httpDate(25) }), [24.999, 25])).toEqual(['HIT', 'REVALIDATED']);
     });
 
-    it('should count the origin\'s Age against max-age', async () => {
+    it("should count the origin's Age against max-age", async () => {
       expect(await lifetime({ ttl: 300 }, headers({ 'Cache-Control': 'max-age=100', Age: '30' }), [69.999, 70])).toEqual(['HIT', 'REVALIDATED']);
     });
 
-    it('should bound any lifetime by maxTtl, the response\'s included', async () => {
+    it("should bound any lifetime by maxTtl, the response's included", async () => {
       expect(await lifetime({ ttl: 300, maxTtl: 10 }, headers({ 'Cache-Control': 'max-age=1000' }), [9.999, 10])).toEqual(['HIT', 'REVALIDATED']);
       expect(await lifetime({ ttl: 300, maxTtl: 10 }, headers({}), [9.999, 10])).toEqual(['HIT', 'REVALIDATED']);
     });
 
-    it('should let res.locals.cache.ttl(n) override the response\'s own lifetime and the ttl option', async () => {
+    it("should let res.locals.cache.ttl(n) override the response's own lifetime and the ttl option", async () => {
       const override: RequestHandler = (_req, res, next) => {
         res.set('Cache-Control', 'max-age=5');
         res.locals.cache!.ttl(100);
@@ -287,7 +314,7 @@ forEachExpress((express) => {
       expect(await lifetime({ ttl: 10 }, override, [99.999, 100])).toEqual(['HIT', 'REVALIDATED']);
     });
 
-    it('should throw from res.locals.cache.ttl() given a bad value, to the app\'s error handler', async () => {
+    it("should throw from res.locals.cache.ttl() given a bad value, to the app's error handler", async () => {
       const { url } = await start({}, (app) => {
         app.get('/bad', (_req, res) => {
           res.locals.cache!.ttl(-1);
@@ -326,7 +353,10 @@ forEachExpress((express) => {
     });
 
     it('should only shorten a lifetime the response states (never serve past its max-age)', async () => {
-      for (const [random, expiresAfter] of [[0, 100_000], [0.999, 90_010]] as const) {
+      for (const [random, expiresAfter] of [
+        [0, 100_000],
+        [0.999, 90_010],
+      ] as const) {
         const clock = new TestClock();
         clock.r = random;
         const { url } = await start({ jitter: 0.1 }, (app) => app.get('/j', (_req, res) => res.set('Cache-Control', 'max-age=100').send('j')), clock);

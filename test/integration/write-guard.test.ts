@@ -32,10 +32,14 @@ forEachExpress((express) => {
       await sleep(delayMs);
       res.json({ id: req.params.id, version });
     });
-    app.put('/rows/:id', cache.invalidates((req) => ({ paths: [`/rows/${req.params.id}`] })), (req, res) => {
-      rows.set(req.params.id, (rows.get(req.params.id) ?? 0) + 1);
-      res.status(200).json({ version: rows.get(req.params.id) });
-    });
+    app.put(
+      '/rows/:id',
+      cache.invalidates((req) => ({ paths: [`/rows/${req.params.id}`] })),
+      (req, res) => {
+        rows.set(req.params.id, (rows.get(req.params.id) ?? 0) + 1);
+        res.status(200).json({ version: rows.get(req.params.id) });
+      },
+    );
     app.post('/events', (_req, res) => res.status(204).end());
     const { url } = await serve(app);
     return { cache, url, rows, calls, errors };
@@ -153,10 +157,18 @@ forEachExpress((express) => {
       const codes: string[] = [];
       const app = express();
       let calls = 0;
-      app.get('/t', cache.middleware({ tags: () => { throw new Error('no tags today'); } }), (_req, res) => {
-        calls++;
-        res.send('body');
-      });
+      app.get(
+        '/t',
+        cache.middleware({
+          tags: () => {
+            throw new Error('no tags today');
+          },
+        }),
+        (_req, res) => {
+          calls++;
+          res.send('body');
+        },
+      );
       const { url } = await serve(app);
       const first = await send(url, '/t');
       const second = await send(url, '/t');
@@ -169,8 +181,24 @@ forEachExpress((express) => {
       const codes: string[] = [];
       const cache = track(createCache({ jitter: 0, onError: (err) => codes.push(err.code) }));
       const app = express();
-      app.get('/k', cache.middleware({ key: () => { throw new Error('no key'); } }), (_req, res) => res.send('k'));
-      app.get('/b', cache.middleware({ bypass: () => { throw new Error('no bypass'); } }), (_req, res) => res.send('b'));
+      app.get(
+        '/k',
+        cache.middleware({
+          key: () => {
+            throw new Error('no key');
+          },
+        }),
+        (_req, res) => res.send('k'),
+      );
+      app.get(
+        '/b',
+        cache.middleware({
+          bypass: () => {
+            throw new Error('no bypass');
+          },
+        }),
+        (_req, res) => res.send('b'),
+      );
       const { url } = await serve(app);
       for (const path of ['/k', '/b']) {
         const r = await send(url, path);

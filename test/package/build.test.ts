@@ -24,13 +24,15 @@ describe('the built package', () => {
   it('should export the same names from ESM and CommonJS, as one instance', () => {
     const esm = JSON.stringify(`${out}/esm/index.mjs`);
     const cjs = JSON.stringify(`${out}/cjs/middleware/index.js`);
-    const result = JSON.parse(node(`
+    const result = JSON.parse(
+      node(`
       import * as esm from ${esm};
       import { createRequire } from 'node:module';
       const cjs = createRequire(import.meta.url)(${cjs});
       const names = (m) => Object.keys(m).filter((n) => n !== 'default' && n !== '__esModule').sort();
       console.log(JSON.stringify({ esm: names(esm), cjs: names(cjs), same: esm.createCache === cjs.createCache }));
-    `));
+    `),
+    );
     expect(result.esm).toEqual(result.cjs);
     expect(result.same).toBe(true);
     for (const name of ['cacheResponses', 'createCache', 'MemoryStore', 'RedisStore', 'TieredStore', 'buildCacheKey', 'ttlWithJitter']) {

@@ -27,15 +27,45 @@ const host = fc.oneof(
   fc.constant(''),
   fc.constantFrom('shop.example', 'SHOP.example', 'evil.example', 'a', 'A', 'a:1', '[::1]', 'a%41', 'a|b', 'a#b', 'x/y', '*', '_x', 'caf\u00e9'),
 );
-const pathPiece = fc.constantFrom('/', 'a', 'A', 'b', '%41', '%61', '%2f', '%2F', '%7c', '|', '%', '%zz', '?', '#', ':', '*', ' ', '%20', '\u00e9', '%C3%A9', '~', '%7E', '[', '@', ';', '..');
+const pathPiece = fc.constantFrom(
+  '/',
+  'a',
+  'A',
+  'b',
+  '%41',
+  '%61',
+  '%2f',
+  '%2F',
+  '%7c',
+  '|',
+  '%',
+  '%zz',
+  '?',
+  '#',
+  ':',
+  '*',
+  ' ',
+  '%20',
+  '\u00e9',
+  '%C3%A9',
+  '~',
+  '%7E',
+  '[',
+  '@',
+  ';',
+  '..',
+);
 const path = fc.tuple(fc.boolean(), fc.array(pathPiece, { maxLength: 6 })).map(([abs, pieces]) => (abs ? '/' : '') + pieces.join(''));
 const qName = fc.constantFrom('a', 'b', 'A', 'page', 'page[]', 'page[0]', '[page]', 'page%5B%5D', 'utm_x', 'a%3D', 'a+b', 'a%20b', '%zz', '', 'x%26y');
 const qValue = fc.constantFrom('', '1', '2', '1+2', '1%202', '1 2', '%zz', '%41', 'A', '%26', '|', '#', 'é', '%C3%A9');
-const query = fc.array(fc.tuple(qName, fc.option(qValue, { nil: undefined })), { maxLength: 5 })
+const query = fc
+  .array(fc.tuple(qName, fc.option(qValue, { nil: undefined })), { maxLength: 5 })
   .map((params) => params.map(([n, v]) => (v === undefined ? n : `${n}=${v}`)).join('&'));
 const headerValue = fc.option(fc.constantFrom('', 'fr', ' fr ', 'fr  de', 'fr de', 'FR', 'a|b', 'a&b=c', 'é'), { nil: undefined });
 const headers = fc.record({ 'accept-language': headerValue, 'x-tenant': headerValue });
-const queryOption = fc.option(fc.constantFrom<QueryOption>({ only: ['page'] }, { ignore: ['page'] }, { ignore: ['utm_*'] }, { only: ['a', 'b'] }), { nil: undefined });
+const queryOption = fc.option(fc.constantFrom<QueryOption>({ only: ['page'] }, { ignore: ['page'] }, { ignore: ['utm_*'] }, { only: ['a', 'b'] }), {
+  nil: undefined,
+});
 
 interface Req {
   method: string;
@@ -56,10 +86,16 @@ const tiny = fc.record({
 });
 const request = fc.oneof(wide, tiny);
 /** Two tiny requests that share most parts: each part of the second is the first's or its own. */
-const closePair = fc.tuple(tiny, tiny, fc.array(fc.boolean(), { minLength: 5, maxLength: 5 })).map(([a, b, keep]): [Req, Req] => [a, {
-  method: keep[0] ? a.method : b.method, host: keep[1] ? a.host : b.host, path: keep[2] ? a.path : b.path,
-  query: keep[3] ? a.query : b.query, headers: keep[4] ? a.headers : b.headers,
-}]);
+const closePair = fc.tuple(tiny, tiny, fc.array(fc.boolean(), { minLength: 5, maxLength: 5 })).map(([a, b, keep]): [Req, Req] => [
+  a,
+  {
+    method: keep[0] ? a.method : b.method,
+    host: keep[1] ? a.host : b.host,
+    path: keep[2] ? a.path : b.path,
+    query: keep[3] ? a.query : b.query,
+    headers: keep[4] ? a.headers : b.headers,
+  },
+]);
 
 // ---- the model: equivalence from the rules ----
 
@@ -123,15 +159,24 @@ function hostModel(h: string | null | undefined): string {
 
 function model(r: Req, option: QueryOption | undefined, vary: boolean): string {
   return JSON.stringify([
-    r.method === 'HEAD' ? 'GET' : r.method, hostModel(r.host), r.path.startsWith('/'), pathUnits(r.path), queryModel(r.query, option),
+    r.method === 'HEAD' ? 'GET' : r.method,
+    hostModel(r.host),
+    r.path.startsWith('/'),
+    pathUnits(r.path),
+    queryModel(r.query, option),
     vary ? VARY.map((n) => headerModel(r.headers[n])) : [],
   ]);
 }
 
 function key(r: Req, option: QueryOption | undefined, vary: boolean, keyPrefix = 'cache:v1:http:'): string {
   const parts: CacheKeyParts = {
-    keyPrefix, method: r.method, path: r.path, query: r.query, headers: r.headers,
-    vary: vary ? VARY : undefined, queryFilter: option ? compileNameFilter(option) : undefined,
+    keyPrefix,
+    method: r.method,
+    path: r.path,
+    query: r.query,
+    headers: r.headers,
+    vary: vary ? VARY : undefined,
+    queryFilter: option ? compileNameFilter(option) : undefined,
   };
   if (r.host !== undefined) parts.host = r.host;
   return buildCacheKey(parts);
@@ -152,7 +197,10 @@ function shuffleQuery(raw: string, seed: number): string {
   const parts = raw.split('&').filter(Boolean);
   const named = parts.map((p, i) => ({ p, i, n: decode(p.includes('=') ? p.slice(0, p.indexOf('=')) : p).text }));
   const names = [...new Set(named.map((x) => x.n))];
-  const order = names.map((n, i) => ({ n, r: (i * 7919 + seed) % 101 })).sort((a, b) => a.r - b.r).map((x) => x.n);
+  const order = names
+    .map((n, i) => ({ n, r: (i * 7919 + seed) % 101 }))
+    .sort((a, b) => a.r - b.r)
+    .map((x) => x.n);
   return order.flatMap((n) => named.filter((x) => x.n === n).map((x) => x.p)).join('&');
 }
 const rewrite = fc.tuple(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat(1000));
@@ -169,107 +217,149 @@ function rewritten(r: Req, [m, h, p, q, hd, seed]: [boolean, boolean, boolean, b
 describe('keys (property-based)', () => {
   it('should give two requests one key exactly when they are equivalent (random pairs from small alphabets)', () => {
     const pair = fc.oneof(fc.tuple(wide, wide), closePair);
-    fc.assert(fc.property(pair, queryOption, fc.boolean(), ([a, b], option, vary) => {
-      expect(key(a, option, vary) === key(b, option, vary)).toBe(model(a, option, vary) === model(b, option, vary));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(pair, queryOption, fc.boolean(), ([a, b], option, vary) => {
+        expect(key(a, option, vary) === key(b, option, vary)).toBe(model(a, option, vary) === model(b, option, vary));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('should give an equivalent rewrite of a request (hex case, HEAD/GET, host case, param order, whitespace) the same key', () => {
-    fc.assert(fc.property(request, rewrite, queryOption, fc.boolean(), (a, how, option, vary) => {
-      const b = rewritten(a, how);
-      expect(model(b, option, vary)).toBe(model(a, option, vary)); // the rewrite is equivalent by the rules
-      expect(key(b, option, vary)).toBe(key(a, option, vary));
-    }), RUNS);
+    fc.assert(
+      fc.property(request, rewrite, queryOption, fc.boolean(), (a, how, option, vary) => {
+        const b = rewritten(a, how);
+        expect(model(b, option, vary)).toBe(model(a, option, vary)); // the rewrite is equivalent by the rules
+        expect(key(b, option, vary)).toBe(key(a, option, vary));
+      }),
+      RUNS,
+    );
   });
 
   it('should keep apart requests that differ in one part only', () => {
-    fc.assert(fc.property(request, request, fc.constantFrom('method', 'host', 'path', 'query', 'headers'), (a, other, part) => {
-      const b = { ...a, [part]: other[part] } as Req;
-      if (model(a, undefined, true) !== model(b, undefined, true)) expect(key(b, undefined, true)).not.toBe(key(a, undefined, true));
-    }), RUNS);
+    fc.assert(
+      fc.property(request, request, fc.constantFrom('method', 'host', 'path', 'query', 'headers'), (a, other, part) => {
+        const b = { ...a, [part]: other[part] } as Req;
+        if (model(a, undefined, true) !== model(b, undefined, true)) expect(key(b, undefined, true)).not.toBe(key(a, undefined, true));
+      }),
+      RUNS,
+    );
   });
 
   it('should keep long requests apart through their hashed form, and keep every key at most 200 bytes', () => {
     const long = fc.tuple(request, fc.nat(3), fc.constantFrom('x', 'é', '%41', '|'), fc.nat(300)).map(([r, at, ch, n]): Req => {
       const pad = ch.repeat(60 + n);
-      return at === 0 ? { ...r, path: '/' + pad + r.path } : at === 1 ? { ...r, query: `q=${pad}&${r.query}` } : at === 2 ? { ...r, host: pad + (r.host ?? '') } : { ...r, headers: { ...r.headers, 'x-tenant': pad } };
+      return at === 0
+        ? { ...r, path: '/' + pad + r.path }
+        : at === 1
+          ? { ...r, query: `q=${pad}&${r.query}` }
+          : at === 2
+            ? { ...r, host: pad + (r.host ?? '') }
+            : { ...r, headers: { ...r.headers, 'x-tenant': pad } };
     });
-    fc.assert(fc.property(long, long, (a, b) => {
-      const ka = key(a, undefined, true);
-      expect(Buffer.byteLength(ka)).toBeLessThanOrEqual(200);
-      expect(ka === key(b, undefined, true)).toBe(model(a, undefined, true) === model(b, undefined, true));
-    }), RUNS);
+    fc.assert(
+      fc.property(long, long, (a, b) => {
+        const ka = key(a, undefined, true);
+        expect(Buffer.byteLength(ka)).toBeLessThanOrEqual(200);
+        expect(ka === key(b, undefined, true)).toBe(model(a, undefined, true) === model(b, undefined, true));
+      }),
+      RUNS,
+    );
   });
 
   describe('when keys come from several namespaces', () => {
     const namePart = fc.stringMatching(/^[A-Za-z0-9._-]{1,6}$/);
     const prefix = fc.tuple(namePart, namePart, namePart).map(([p, v, n]) => `${p}:${v}:${n}:`);
 
-    it('should start every key with its own prefix and never with another namespace\'s', () => {
-      fc.assert(fc.property(prefix, prefix, request, request, fc.boolean(), (pa, pb, a, b, vary) => {
-        fc.pre(pa !== pb);
-        const ka = key(a, undefined, vary, pa);
-        expect(ka.startsWith(pa)).toBe(true);
-        expect(ka.startsWith(pb)).toBe(false);
-        expect(ka).not.toBe(key(b, undefined, vary, pb));
-      }), RUNS);
+    it("should start every key with its own prefix and never with another namespace's", () => {
+      fc.assert(
+        fc.property(prefix, prefix, request, request, fc.boolean(), (pa, pb, a, b, vary) => {
+          fc.pre(pa !== pb);
+          const ka = key(a, undefined, vary, pa);
+          expect(ka.startsWith(pa)).toBe(true);
+          expect(ka.startsWith(pb)).toBe(false);
+          expect(ka).not.toBe(key(b, undefined, vary, pb));
+        }),
+        RUNS,
+      );
     });
 
     it('should keep custom keys and variant keys in their namespace too', () => {
-      fc.assert(fc.property(prefix, prefix, request, fc.string({ maxLength: 30 }), (pa, pb, r, out) => {
-        fc.pre(pa !== pb);
-        for (const k of [customKey(pa, out), customKey(pa, pb + out), variantKey(key(r, undefined, false, pa), VARY, r.headers)]) {
-          expect(k.startsWith(pa)).toBe(true);
-          expect(k.startsWith(pb)).toBe(false);
-        }
-      }), RUNS);
+      fc.assert(
+        fc.property(prefix, prefix, request, fc.string({ maxLength: 30 }), (pa, pb, r, out) => {
+          fc.pre(pa !== pb);
+          for (const k of [customKey(pa, out), customKey(pa, pb + out), variantKey(key(r, undefined, false, pa), VARY, r.headers)]) {
+            expect(k.startsWith(pa)).toBe(true);
+            expect(k.startsWith(pb)).toBe(false);
+          }
+        }),
+        RUNS,
+      );
     });
 
     it('should not let a path or host that spells another prefix escape its namespace', () => {
-      fc.assert(fc.property(prefix, prefix, request, (pa, pb, r) => {
-        fc.pre(pa !== pb);
-        const hostile: Req = { ...r, path: `/../${pb}GET:${r.path}`, host: r.host === undefined ? undefined : `${pb}${r.host ?? ''}` };
-        const k = key(hostile, undefined, false, pa);
-        expect(k.startsWith(pa)).toBe(true);
-        expect(k.startsWith(pb)).toBe(false);
-      }), RUNS);
+      fc.assert(
+        fc.property(prefix, prefix, request, (pa, pb, r) => {
+          fc.pre(pa !== pb);
+          const hostile: Req = { ...r, path: `/../${pb}GET:${r.path}`, host: r.host === undefined ? undefined : `${pb}${r.host ?? ''}` };
+          const k = key(hostile, undefined, false, pa);
+          expect(k.startsWith(pa)).toBe(true);
+          expect(k.startsWith(pb)).toBe(false);
+        }),
+        RUNS,
+      );
     });
   });
 
   describe('when a response varies', () => {
     it('should give two requests one variant key exactly when their primary keys and the varied header values agree', () => {
-      fc.assert(fc.property(closePair, ([a, b]) => {
-        const same = key(a, undefined, false) === key(b, undefined, false)
-          && VARY.every((n) => headerModel(a.headers[n]) === headerModel(b.headers[n]));
-        expect(variantKey(key(a, undefined, false), VARY, a.headers) === variantKey(key(b, undefined, false), VARY, b.headers)).toBe(same);
-      }), RUNS);
+      fc.assert(
+        fc.property(closePair, ([a, b]) => {
+          const same = key(a, undefined, false) === key(b, undefined, false) && VARY.every((n) => headerModel(a.headers[n]) === headerModel(b.headers[n]));
+          expect(variantKey(key(a, undefined, false), VARY, a.headers) === variantKey(key(b, undefined, false), VARY, b.headers)).toBe(same);
+        }),
+        RUNS,
+      );
     });
 
     it('should never give a variant key that equals a primary key', () => {
-      fc.assert(fc.property(request, request, fc.boolean(), (a, b, vary) => {
-        expect(variantKey(key(a, undefined, false), VARY, a.headers)).not.toBe(key(b, undefined, vary));
-      }), RUNS);
+      fc.assert(
+        fc.property(request, request, fc.boolean(), (a, b, vary) => {
+          expect(variantKey(key(a, undefined, false), VARY, a.headers)).not.toBe(key(b, undefined, vary));
+        }),
+        RUNS,
+      );
     });
   });
 
   describe('when a custom key function gives the key', () => {
-    const output = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 300 }), fc.constantFrom('GET:/a', 'x#y', '%41', 'A', 'a|v|b', ''));
+    const output = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 300 }),
+      fc.constantFrom('GET:/a', 'x#y', '%41', 'A', 'a|v|b', ''),
+    );
 
     it('should give two outputs one key exactly when they are the same string', () => {
-      fc.assert(fc.property(output, output, (a, b) => {
-        expect(customKey('cache:v1:http:', a) === customKey('cache:v1:http:', b)).toBe(a === b);
-      }), RUNS);
+      fc.assert(
+        fc.property(output, output, (a, b) => {
+          expect(customKey('cache:v1:http:', a) === customKey('cache:v1:http:', b)).toBe(a === b);
+        }),
+        RUNS,
+      );
     });
 
     it('should never meet a built key, even an output copied from one (or from a hashed key)', () => {
-      fc.assert(fc.property(request, fc.boolean(), fc.nat(3), (r, vary, skip) => {
-        const built = key(r, undefined, vary);
-        // Attacker-chosen output: the built key itself, or it without the namespace, `k:`, or both.
-        const mimic = [built, built.slice('cache:v1:http:'.length), 'k:' + built, built.slice('cache:v1:http:k:'.length)][skip];
-        expect(customKey('cache:v1:http:', mimic)).not.toBe(built);
-        const long = customKey('cache:v1:http:', mimic + 'x'.repeat(300));
-        expect(customKey('cache:v1:http:', long.slice('cache:v1:http:k:'.length))).not.toBe(long);
-      }), RUNS);
+      fc.assert(
+        fc.property(request, fc.boolean(), fc.nat(3), (r, vary, skip) => {
+          const built = key(r, undefined, vary);
+          // Attacker-chosen output: the built key itself, or it without the namespace, `k:`, or both.
+          const mimic = [built, built.slice('cache:v1:http:'.length), 'k:' + built, built.slice('cache:v1:http:k:'.length)][skip];
+          expect(customKey('cache:v1:http:', mimic)).not.toBe(built);
+          const long = customKey('cache:v1:http:', mimic + 'x'.repeat(300));
+          expect(customKey('cache:v1:http:', long.slice('cache:v1:http:k:'.length))).not.toBe(long);
+        }),
+        RUNS,
+      );
     });
   });
 });

@@ -28,18 +28,33 @@ interface Case {
 const MAX_ENTRY_BYTES = 1000;
 
 /** A directive spelled in random case: names are case-insensitive (RFC 9111 §5.2). */
-const directive = fc.tuple(
-  fc.oneof(
-    { weight: 3, arbitrary: fc.constantFrom('public', 'max-age=60', 's-maxage=30', 'must-revalidate', 'proxy-revalidate', 'immutable', 'stale-while-revalidate=5', 'x-unknown') },
-    { weight: 1, arbitrary: fc.constantFrom('private', 'private="set-cookie"', 'no-store', 'no-cache', 'no-cache="set-cookie"') },
-  ),
-  fc.boolean(),
-).map(([d, upper]) => (upper ? d.replace(/^[a-z-]+/, (n) => n.toUpperCase()) : d));
+const directive = fc
+  .tuple(
+    fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          'public',
+          'max-age=60',
+          's-maxage=30',
+          'must-revalidate',
+          'proxy-revalidate',
+          'immutable',
+          'stale-while-revalidate=5',
+          'x-unknown',
+        ),
+      },
+      { weight: 1, arbitrary: fc.constantFrom('private', 'private="set-cookie"', 'no-store', 'no-cache', 'no-cache="set-cookie"') },
+    ),
+    fc.boolean(),
+  )
+  .map(([d, upper]) => (upper ? d.replace(/^[a-z-]+/, (n) => n.toUpperCase()) : d));
 
 /** Mostly false: each forbidding input appears often enough, and plain storable cases too. */
 const rarely = fc.integer({ min: 0, max: 7 }).map((n) => n === 0);
 /** `common` most of the time, one of `odd` now and then. */
-const mostly = <T>(common: T, ...odd: T[]): fc.Arbitrary<T> => fc.oneof({ weight: 4, arbitrary: fc.constant(common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
+const mostly = <T>(common: T, ...odd: T[]): fc.Arbitrary<T> =>
+  fc.oneof({ weight: 4, arbitrary: fc.constant(common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
 
 const aCase: fc.Arbitrary<Case> = fc.record({
   method: mostly<'GET' | 'HEAD'>('GET', 'HEAD'),
@@ -83,7 +98,12 @@ function table(c: Case): Verdict {
 }
 
 function decide(c: Case): boolean {
-  const opts: PolicyOptions = { methods: new Set(['GET', 'HEAD']), statuses: new Set(c.statuses), shareAuthorized: c.shareAuthorized, maxEntryBytes: MAX_ENTRY_BYTES };
+  const opts: PolicyOptions = {
+    methods: new Set(['GET', 'HEAD']),
+    statuses: new Set(c.statuses),
+    shareAuthorized: c.shareAuthorized,
+    maxEntryBytes: MAX_ENTRY_BYTES,
+  };
   const reqHeaders: Record<string, string> = {};
   if (c.authorization) reqHeaders.authorization = 'Bearer x';
   if (c.requestNoStore) reqHeaders['cache-control'] = 'no-store';
@@ -101,18 +121,24 @@ function decide(c: Case): boolean {
 
 describe('storability (property-based)', () => {
   it('should agree with the table of RFC 9111 rules for random responses', () => {
-    fc.assert(fc.property(aCase, (c) => {
-      const want = table(c);
-      if (want !== 'either') expect(decide(c)).toBe(want === 'store');
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(aCase, (c) => {
+        const want = table(c);
+        if (want !== 'either') expect(decide(c)).toBe(want === 'store');
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('should reach both answers often enough to mean something (the table is not vacuous)', () => {
     // Make sure the generator reaches both answers often enough to mean something.
     const seen = { store: 0, no: 0, either: 0 };
-    fc.assert(fc.property(aCase, (c) => {
-      seen[table(c)]++;
-    }), { numRuns: 500, seed: 11 });
+    fc.assert(
+      fc.property(aCase, (c) => {
+        seen[table(c)]++;
+      }),
+      { numRuns: 500, seed: 11 },
+    );
     expect(seen.store).toBeGreaterThan(15);
     expect(seen.no).toBeGreaterThan(100);
   });
@@ -128,8 +154,11 @@ describe('storability (property-based)', () => {
       (c) => ({ ...c, method: 'HEAD' }),
       (c) => ({ ...c, authorization: true, shareAuthorized: false }),
     );
-    fc.assert(fc.property(aCase, forbid, (c, f) => {
-      expect(decide(f(c))).toBe(false);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(aCase, forbid, (c, f) => {
+        expect(decide(f(c))).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -18,7 +18,6 @@ import { listen, percentile, request, sleep, until, uniqueNamespace, useRedis, t
 
 const fx = useRedis('faults.test');
 
-
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
 
 /** A 127.0.0.1 port nothing listens on (taken and released). */
@@ -54,7 +53,7 @@ function expectRight(r: Reply, id: string): void {
 }
 
 describe('when Redis is a dead port', () => {
-  it('should answer every request with the handler\'s body as BYPASS, fast, and report it', async () => {
+  it("should answer every request with the handler's body as BYPASS, fast, and report it", async () => {
     const port = await freePort();
     const a = await instance({ redis: `redis://127.0.0.1:${port}` });
     const replies: Reply[] = [];
@@ -74,7 +73,7 @@ describe('when Redis is a dead port', () => {
     expect(performance.now() - started).toBeLessThan(300);
   });
 
-  it('should serve MISS then HIT from the local memory fallback with whenStoreDown: \'memory\'', async () => {
+  it("should serve MISS then HIT from the local memory fallback with whenStoreDown: 'memory'", async () => {
     const port = await freePort();
     const a = await instance({ redis: `redis://127.0.0.1:${port}`, whenStoreDown: 'memory', fallbackTtl: 5 });
     const seen: string[] = [];
@@ -148,7 +147,9 @@ describe('when Redis is paused (CLIENT PAUSE ALL) longer than storeTimeout', () 
         expect(r.ms).toBeLessThan(600);
       }
       const ms = during.map((r) => r.ms);
-      fx.figures.push(`CLIENT PAUSE 1500 ms, storeTimeout 100, handler 20 ms: ${during.length} requests during the pause, all BYPASS, max ${fmt(Math.max(...ms))}, p95 ${fmt(percentile(ms, 95))}, median ${fmt(percentile(ms, 50))}`);
+      fx.figures.push(
+        `CLIENT PAUSE 1500 ms, storeTimeout 100, handler 20 ms: ${during.length} requests during the pause, all BYPASS, max ${fmt(Math.max(...ms))}, p95 ${fmt(percentile(ms, 95))}, median ${fmt(percentile(ms, 50))}`,
+      );
       // Then the entry (still in Redis) is served again once the breaker's probe succeeds.
       await until(() => performance.now() - pausedAt >= 1500, 2000, 'pause over');
       const resumed = await until(async () => (await request(a.url, '/item/1')).xCache === 'HIT', 5000, 'HIT after the pause');
@@ -162,7 +163,9 @@ describe('when Redis is paused (CLIENT PAUSE ALL) longer than storeTimeout', () 
 
 /** A redis-server of our own on `port`, so it can be killed and restarted there. */
 function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(redisServerBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(redisServerBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 5000);
@@ -228,7 +231,11 @@ describe('when Redis is killed and restarted while requests flow', () => {
     // If the loop ended before caching came back, keep asking (bounded) for the first HIT.
     let firstHit = replies.find((r) => r.at > restartedAt && r.xCache === 'HIT')?.at;
     if (firstHit === undefined) {
-      await until(async () => (await request(a.url, '/item/0')).xCache === 'HIT', Math.max(100, restartedAt + 5000 - (performance.now() - t0)), 'HIT after restart');
+      await until(
+        async () => (await request(a.url, '/item/0')).xCache === 'HIT',
+        Math.max(100, restartedAt + 5000 - (performance.now() - t0)),
+        'HIT after restart',
+      );
       firstHit = performance.now() - t0;
     }
     const outage = replies.filter((r) => r.at >= killedAt && r.at < firstHit!).map((r) => r.ms);
@@ -256,11 +263,14 @@ describe('when Redis is killed and restarted while requests flow', () => {
 describe('when the bytes of an entry are corrupted in Redis', () => {
   const cases: Array<[string, (good: Buffer) => Buffer]> = [
     ['garbage', () => Buffer.from('\x00\xffnot an entry at all')],
-    ['a valid-looking entry with a wrong version byte', (good) => {
-      const bad = Buffer.from(good);
-      bad[9] = 2; // after the state byte and token
-      return bad;
-    }],
+    [
+      'a valid-looking entry with a wrong version byte',
+      (good) => {
+        const bad = Buffer.from(good);
+        bad[9] = 2; // after the state byte and token
+        return bad;
+      },
+    ],
     ['an entry cut short', (good) => good.subarray(0, 20)],
   ];
 
@@ -325,14 +335,14 @@ describe('values when Redis is out', () => {
     return ms;
   }
 
-  it('should answer undefined / false / the factory\'s value at once on a dead port', async () => {
+  it("should answer undefined / false / the factory's value at once on a dead port", async () => {
     const port = await freePort();
     const ms = await timed({ redis: `redis://127.0.0.1:${port}`, storeTimeout: 100 });
     fx.figures.push(`values on a dead port (fresh cache each): get ${fmt(ms.get!)}, set ${fmt(ms.set!)}, getOrSet ${fmt(ms.getOrSet!)}`);
     for (const op of ['get', 'set', 'getOrSet']) expect(ms[op]).toBeLessThan(100 + 150);
   });
 
-  it('should answer undefined / false / the factory\'s value within storeTimeout on a paused Redis (one cache)', async () => {
+  it("should answer undefined / false / the factory's value within storeTimeout on a paused Redis (one cache)", async () => {
     const errors: string[] = [];
     const cache = createCache({ redis: fx.redis.url, namespace: uniqueNamespace('values-paused'), storeTimeout: 100, onError: (e) => errors.push(e.code) });
     const users = cache.values<string>('users');
@@ -351,7 +361,9 @@ describe('values when Redis is out', () => {
       expect(await time(() => users.set('1', 'x'))).toBe(false);
       expect(await time(() => users.getOrSet('2', () => 'computed'))).toBe('computed');
       expect(await time(() => users.getMany(['1', '2']))).toEqual([undefined, undefined]);
-      fx.figures.push(`values on a paused Redis (one cache, storeTimeout 100): get ${fmt(ms[0]!)}, set ${fmt(ms[1]!)}, getOrSet ${fmt(ms[2]!)}, getMany ${fmt(ms[3]!)}`);
+      fx.figures.push(
+        `values on a paused Redis (one cache, storeTimeout 100): get ${fmt(ms[0]!)}, set ${fmt(ms[1]!)}, getOrSet ${fmt(ms[2]!)}, getMany ${fmt(ms[3]!)}`,
+      );
       for (const t of ms) expect(t).toBeLessThan(100 + 100);
       expect(errors).toContain('ERC_STORE_TIMEOUT');
     } finally {

@@ -37,7 +37,9 @@ export async function listen(name: string, app: Express, cache: ExpressResponseC
   const served = await listenLocal(app);
   let closed = false;
   return {
-    name, cache, url: served.url,
+    name,
+    cache,
+    url: served.url,
     close: async () => {
       if (closed) return;
       closed = true;
@@ -70,8 +72,12 @@ export function request(base: string, path: string, init: { method?: string; hea
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         resolve({
-          status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8'),
-          xCache: String(res.headers['x-cache'] ?? ''), ms: performance.now() - started,
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          text: body.toString('utf8'),
+          xCache: String(res.headers['x-cache'] ?? ''),
+          ms: performance.now() - started,
         });
       });
     });

@@ -20,7 +20,6 @@ afterEach(() => {
   expect(errors.splice(0)).toEqual([]);
 });
 
-
 /** What the handlers of both instances share: calls reach "the database" once per miss. */
 interface Origin {
   calls: number;
@@ -45,10 +44,14 @@ forEachExpress((express: ExpressFactory) => {
         res.locals.cache!.tag(`item:${req.params.id}`);
         res.json({ id: req.params.id, version: origin.version, from: name });
       });
-      app.put('/items/:id', cache.invalidates((req) => ({ tags: [`item:${req.params.id}`] })), (_req, res) => {
-        origin.version++;
-        res.sendStatus(204);
-      });
+      app.put(
+        '/items/:id',
+        cache.invalidates((req) => ({ tags: [`item:${req.params.id}`] })),
+        (_req, res) => {
+          origin.version++;
+          res.sendStatus(204);
+        },
+      );
       app.get('/bin', (_req, res) => {
         origin.calls++;
         res.type('application/octet-stream').send(allBytes(8));
@@ -56,7 +59,10 @@ forEachExpress((express: ExpressFactory) => {
       app.get('/greeting', (req, res) => {
         origin.calls++;
         const lang = String(req.headers['accept-language'] ?? 'en');
-        res.vary('Accept-Language').type('text/plain').send(lang.startsWith('fr') ? 'bonjour' : lang.startsWith('de') ? 'hallo' : 'hello');
+        res
+          .vary('Accept-Language')
+          .type('text/plain')
+          .send(lang.startsWith('fr') ? 'bonjour' : lang.startsWith('de') ? 'hallo' : 'hello');
       });
       const i = await listen(name, app, cache);
       fx.open.push(i);
@@ -110,7 +116,10 @@ forEachExpress((express: ExpressFactory) => {
         request(b.url, '/greeting', { headers: { 'Accept-Language': 'en' } }),
         request(a.url, '/greeting', { headers: { 'Accept-Language': 'fr' } }),
       ]);
-      expect(answers.map((r) => [r.xCache, r.text])).toEqual([['HIT', 'hello'], ['HIT', 'bonjour']]);
+      expect(answers.map((r) => [r.xCache, r.text])).toEqual([
+        ['HIT', 'hello'],
+        ['HIT', 'bonjour'],
+      ]);
       expect(answers[0]!.headers.vary).toBe('Accept-Language');
       const de = await request(b.url, '/greeting', { headers: { 'Accept-Language': 'de' } });
       expect([de.xCache, de.text]).toEqual(['MISS', 'hallo']);

@@ -13,7 +13,6 @@ import { heldLocks, listen, request, SharedClock, sleep, until, uniqueNamespace,
 
 const fx = useRedis('single-flight.test');
 
-
 interface Origin {
   calls: number;
   /** How long each handler call takes, ms. */
@@ -71,8 +70,8 @@ describe('single flight across two instances on one Redis', () => {
     });
   });
 
-  describe('when the lock holder\'s response cannot be stored', () => {
-    it('should let the other instance\'s waiters compute themselves after a bounded wait, with real answers', async () => {
+  describe("when the lock holder's response cannot be stored", () => {
+    it("should let the other instance's waiters compute themselves after a bounded wait, with real answers", async () => {
       const { a, b, origin } = await pair({ coalesce: { timeout: 1000 } });
       origin.status = 500;
       const started = performance.now();
@@ -158,7 +157,10 @@ describe('single flight across two instances on one Redis', () => {
       await sleep(100);
       expect(origin.calls).toBe(2);
       const after = await Promise.all([request(a.url, '/slow'), request(b.url, '/slow')]);
-      expect(after.map((r) => [r.xCache, r.text])).toEqual([['HIT', 'computed 2 en'], ['HIT', 'computed 2 en']]);
+      expect(after.map((r) => [r.xCache, r.text])).toEqual([
+        ['HIT', 'computed 2 en'],
+        ['HIT', 'computed 2 en'],
+      ]);
       expect(a.cache.stats().stale + b.cache.stats().stale).toBe(10);
       expect(origin.calls).toBe(2);
     });

@@ -21,7 +21,12 @@ async function until(check: () => boolean | Promise<boolean>, ms = 3000): Promis
   return Date.now() - started;
 }
 
-interface Instance { cache: ExpressResponseCache; server: Server; url: string; version: () => number }
+interface Instance {
+  cache: ExpressResponseCache;
+  server: Server;
+  url: string;
+  version: () => number;
+}
 
 describe('TieredStore on a real Redis', () => {
   let redis: RunningRedis;
@@ -49,7 +54,7 @@ describe('TieredStore on a real Redis', () => {
 
   const get = async (i: Instance) => {
     const r = await fetch(`${i.url}/item`);
-    return { cache: r.headers.get("x-cache"), body: (await r.json()) as { version: number } };
+    return { cache: r.headers.get('x-cache'), body: (await r.json()) as { version: number } };
   };
 
   /** Commands Redis processed, but the heartbeats' PUBLISH (and our own INFO) that run on their own timer. */

@@ -117,14 +117,18 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
 
   // Tags for the row and every list page showing it; the §4.4 unsafe-method rule adds the
   // path /rows/:id itself. Both complete before the 200 is sent (read-your-writes).
-  app.put('/rows/:id', cache.invalidates((req) => ({ tags: [`row:${req.params.id}`] })), async (req: Request, res: Response) => {
-    db.count('PUT /rows/:id');
-    const id = Number(req.params.id);
-    await sleep(jitterMs(0, 2));
-    const version = (db.versions.get(id) ?? 0) + 1;
-    db.versions.set(id, version);
-    res.json({ id, version });
-  });
+  app.put(
+    '/rows/:id',
+    cache.invalidates((req) => ({ tags: [`row:${req.params.id}`] })),
+    async (req: Request, res: Response) => {
+      db.count('PUT /rows/:id');
+      const id = Number(req.params.id);
+      await sleep(jitterMs(0, 2));
+      const version = (db.versions.get(id) ?? 0) + 1;
+      db.versions.set(id, version);
+      res.json({ id, version });
+    },
+  );
 
   // No explicit invalidation: RFC 9111 §4.4 alone must drop every variant of /rows.
   app.post('/rows', async (_req: Request, res: Response) => {

@@ -75,15 +75,21 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
     const done = (): boolean => now() >= config.seconds * 1000;
     const faults = new Faults(redis, proxy, config.faults, now, config.seconds * 1000);
     const traffic = {
-      targets: opened, oracle, rows, pages, now, done, faults: () => faults.active, thinkMs: config.thinkMs ?? [0, 3],
+      targets: opened,
+      oracle,
+      rows,
+      pages,
+      now,
+      done,
+      faults: () => faults.active,
+      thinkMs: config.thinkMs ?? [0, 3],
     };
-    await Promise.all([
-      faults.run(done),
-      ...Array.from({ length: config.users }, (_, n) => virtualUser(`u${n + 1}`, traffic)),
-    ]);
+    await Promise.all([faults.run(done), ...Array.from({ length: config.users }, (_, n) => virtualUser(`u${n + 1}`, traffic))]);
     const elapsedMs = now();
     return {
-      config, oracle, elapsedMs,
+      config,
+      oracle,
+      elapsedMs,
       faults: faults.injected,
       timeline: faults.timeline,
       handlerCalls: db.calls,
@@ -109,7 +115,10 @@ async function waitForStore(i: SoakInstance): Promise<void> {
 export function formatResult(r: SoakResult): string {
   const o = r.oracle;
   const list = (m: ReadonlyMap<string, number>): string =>
-    [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(', ') || '-';
+    [...m]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ') || '-';
   const rate = (o.counts.requests / (r.elapsedMs / 1000)).toFixed(0);
   const lines = [
     `soak "${r.config.label}": ${r.config.instances.map((i) => `${i.name} (express ${i.express}${i.tiered ? ', tiered' : ''})`).join(' + ')}, ${r.config.users} users, ${(r.elapsedMs / 1000).toFixed(1)} s`,
@@ -121,16 +130,26 @@ export function formatResult(r: SoakResult): string {
     ...[...o.byPhase].map(([phase, m]) => `    sent during ${phase}: ${list(m)}`),
     `  handler calls: ${list(r.handlerCalls)}`,
     `  faults injected: ${list(r.faults)}  [${r.timeline.join('; ')}]`,
-    ...r.instances.map((i) => `  ${i.name}: hits=${i.stats.hits} misses=${i.stats.misses} stale=${i.stats.stale} bypasses=${i.stats.bypasses} stores=${i.stats.stores} invalidations=${i.stats.invalidations} errors=${i.stats.errors} (${list(i.errors)})`),
+    ...r.instances.map(
+      (i) =>
+        `  ${i.name}: hits=${i.stats.hits} misses=${i.stats.misses} stale=${i.stats.stale} bypasses=${i.stats.bypasses} stores=${i.stats.stores} invalidations=${i.stats.invalidations} errors=${i.stats.errors} (${list(i.errors)})`,
+    ),
     `  violations: ${o.totalViolations}${o.totalViolations ? ` (${list(o.violations)})` : ''}`,
   ];
-  if (o.breakdown.size) lines.push('  by kind / X-Cache / writer / faults at send:', ...[...o.breakdown].sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${v} × ${k}`));
+  if (o.breakdown.size)
+    lines.push('  by kind / X-Cache / writer / faults at send:', ...[...o.breakdown].sort((a, b) => b[1] - a[1]).map(([k, v]) => `    ${v} × ${k}`));
   if (o.examples.length) {
     lines.push('  examples (first few of each kind):');
     for (const v of o.examples) {
-      const h = Object.entries(v.sent.headers).map(([k, val]) => `${k}: ${val}`).join('; ');
-      lines.push(`    [${v.kind}] t=${Math.round(v.sent.at)} ms ${v.sent.user} → ${v.sent.instance}: ${v.sent.method} ${v.sent.path} {${h}} faults=${v.sent.faults}`);
-      lines.push(`      got ${v.got.error ?? v.got.status} X-Cache=${v.got.xCache || '-'} in ${v.got.ms.toFixed(1)} ms: ${v.got.body.slice(0, 160)} — ${v.detail}`);
+      const h = Object.entries(v.sent.headers)
+        .map(([k, val]) => `${k}: ${val}`)
+        .join('; ');
+      lines.push(
+        `    [${v.kind}] t=${Math.round(v.sent.at)} ms ${v.sent.user} → ${v.sent.instance}: ${v.sent.method} ${v.sent.path} {${h}} faults=${v.sent.faults}`,
+      );
+      lines.push(
+        `      got ${v.got.error ?? v.got.status} X-Cache=${v.got.xCache || '-'} in ${v.got.ms.toFixed(1)} ms: ${v.got.body.slice(0, 160)} — ${v.detail}`,
+      );
     }
   }
   return lines.join('\n');

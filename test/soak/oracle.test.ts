@@ -6,10 +6,22 @@
 
 import { Acks, Oracle, STALLED_MS, type Got, type Sent, type ViolationKind } from './oracle';
 
-const sent = (method: string, path: string, headers: Record<string, string> = {}): Sent =>
-  ({ user: 'u1', instance: 'A', method, path, headers, at: 100, faults: 'none' });
-const got = (body: unknown, over: Partial<Got> = {}): Got =>
-  ({ status: 200, body: typeof body === 'string' ? body : JSON.stringify(body), xCache: 'HIT', ms: 2, ...over });
+const sent = (method: string, path: string, headers: Record<string, string> = {}): Sent => ({
+  user: 'u1',
+  instance: 'A',
+  method,
+  path,
+  headers,
+  at: 100,
+  faults: 'none',
+});
+const got = (body: unknown, over: Partial<Got> = {}): Got => ({
+  status: 200,
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+  xCache: 'HIT',
+  ms: 2,
+  ...over,
+});
 
 /** u1 has seen row 1 at v3 and 12 rows; someone else has seen row 2 at v5 and 13 rows. */
 function acks(): { own: Acks; everyone: Acks } {
@@ -22,18 +34,21 @@ function acks(): { own: Acks; everyone: Acks } {
   return { own, everyone };
 }
 
-const rows = (r1: number, r2: number) => [{ id: 1, version: r1 }, { id: 2, version: r2 }];
+const rows = (r1: number, r2: number) => [
+  { id: 1, version: r1 },
+  { id: 2, version: r2 },
+];
 
 const cases: Array<[string, Sent, Got, ViolationKind | undefined]> = [
-  ['a row older than the client\'s own ack', sent('GET', '/rows/1'), got({ kind: 'row', id: 1, version: 2 }), 'stale-own'],
-  ['a row older than another client\'s earlier ack', sent('GET', '/rows/2'), got({ kind: 'row', id: 2, version: 4 }), 'stale-global'],
-  ['another row\'s body', sent('GET', '/rows/1'), got({ kind: 'row', id: 7, version: 9 }), 'wrong-row'],
+  ["a row older than the client's own ack", sent('GET', '/rows/1'), got({ kind: 'row', id: 1, version: 2 }), 'stale-own'],
+  ["a row older than another client's earlier ack", sent('GET', '/rows/2'), got({ kind: 'row', id: 2, version: 4 }), 'stale-global'],
+  ["another row's body", sent('GET', '/rows/1'), got({ kind: 'row', id: 7, version: 9 }), 'wrong-row'],
   ['a list with a row older than the own ack', sent('GET', '/rows?page=1'), got({ kind: 'list', page: 1, total: 13, rows: rows(2, 5) }), 'stale-own'],
   ['a list counting fewer rows than the own ack', sent('GET', '/rows?page=1'), got({ kind: 'list', page: 1, total: 11, rows: rows(3, 5) }), 'stale-own'],
-  ['a list counting fewer rows than another\'s ack', sent('GET', '/rows?page=1'), got({ kind: 'list', page: 1, total: 12, rows: rows(3, 5) }), 'stale-global'],
-  ['another user\'s /me', sent('GET', '/me'), got({ kind: 'me', user: 'u2' }), 'other-user'],
-  ['another user\'s /me/vary', sent('GET', '/me/vary'), got({ kind: 'me', user: 'u2' }), 'other-user'],
-  ['another host\'s page', sent('GET', '/host', { host: 'shop.example' }), got({ kind: 'host', host: 'evil.example' }), 'other-host'],
+  ["a list counting fewer rows than another's ack", sent('GET', '/rows?page=1'), got({ kind: 'list', page: 1, total: 12, rows: rows(3, 5) }), 'stale-global'],
+  ["another user's /me", sent('GET', '/me'), got({ kind: 'me', user: 'u2' }), 'other-user'],
+  ["another user's /me/vary", sent('GET', '/me/vary'), got({ kind: 'me', user: 'u2' }), 'other-user'],
+  ["another host's page", sent('GET', '/host', { host: 'shop.example' }), got({ kind: 'host', host: 'evil.example' }), 'other-host'],
   ['a 500', sent('GET', '/rows/1'), got('oops', { status: 500 }), 'failed'],
   ['a 503 to a PUT', sent('PUT', '/rows/1'), got('oops', { status: 503 }), 'failed'],
   ['a reset connection', sent('GET', '/rows/1'), got('', { status: 0, error: 'ECONNRESET' }), 'failed'],
@@ -43,9 +58,9 @@ const cases: Array<[string, Sent, Got, ViolationKind | undefined]> = [
   ['a newer row version than acked', sent('GET', '/rows/2'), got({ kind: 'row', id: 2, version: 6 }), undefined],
   ['a row nobody acked a write of', sent('GET', '/rows/9'), got({ kind: 'row', id: 9, version: 1 }), undefined],
   ['a list at least as new as every ack', sent('GET', '/rows?page=1'), got({ kind: 'list', page: 1, total: 13, rows: rows(3, 5) }), undefined],
-  ['the caller\'s own /me', sent('GET', '/me'), got({ kind: 'me', user: 'u1' }), undefined],
-  ['the caller\'s host', sent('GET', '/host', { host: 'shop.example' }), got({ kind: 'host', host: 'shop.example' }), undefined],
-  ['a PUT\'s 200', sent('PUT', '/rows/1'), got({ id: 1, version: 4 }), undefined],
+  ["the caller's own /me", sent('GET', '/me'), got({ kind: 'me', user: 'u1' }), undefined],
+  ["the caller's host", sent('GET', '/host', { host: 'shop.example' }), got({ kind: 'host', host: 'shop.example' }), undefined],
+  ["a PUT's 200", sent('PUT', '/rows/1'), got({ id: 1, version: 4 }), undefined],
 ];
 
 describe('soak oracle', () => {

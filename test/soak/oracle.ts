@@ -9,8 +9,7 @@
  * client had got it before this GET was sent (the same rule, seen across users).
  */
 
-export type ViolationKind =
-  | 'stale-own' | 'stale-global' | 'other-user' | 'other-host' | 'wrong-row' | 'failed' | 'stalled' | 'bad-body';
+export type ViolationKind = 'stale-own' | 'stale-global' | 'other-user' | 'other-host' | 'wrong-row' | 'failed' | 'stalled' | 'bad-body';
 
 /**
  * An answer slower than this is `stalled`: handlers take ≤ 5 ms, a store call is cut at
@@ -89,7 +88,9 @@ export class Oracle {
     if (got.ms > 1000) {
       this.latency.overOneSecond++;
       if (this.latency.slowest.length < 10) {
-        this.latency.slowest.push(`${got.ms.toFixed(0)} ms: ${sent.user} ${sent.method} ${sent.path} on ${sent.instance} at t=${Math.round(sent.at)} ms (${sent.faults}), X-Cache ${got.xCache || '-'}`);
+        this.latency.slowest.push(
+          `${got.ms.toFixed(0)} ms: ${sent.user} ${sent.method} ${sent.path} on ${sent.instance} at t=${Math.round(sent.at)} ms (${sent.faults}), X-Cache ${got.xCache || '-'}`,
+        );
       }
     }
     if (got.ms > this.latency.maxMs) {
@@ -148,12 +149,24 @@ export class Oracle {
   private checkVersion(sent: Sent, got: Got, id: number, version: number, own: Acks, everyone: Acks): boolean {
     const mine = own.rows.get(id);
     if (mine && version < mine.version) {
-      this.violate('stale-own', sent, got, `row ${id} v${version} < acked v${mine.version} (PUT on ${mine.instance}, ${Math.round(sent.at - mine.at)} ms before)`, mine.instance);
+      this.violate(
+        'stale-own',
+        sent,
+        got,
+        `row ${id} v${version} < acked v${mine.version} (PUT on ${mine.instance}, ${Math.round(sent.at - mine.at)} ms before)`,
+        mine.instance,
+      );
       return false;
     }
     const theirs = everyone.rows.get(id);
     if (theirs && version < theirs.version) {
-      this.violate('stale-global', sent, got, `row ${id} v${version} < acked v${theirs.version} (PUT on ${theirs.instance}, ${Math.round(sent.at - theirs.at)} ms before)`, theirs.instance);
+      this.violate(
+        'stale-global',
+        sent,
+        got,
+        `row ${id} v${version} < acked v${theirs.version} (PUT on ${theirs.instance}, ${Math.round(sent.at - theirs.at)} ms before)`,
+        theirs.instance,
+      );
       return false;
     }
     return true;

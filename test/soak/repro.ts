@@ -43,7 +43,7 @@ const scenarios: Record<string, { what: string; run(env: Env): Promise<{ bad: nu
     },
   },
   join: {
-    what: 'stale-own, one instance (Redis, 1 ms): a GET sent after the PUT\'s 200 gets the body an older GET read before the PUT (joined its flight, or that GET stored it after the invalidation)',
+    what: "stale-own, one instance (Redis, 1 ms): a GET sent after the PUT's 200 gets the body an older GET read before the PUT (joined its flight, or that GET stored it after the invalidation)",
     async run(env) {
       return raceOneInstance(env, 'redis');
     },
@@ -55,7 +55,7 @@ const scenarios: Record<string, { what: string; run(env: Env): Promise<{ bad: nu
     },
   },
   cross: {
-    what: 'stale-own across instances: B\'s GET read before A\'s PUT, stores after A\'s invalidation (Redis, 1 ms)',
+    what: "stale-own across instances: B's GET read before A's PUT, stores after A's invalidation (Redis, 1 ms)",
     async run(env) {
       return raceTwoInstances(env, false);
     },
@@ -67,7 +67,7 @@ const scenarios: Record<string, { what: string; run(env: Env): Promise<{ bad: nu
     },
   },
   'post-list': {
-    what: 'stale-own through RFC 9111 §4.4: a list GET that read before a POST /rows is served after the POST\'s 200 (path invalidation; Redis, 1 ms)',
+    what: "stale-own through RFC 9111 §4.4: a list GET that read before a POST /rows is served after the POST's 200 (path invalidation; Redis, 1 ms)",
     async run(env) {
       const a = await env.start('A', 'redis');
       const b = await env.start('B', 'redis');
@@ -105,7 +105,11 @@ const scenarios: Record<string, { what: string; run(env: Env): Promise<{ bad: nu
       const locks = await lockTtls(env.redis.port);
       const second = await request(b.url, '/me', { headers: { cookie: 'sid=u2' } });
       const bad = second.ms > 3000 ? 1 : 0;
-      return { bad, of: 1, example: `GET /me on A during a 400 ms write pause: ${first.ms.toFixed(0)} ms ${first.xCache}; GET /me on B 500 ms later: ${second.ms.toFixed(0)} ms ${second.xCache}; lock keys before it: ${locks}` };
+      return {
+        bad,
+        of: 1,
+        example: `GET /me on A during a 400 ms write pause: ${first.ms.toFixed(0)} ms ${first.xCache}; GET /me on B 500 ms later: ${second.ms.toFixed(0)} ms ${second.xCache}; lock keys before it: ${locks}`,
+      };
     },
   },
 };
@@ -185,7 +189,9 @@ async function main(): Promise<number> {
     const opened: SoakInstance[] = [];
     const namespace = `repro-${randomBytes(3).toString('hex')}`;
     const env: Env = {
-      redis, proxy, db,
+      redis,
+      proxy,
+      db,
       async start(instance, store, extra) {
         const options = store === 'memory' ? { jitter: 0 } : { redis: `redis://127.0.0.1:${proxy.port}`, tiered: store === 'tiered' };
         const i = await startInstance(instance, express, db, { ...cacheOptions(namespace, options), ttl: 60, staleWhileRevalidate: 0, ...extra });
@@ -207,7 +213,10 @@ async function main(): Promise<number> {
   return reproduced ? 1 : 0;
 }
 
-main().then((code) => (process.exitCode = code), (err: unknown) => {
-  console.error(err);
-  process.exitCode = 2;
-});
+main().then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 2;
+  },
+);

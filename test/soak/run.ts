@@ -22,12 +22,26 @@ const control = process.env.SOAK_CONTROL === '1' ? { cacheOptions: { bypass: () 
 const faults = { gapMs: 4000, pauseMs: 800, downMs: 1000, latencyMs: 2000, latencyDelayMs: 30 };
 const runs: SoakConfig[] = [
   {
-    label: 'plain + tiered', seconds: seconds / 2, users, faults, ...control,
-    instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }],
+    label: 'plain + tiered',
+    seconds: seconds / 2,
+    users,
+    faults,
+    ...control,
+    instances: [
+      { name: 'A', express: 5, tiered: false },
+      { name: 'B', express: 4, tiered: true },
+    ],
   },
   {
-    label: 'plain + plain', seconds: seconds / 2, users, faults, ...control,
-    instances: [{ name: 'A', express: 4, tiered: false }, { name: 'B', express: 5, tiered: false }],
+    label: 'plain + plain',
+    seconds: seconds / 2,
+    users,
+    faults,
+    ...control,
+    instances: [
+      { name: 'A', express: 4, tiered: false },
+      { name: 'B', express: 5, tiered: false },
+    ],
   },
 ];
 

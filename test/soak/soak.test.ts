@@ -17,8 +17,22 @@ const faults = { gapMs: 1500, pauseMs: 500, downMs: 700, latencyMs: 1000, latenc
 const base = { seconds: 9, users: 6, faults, thinkMs: [5, 15] as const };
 
 const runs: SoakConfig[] = [
-  { ...base, label: 'plain + tiered', instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }] },
-  { ...base, label: 'plain + plain', instances: [{ name: 'A', express: 4, tiered: false }, { name: 'B', express: 5, tiered: false }] },
+  {
+    ...base,
+    label: 'plain + tiered',
+    instances: [
+      { name: 'A', express: 5, tiered: false },
+      { name: 'B', express: 4, tiered: true },
+    ],
+  },
+  {
+    ...base,
+    label: 'plain + plain',
+    instances: [
+      { name: 'A', express: 4, tiered: false },
+      { name: 'B', express: 5, tiered: false },
+    ],
+  },
 ];
 
 describe('soak control: the cache bypasses every request', () => {
@@ -26,9 +40,15 @@ describe('soak control: the cache bypasses every request', () => {
   // wrong ack, a snapshot taken late, a fault that outlasts its bound): none is allowed.
   it('should find no violation and still inject every fault', async () => {
     const result = await runSoak({
-      ...base, seconds: 6.5, label: 'control', cacheOptions: { bypass: () => true },
+      ...base,
+      seconds: 6.5,
+      label: 'control',
+      cacheOptions: { bypass: () => true },
       faults: { ...faults, gapMs: 1000 },
-      instances: [{ name: 'A', express: 5, tiered: false }, { name: 'B', express: 4, tiered: true }],
+      instances: [
+        { name: 'A', express: 5, tiered: false },
+        { name: 'B', express: 4, tiered: true },
+      ],
     });
     console.log(formatResult(result));
     expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause']);

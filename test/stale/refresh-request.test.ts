@@ -21,7 +21,25 @@ closeAfterEach();
 let tls: { key: Buffer; cert: Buffer };
 beforeAll(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erc-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'k.pem'),
+      '-out',
+      path.join(dir, 'c.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   tls = { key: fs.readFileSync(path.join(dir, 'k.pem')), cert: fs.readFileSync(path.join(dir, 'c.pem')) };
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -40,7 +58,7 @@ function get(port: number, urlPath: string): Promise<{ status: number; body: str
 }
 
 describe.each(EXPRESSES.map(([name, make]) => [name, make] as const))('on %s', (_name, makeExpress) => {
-  it('should run a stale-while-revalidate refresh as the client\'s request: https, its host, its address', async () => {
+  it("should run a stale-while-revalidate refresh as the client's request: https, its host, its address", async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const cache = track(createCache({ ttl: 10, jitter: 0, staleWhileRevalidate: 60 }, { now: () => now }));
     const app = makeExpress();

@@ -68,8 +68,10 @@ describe('RedisStore', () => {
       const key = 'cache:v1:http:ttl';
       await store.set(key, Buffer.from('x'), 5_000, index('cache:v1:http:/ttl', 'cache:v1:http:tag-ttl'));
       const names = [
-        redisKey(prefix, 'e', key), redisKey(prefix, 'm', key),
-        redisKey(prefix, 'p', 'cache:v1:http:/ttl'), redisKey(prefix, 't', 'cache:v1:http:tag-ttl'),
+        redisKey(prefix, 'e', key),
+        redisKey(prefix, 'm', key),
+        redisKey(prefix, 'p', 'cache:v1:http:/ttl'),
+        redisKey(prefix, 't', 'cache:v1:http:tag-ttl'),
       ];
       for (const name of names) {
         const pttl = await raw.pttl(name);
@@ -93,8 +95,10 @@ describe('RedisStore', () => {
       await store.set(key, Buffer.from('x'), 100, index('cache:v1:http:/gone', 'cache:v1:http:tag-gone'));
       await sleep(300);
       const names = [
-        redisKey(prefix, 'e', key), redisKey(prefix, 'm', key),
-        redisKey(prefix, 'p', 'cache:v1:http:/gone'), redisKey(prefix, 't', 'cache:v1:http:tag-gone'),
+        redisKey(prefix, 'e', key),
+        redisKey(prefix, 'm', key),
+        redisKey(prefix, 'p', 'cache:v1:http:/gone'),
+        redisKey(prefix, 't', 'cache:v1:http:tag-gone'),
       ];
       expect(await raw.exists(...names)).toBe(0);
     });
@@ -131,10 +135,9 @@ describe('RedisStore', () => {
     it('should write every key under the client prefix, then its own', async () => {
       await inner.set('k1', Buffer.from('v'), HOUR, index('/a', 'tag'));
       const keys = (await scanKeys(raw, `${clientPrefix}*`)).sort();
-      expect(keys).toEqual([
-        `${clientPrefix}store:e:{k1}`, `${clientPrefix}store:m:{k1}`,
-        `${clientPrefix}store:p:{/a}`, `${clientPrefix}store:t:{tag}`,
-      ].sort());
+      expect(keys).toEqual(
+        [`${clientPrefix}store:e:{k1}`, `${clientPrefix}store:m:{k1}`, `${clientPrefix}store:p:{/a}`, `${clientPrefix}store:t:{tag}`].sort(),
+      );
     });
 
     it('should still find path indexes by prefix (SCAN MATCH is not prefixed by ioredis)', async () => {
@@ -211,7 +214,10 @@ describe('RedisStore', () => {
     it('should delete them all, counting each once, in batches', async () => {
       const tag = 'cache:v1:http:many';
       const entries = Array.from({ length: 2_500 }, (_, i) => ({
-        key: `many:${i}`, value: Buffer.from(String(i)), ttlMs: HOUR, index: index(`/many/${i % 7}`, tag),
+        key: `many:${i}`,
+        value: Buffer.from(String(i)),
+        ttlMs: HOUR,
+        index: index(`/many/${i % 7}`, tag),
       }));
       await store.setMany(entries);
       expect(await raw.zcard(redisKey(prefix, 't', tag))).toBe(2_500);

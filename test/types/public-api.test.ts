@@ -7,13 +7,31 @@ import { Cluster, Redis } from 'ioredis';
 import { describe as nodeDescribe, it as nodeIt, before as nodeBefore, after as nodeAfter } from 'node:test';
 import { Registry } from 'prom-client';
 import erc, {
-  cacheResponses, createCache, getRequestCache, MemoryStore, RedisStore, TieredStore, buildCacheKey, ttlWithJitter, CHANNELS,
-  CacheError, type CacheStats, type CacheStatus, type CacheStore, type ExpressResponseCache, type InvalidateTarget,
-  type RequestCache, type ValueId, type Duration,
+  cacheResponses,
+  createCache,
+  getRequestCache,
+  MemoryStore,
+  RedisStore,
+  TieredStore,
+  buildCacheKey,
+  ttlWithJitter,
+  CHANNELS,
+  CacheError,
+  type CacheStats,
+  type CacheStatus,
+  type CacheStore,
+  type ExpressResponseCache,
+  type InvalidateTarget,
+  type RequestCache,
+  type ValueId,
+  type Duration,
 } from '../../middleware';
 import { storeContract, type StoreContractApi } from '../../src/stores/contract';
 
-interface User { id: string; name: string }
+interface User {
+  id: string;
+  name: string;
+}
 
 describe('public types', () => {
   it('should type the middleware, res.locals.cache and route params', async () => {
@@ -35,9 +53,13 @@ describe('public types', () => {
       void locals.invalidate({ tags: ['x'] });
       res.json({ id, status, key, seen: maybe !== undefined });
     });
-    app.put('/products/:id', cache.invalidates((req) => ({ tags: [`product:${req.params.id}`] })), (_req, res) => {
-      res.sendStatus(204);
-    });
+    app.put(
+      '/products/:id',
+      cache.invalidates((req) => ({ tags: [`product:${req.params.id}`] })),
+      (_req, res) => {
+        res.sendStatus(204);
+      },
+    );
     const target: InvalidateTarget = { keys: [], paths: ['/p'], prefixes: ['/s'], tags: ['t'] };
     const removed: number = await cache.invalidate(target);
     const stats: CacheStats = cache.stats();

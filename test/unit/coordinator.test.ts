@@ -6,13 +6,23 @@ import { MemoryStore } from '../../src/stores/memory';
 function coordinator() {
   const store = new MemoryStore({ sweepInterval: 0 });
   const guarded = new GuardedStore(store, {
-    storeTimeout: 100, whenStoreDown: 'bypass', fallbackTtl: 5, onError: undefined, metrics: new Metrics(), now: Date.now, keyPrefix: 'ns:',
+    storeTimeout: 100,
+    whenStoreDown: 'bypass',
+    fallbackTtl: 5,
+    onError: undefined,
+    metrics: new Metrics(),
+    now: Date.now,
+    keyPrefix: 'ns:',
   });
   return new MissCoordinator(guarded);
 }
 
 const spec = (stored: { value?: string }) => ({
-  key: 'ns:GET:/a', path: 'ns:/a', coalesce: { timeout: 1000 }, lock: true, lookup: () => stored.value,
+  key: 'ns:GET:/a',
+  path: 'ns:/a',
+  coalesce: { timeout: 1000 },
+  lock: true,
+  lookup: () => stored.value,
 });
 
 describe('MissCoordinator', () => {
@@ -25,7 +35,10 @@ describe('MissCoordinator', () => {
       const followers = [c.begin(spec(stored)), c.begin(spec(stored))];
       stored.value = 'made';
       if (first.kind === 'lead') first.lead.finish({ kind: 'stored' });
-      expect(await Promise.all(followers)).toEqual([{ kind: 'found', value: 'made' }, { kind: 'found', value: 'made' }]);
+      expect(await Promise.all(followers)).toEqual([
+        { kind: 'found', value: 'made' },
+        { kind: 'found', value: 'made' },
+      ]);
       expect(c.size).toBe(0);
     });
   });
@@ -49,7 +62,7 @@ describe('MissCoordinator', () => {
       expect(all.filter((t) => t.kind === 'found')).toHaveLength(4);
     });
 
-    it('should rethrow a making\'s error to its followers', async () => {
+    it("should rethrow a making's error to its followers", async () => {
       const c = coordinator();
       const first = await c.begin(spec({}));
       const follower = c.begin(spec({}));

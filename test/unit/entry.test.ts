@@ -3,8 +3,19 @@ import { CacheError, EntryCorruptError } from '../../src/errors';
 
 const times = { storedAt: 1, staleAt: 2, swrUntil: 3, sieUntil: 4, expiresAt: 4 };
 const response: CachedResponse = {
-  kind: 'response', status: 200, headers: [['content-type', 'application/octet-stream'], ['link', ['<a>', '<b>']]],
-  etag: '"x"', lastModified: undefined, originAge: 3, path: 'cache:v1:http:/x', tags: ['cache:v1:http:t'], body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)), ...times,
+  kind: 'response',
+  status: 200,
+  headers: [
+    ['content-type', 'application/octet-stream'],
+    ['link', ['<a>', '<b>']],
+  ],
+  etag: '"x"',
+  lastModified: undefined,
+  originAge: 3,
+  path: 'cache:v1:http:/x',
+  tags: ['cache:v1:http:t'],
+  body: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+  ...times,
 };
 
 /** Hand-made entry bytes: a version, a kind, JSON metadata and a body, as a foreign writer might. */
@@ -87,7 +98,11 @@ describe('entry codec', () => {
 
     it.each([
       ['vary names that are not tokens', { vary: ['accept language'], path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.alloc(0)],
-      ['too many vary names', { vary: Array.from({ length: ENTRY_LIMITS.vary + 1 }, (_, i) => `x-${i}`), path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.alloc(0)],
+      [
+        'too many vary names',
+        { vary: Array.from({ length: ENTRY_LIMITS.vary + 1 }, (_, i) => `x-${i}`), path: 'p', tags: [], storedAt: 1, expiresAt: 2 },
+        Buffer.alloc(0),
+      ],
       ['a vary marker with a body', { vary: ['accept'], path: 'p', tags: [], storedAt: 1, expiresAt: 2 }, Buffer.from('x')],
     ])('should throw for a vary marker with %s', (_name, meta, body) => {
       expect(() => decodeEntry(forge(1, meta, body))).toThrow(EntryCorruptError);
@@ -100,8 +115,14 @@ describe('entry codec', () => {
     });
 
     it('should accept every status from 200 to 599 and headers Node accepts', () => {
-      for (const status of [200, 204, 301, 404, 599]) expect((decodeEntry(forge(0, responseMeta({ status }), response.body)) as CachedResponse).status).toBe(status);
-      const headers = [['x-tab', 'a\tb'], ['x-latin1', 'caf\u00e9'], ['x-empty', ''], ['set-like', ['a', 'b']]];
+      for (const status of [200, 204, 301, 404, 599])
+        expect((decodeEntry(forge(0, responseMeta({ status }), response.body)) as CachedResponse).status).toBe(status);
+      const headers = [
+        ['x-tab', 'a\tb'],
+        ['x-latin1', 'caf\u00e9'],
+        ['x-empty', ''],
+        ['set-like', ['a', 'b']],
+      ];
       expect((decodeEntry(forge(0, responseMeta({ headers }), response.body)) as CachedResponse).headers).toEqual(headers);
     });
   });

@@ -13,18 +13,37 @@ describe('headers', () => {
     ];
 
     it.each<[string, Record<string, number | string | string[] | undefined>, Array<[string, string | string[]]>]>([
-      ['replaces what the 304 carries, keeps the rest in order', { 'cache-control': 'max-age=120', date: 'Tue, 01 Jan 2030 12:05:00 GMT', 'x-version': '2' }, [
-        ['content-type', 'text/html; charset=utf-8'], ['cache-control', 'max-age=120'], ['etag', '"v1"'],
-        ['date', 'Tue, 01 Jan 2030 12:05:00 GMT'], ['content-encoding', 'gzip'], ['x-version', '2'],
-        ['link', ['</a.css>; rel=preload', '</b.js>; rel=preload']],
-      ]],
+      [
+        'replaces what the 304 carries, keeps the rest in order',
+        { 'cache-control': 'max-age=120', date: 'Tue, 01 Jan 2030 12:05:00 GMT', 'x-version': '2' },
+        [
+          ['content-type', 'text/html; charset=utf-8'],
+          ['cache-control', 'max-age=120'],
+          ['etag', '"v1"'],
+          ['date', 'Tue, 01 Jan 2030 12:05:00 GMT'],
+          ['content-encoding', 'gzip'],
+          ['x-version', '2'],
+          ['link', ['</a.css>; rel=preload', '</b.js>; rel=preload']],
+        ],
+      ],
       ['adds new fields last', { expires: 'Tue, 01 Jan 2030 13:00:00 GMT' }, [...stored, ['expires', 'Tue, 01 Jan 2030 13:00:00 GMT']]],
       ['replaces every instance of a list field', { link: '</c.css>; rel=preload' }, [...stored.slice(0, 6), ['link', '</c.css>; rel=preload']]],
-      ['never takes Content-Length, Content-Encoding, Content-Range, Set-Cookie, hop-by-hop or Age', {
-        'content-length': '0', 'content-encoding': 'br', 'content-range': 'bytes 0-1/2', 'set-cookie': ['sid=1'],
-        connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', age: '30', 'proxy-x': 'y',
-      }, stored],
-      ['never takes the cache\'s own diagnostic headers', { 'x-cache': 'MISS', 'cache-status': 'app; fwd=stale; fwd-status=304' }, stored],
+      [
+        'never takes Content-Length, Content-Encoding, Content-Range, Set-Cookie, hop-by-hop or Age',
+        {
+          'content-length': '0',
+          'content-encoding': 'br',
+          'content-range': 'bytes 0-1/2',
+          'set-cookie': ['sid=1'],
+          connection: 'close',
+          'keep-alive': 'timeout=5',
+          'transfer-encoding': 'chunked',
+          age: '30',
+          'proxy-x': 'y',
+        },
+        stored,
+      ],
+      ["never takes the cache's own diagnostic headers", { 'x-cache': 'MISS', 'cache-status': 'app; fwd=stale; fwd-status=304' }, stored],
       ['numbers as strings', { 'x-version': 3 }, [...stored.slice(0, 5), ['x-version', '3'], stored[6]]],
       ['an empty 304 changes nothing', {}, stored],
     ])('%s', (_name, from304, expected) => {
@@ -40,7 +59,10 @@ describe('headers', () => {
 
   describe('conditionalHeadersFor (RFC 9111 §4.3.1)', () => {
     it.each([
-      [{ etag: '"v1"', lastModified: 'Tue, 01 Jan 2030 00:00:00 GMT' }, { 'if-none-match': '"v1"', 'if-modified-since': 'Tue, 01 Jan 2030 00:00:00 GMT' }],
+      [
+        { etag: '"v1"', lastModified: 'Tue, 01 Jan 2030 00:00:00 GMT' },
+        { 'if-none-match': '"v1"', 'if-modified-since': 'Tue, 01 Jan 2030 00:00:00 GMT' },
+      ],
       [{ etag: 'W/"v1"', lastModified: undefined }, { 'if-none-match': 'W/"v1"' }],
       [{ etag: '', lastModified: 'Tue, 01 Jan 2030 00:00:00 GMT' }, { 'if-modified-since': 'Tue, 01 Jan 2030 00:00:00 GMT' }],
     ])('%j -> %j', (entry, expected) => {

@@ -1,4 +1,16 @@
-import { baseName, buildCacheKey, canonicalQuery, compileNameFilter, customKey, indexPath, keyHost, normalizePath, shortenKey, variantKey, MAX_KEY_BYTES } from '../../src/key';
+import {
+  baseName,
+  buildCacheKey,
+  canonicalQuery,
+  compileNameFilter,
+  customKey,
+  indexPath,
+  keyHost,
+  normalizePath,
+  shortenKey,
+  variantKey,
+  MAX_KEY_BYTES,
+} from '../../src/key';
 
 describe('key', () => {
   describe('when the input is hostile', () => {
@@ -58,13 +70,16 @@ describe('key', () => {
       expect(buildCacheKey({ method: 'GET', path: '_x:/y' })).not.toBe(buildCacheKey({ method: 'GET', host: '_x', path: '/y' }));
     });
 
-    it.each(['x', 'GET:/a', 'a#b', 'a|v|b', 'q?x=1', '%41', '50%', '\uD800'])('should encode the custom key %j so that no output meets another or a built key', (out) => {
-      const key = customKey('cache:v1:http:', out);
-      expect(key).toBe('cache:v1:http:k:' + encodeURIComponent(out.replace(/\uD800/, '\uFFFD')));
-      expect(key.slice('cache:v1:http:k:'.length)).not.toMatch(/[:|?#]/);
-    });
+    it.each(['x', 'GET:/a', 'a#b', 'a|v|b', 'q?x=1', '%41', '50%', '\uD800'])(
+      'should encode the custom key %j so that no output meets another or a built key',
+      (out) => {
+        const key = customKey('cache:v1:http:', out);
+        expect(key).toBe('cache:v1:http:k:' + encodeURIComponent(out.replace(/\uD800/, '\uFFFD')));
+        expect(key.slice('cache:v1:http:k:'.length)).not.toMatch(/[:|?#]/);
+      },
+    );
 
-    it('should not let a custom output equal a long output\'s hashed key', () => {
+    it("should not let a custom output equal a long output's hashed key", () => {
       const long = customKey('cache:v1:http:', 'a'.repeat(300));
       expect(long).toMatch(/#[A-Za-z0-9_-]{32}$/);
       expect(customKey('cache:v1:http:', long.slice('cache:v1:http:k:'.length))).not.toBe(long);
@@ -87,8 +102,11 @@ describe('key', () => {
       ['"+" and "%20" are one value', { method: 'GET', path: '/a', query: 'q=a+b' }, 'cache:v1:http:GET:/a?q=a%20b'],
       ['empty query parts are dropped', { method: 'GET', path: '/a', query: '&&' }, 'cache:v1:http:GET:/a'],
       ['hex case in the path is normalised', { method: 'GET', path: '/a%2fb' }, 'cache:v1:http:GET:/a%2Fb'],
-      ['vary headers, absent and empty apart', { method: 'GET', path: '/a', vary: ['accept-language', 'x-empty', 'x-none'], headers: { 'accept-language': ' fr ', 'x-empty': '' } },
-        'cache:v1:http:GET:/a|accept-language=fr&x-empty=&x-none'],
+      [
+        'vary headers, absent and empty apart',
+        { method: 'GET', path: '/a', vary: ['accept-language', 'x-empty', 'x-none'], headers: { 'accept-language': ' fr ', 'x-empty': '' } },
+        'cache:v1:http:GET:/a|accept-language=fr&x-empty=&x-none',
+      ],
       ['custom prefix', { keyPrefix: 'p:v2:ns:', method: 'GET', path: '/' }, 'p:v2:ns:GET:/'],
     ])('%s', (_name, parts, expected) => {
       expect(buildCacheKey(parts as Parameters<typeof buildCacheKey>[0])).toBe(expected);
@@ -100,15 +118,34 @@ describe('key', () => {
     });
 
     it.each([
-      ['page[]', 'page'], ['page[0]', 'page'], ['page[x]', 'page'], ['page[a][b]', 'page'], ['[page]', 'page'], ['[page][x]', 'page'],
-      ['page', 'page'], ['page[', 'page['], ['page]', 'page]'], ['pa]ge[x]', 'pa]ge'], ['[]', ''], ['a[[b]]', 'a['],
+      ['page[]', 'page'],
+      ['page[0]', 'page'],
+      ['page[x]', 'page'],
+      ['page[a][b]', 'page'],
+      ['[page]', 'page'],
+      ['[page][x]', 'page'],
+      ['page', 'page'],
+      ['page[', 'page['],
+      ['page]', 'page]'],
+      ['pa]ge[x]', 'pa]ge'],
+      ['[]', ''],
+      ['a[[b]]', 'a['],
     ])('should read %s as qs does: %s', (name, base) => {
       expect(baseName(name)).toBe(base);
     });
 
     it('should match only / ignore by base name as well as by name', () => {
       const only = compileNameFilter({ only: ['page', 'utm_*'] });
-      expect(['page', 'page[]', 'page[0]', '[page]', 'utm_x[y]', 'page[', 'pages', 'x[page]'].map(only)).toEqual([true, true, true, true, true, false, false, false]);
+      expect(['page', 'page[]', 'page[0]', '[page]', 'utm_x[y]', 'page[', 'pages', 'x[page]'].map(only)).toEqual([
+        true,
+        true,
+        true,
+        true,
+        true,
+        false,
+        false,
+        false,
+      ]);
       const ignore = compileNameFilter({ ignore: ['page'] });
       expect(['page', 'page[]', 'page[a][b]', 'sort', 'sort[page]'].map(ignore)).toEqual([false, false, false, true, true]);
     });

@@ -4,7 +4,11 @@ const index = (path: string, tags: string[] = []) => ({ path, tags });
 
 describe('MemoryStore', () => {
   describe('when options are invalid', () => {
-    it.each([[{ maxEntries: 0 }, 'maxEntries'], [{ maxBytes: -1 }, 'maxBytes'], [{ sweepInterval: -5 }, 'sweepInterval']])('%j throws', (o, name) => {
+    it.each([
+      [{ maxEntries: 0 }, 'maxEntries'],
+      [{ maxBytes: -1 }, 'maxBytes'],
+      [{ sweepInterval: -5 }, 'sweepInterval'],
+    ])('%j throws', (o, name) => {
       expect(() => new MemoryStore(o)).toThrow(name);
     });
   });

@@ -65,11 +65,19 @@ describe('policy', () => {
       expect(requestBypassReason({ method: 'GET', headers: { authorization: 'x' } }, { ...opts, shareAuthorized: true })).toBeUndefined();
     });
 
-    it.each([['GET', false], ['HEAD', false], ['OPTIONS', false], ['TRACE', false], ['POST', true], ['PUT', true], ['PATCH', true], ['DELETE', true], ['PURGE', true]])(
-      '%s is unsafe: %s', (method, unsafe) => {
-        expect(isUnsafeMethod(method)).toBe(unsafe);
-      },
-    );
+    it.each([
+      ['GET', false],
+      ['HEAD', false],
+      ['OPTIONS', false],
+      ['TRACE', false],
+      ['POST', true],
+      ['PUT', true],
+      ['PATCH', true],
+      ['DELETE', true],
+      ['PURGE', true],
+    ])('%s is unsafe: %s', (method, unsafe) => {
+      expect(isUnsafeMethod(method)).toBe(unsafe);
+    });
   });
 
   describe('when a status states explicit freshness or not (RFC 9111 §3, §4.2.1)', () => {
@@ -81,12 +89,26 @@ describe('policy', () => {
     ];
     // status -> stored without / with explicit freshness, under the default statuses
     const STATUSES: Array<[number, boolean, boolean]> = [
-      [200, true, true], [203, true, true], [204, true, true],
-      [201, false, true], [202, false, true], [205, false, true], [226, false, true],
-      [206, false, false], [304, false, false],
-      [301, false, true], [302, false, true], [307, false, true], [308, false, true],
-      [400, false, true], [404, false, true], [410, false, true], [499, false, true],
-      [500, false, false], [502, false, false], [503, false, false],
+      [200, true, true],
+      [203, true, true],
+      [204, true, true],
+      [201, false, true],
+      [202, false, true],
+      [205, false, true],
+      [226, false, true],
+      [206, false, false],
+      [304, false, false],
+      [301, false, true],
+      [302, false, true],
+      [307, false, true],
+      [308, false, true],
+      [400, false, true],
+      [404, false, true],
+      [410, false, true],
+      [499, false, true],
+      [500, false, false],
+      [502, false, false],
+      [503, false, false],
     ];
     for (const [status, bare, explicit] of STATUSES) {
       it.each(FRESHNESS)(`should ${explicit ? '' : 'not '}store ${status} with freshness: %s${bare ? '' : ' (but none without)'}`, (name, headers) => {
@@ -134,8 +156,14 @@ describe('policy', () => {
 
   describe('mustRevalidate (RFC 9111 §4.2.4)', () => {
     it.each([
-      ['must-revalidate', true], ['proxy-revalidate', true], ['no-cache', true], ['No-Cache="set-cookie"', true],
-      ['max-age=60', false], ['s-maxage=60', false], ['public, stale-while-revalidate=30', false], ['', false],
+      ['must-revalidate', true],
+      ['proxy-revalidate', true],
+      ['no-cache', true],
+      ['No-Cache="set-cookie"', true],
+      ['max-age=60', false],
+      ['s-maxage=60', false],
+      ['public, stale-while-revalidate=30', false],
+      ['', false],
     ])('%s -> %s', (cc, expected) => {
       expect(mustRevalidate(parseCacheControl(cc))).toBe(expected);
     });

@@ -1,6 +1,4 @@
-import {
-  escapeChars, escapeGlob, escapeName, isHashTagSafe, parseRedisKey, pathIndexPattern, redisKey, unescapeName,
-} from '../../src/stores/redis-keys';
+import { escapeChars, escapeGlob, escapeName, isHashTagSafe, parseRedisKey, pathIndexPattern, redisKey, unescapeName } from '../../src/stores/redis-keys';
 
 /** The text Redis Cluster hashes: between the first `{` and the first `}` after it, if not empty. */
 function hashTag(key: string): string {

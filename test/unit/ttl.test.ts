@@ -75,7 +75,13 @@ describe('ttl', () => {
 
   describe('when computing entry times and Age', () => {
     it('should keep stored, stale and expiry times apart', () => {
-      expect(entryTimes(NOW, 10, 5, 20)).toEqual({ storedAt: NOW, staleAt: NOW + 10_000, swrUntil: NOW + 15_000, sieUntil: NOW + 30_000, expiresAt: NOW + 30_000 });
+      expect(entryTimes(NOW, 10, 5, 20)).toEqual({
+        storedAt: NOW,
+        staleAt: NOW + 10_000,
+        swrUntil: NOW + 15_000,
+        sieUntil: NOW + 30_000,
+        expiresAt: NOW + 30_000,
+      });
     });
 
     it('should add whole seconds stored to the origin Age (RFC 9111 §4.2.3)', () => {
@@ -109,11 +115,7 @@ describe('parseHttpDate', () => {
   it.each([['0'], ['-1'], ['tomorrow'], ['2026-01-01'], ['']])('should reject %j', (v) => {
     expect(parseHttpDate(v)).toBeNaN();
   });
-  it.each([
-    ['Thu, 01 Jan 2026 00:00:00 GMT'],
-    ['Thursday, 01-Jan-26 00:00:00 GMT'],
-    ['Thu Jan  1 00:00:00 2026'],
-  ])('should read %j', (v) => {
+  it.each([['Thu, 01 Jan 2026 00:00:00 GMT'], ['Thursday, 01-Jan-26 00:00:00 GMT'], ['Thu Jan  1 00:00:00 2026']])('should read %j', (v) => {
     expect(parseHttpDate(v)).toBe(NOW);
   });
 });

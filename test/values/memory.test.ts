@@ -7,7 +7,9 @@ describe('cached() on memory', () => {
   it('should default its namespace to the function name and source, stable across instances', async () => {
     const a = new ResponseCache({});
     const b = new ResponseCache({});
-    function findUser(id: string) { return { id }; }
+    function findUser(id: string) {
+      return { id };
+    }
     const onA = a.cached(findUser);
     expect(onA.values.namespace).toBe(b.cached(findUser).values.namespace);
     expect(onA.values.namespace).toMatch(/^fn\.findUser\.[0-9a-f]{8}$/);
@@ -17,8 +19,14 @@ describe('cached() on memory', () => {
 });
 
 describe('cached() from a factory', () => {
-  interface User { kind: 'user'; id: string }
-  interface Order { kind: 'order'; id: string }
+  interface User {
+    kind: 'user';
+    id: string;
+  }
+  interface Order {
+    kind: 'order';
+    id: string;
+  }
 
   it('should refuse a second wrapper on the same derived namespace, so results cannot leak between functions', async () => {
     const cache = new ResponseCache({});

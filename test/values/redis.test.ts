@@ -60,13 +60,19 @@ describe('values shared by two instances on one Redis', () => {
     expect(await vb.get('42')).toEqual({ id: '42', n: 1 });
   });
 
-  it('should let the other instance compute itself, boundedly, when the holder\'s factory throws', async () => {
+  it("should let the other instance compute itself, boundedly, when the holder's factory throws", async () => {
     const [a, b] = pair({ coalesce: { timeout: 1000 } });
     const started = performance.now();
-    const holder = a.values<string>('rows').getOrSet('1', async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      throw new Error('db down');
-    }).then(() => 'resolved', (err: Error) => err.message);
+    const holder = a
+      .values<string>('rows')
+      .getOrSet('1', async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        throw new Error('db down');
+      })
+      .then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      );
     await new Promise((r) => setTimeout(r, 50));
     const other = await b.values<string>('rows').getOrSet('1', () => 'from B');
     expect(await holder).toBe('db down');
@@ -77,10 +83,16 @@ describe('values shared by two instances on one Redis', () => {
   // A holder whose factory threw releases its lock; the waiter takes it and computes.
   it('should stop waiting as soon as the holder released its lock without a value', async () => {
     const [a, b] = pair({ coalesce: { timeout: 2000 } });
-    const holder = a.values<string>('rows').getOrSet('1', async () => {
-      await new Promise((r) => setTimeout(r, 200));
-      throw new Error('db down');
-    }).then(() => 'resolved', (err: Error) => err.message);
+    const holder = a
+      .values<string>('rows')
+      .getOrSet('1', async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        throw new Error('db down');
+      })
+      .then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      );
     await new Promise((r) => setTimeout(r, 50));
     const started = performance.now();
     const other = await b.values<string>('rows').getOrSet('1', () => 'from B');

@@ -3,7 +3,10 @@
  */
 import type { ResponseCache } from '../../src/cache';
 
-interface User { id: string; name: string }
+interface User {
+  id: string;
+  name: string;
+}
 const parseUser = (v: unknown): User => {
   const u = v as User;
   if (!u || typeof u.id !== 'string' || typeof u.name !== 'string') throw new Error('not a User');
@@ -67,14 +70,29 @@ export function valuesSuite(name: string, makeCache: () => Promise<ResponseCache
         const v = cache.values<string | undefined>(ns());
         expect(await v.set('a', undefined)).toBe(false);
         let calls = 0;
-        expect(await v.getOrSet('a', () => { calls++; return undefined; })).toBeUndefined();
-        expect(await v.getOrSet('a', () => { calls++; return undefined; })).toBeUndefined();
+        expect(
+          await v.getOrSet('a', () => {
+            calls++;
+            return undefined;
+          }),
+        ).toBeUndefined();
+        expect(
+          await v.getOrSet('a', () => {
+            calls++;
+            return undefined;
+          }),
+        ).toBeUndefined();
         expect(calls).toBe(2);
       });
 
       it('should answer getMany in order with gaps, and setMany from pairs or a Map', async () => {
         const v = cache.values<number>(ns());
-        expect(await v.setMany([['a', 1], ['c', 3]])).toBe(true);
+        expect(
+          await v.setMany([
+            ['a', 1],
+            ['c', 3],
+          ]),
+        ).toBe(true);
         expect(await v.setMany(new Map([['d', 4]]))).toBe(true);
         expect(await v.getMany(['a', 'b', 'c', 'd'])).toEqual([1, undefined, 3, 4]);
         expect(await v.getMany([])).toEqual([]);
@@ -127,7 +145,10 @@ export function valuesSuite(name: string, makeCache: () => Promise<ResponseCache
       it('should clear a namespace without touching another', async () => {
         const a = cache.values<number>(ns());
         const b = cache.values<number>(ns());
-        await a.setMany([['1', 1], ['2', 2]]);
+        await a.setMany([
+          ['1', 1],
+          ['2', 2],
+        ]);
         await b.set('1', 1);
         expect(await a.clear()).toBe(2);
         expect(await b.get('1')).toBe(1);
@@ -135,7 +156,13 @@ export function valuesSuite(name: string, makeCache: () => Promise<ResponseCache
 
       it('should invalidate a cached() function by its arguments', async () => {
         let calls = 0;
-        const find = cache.cached(async (id: string) => { calls++; return { id, n: calls }; }, { key: (id) => id, ttl: 60, namespace: ns() });
+        const find = cache.cached(
+          async (id: string) => {
+            calls++;
+            return { id, n: calls };
+          },
+          { key: (id) => id, ttl: 60, namespace: ns() },
+        );
         expect(await find('1')).toEqual({ id: '1', n: 1 });
         expect(await find('1')).toEqual({ id: '1', n: 1 });
         expect(await find.invalidate('1')).toBe(true);
@@ -233,7 +260,10 @@ export function valuesSuite(name: string, makeCache: () => Promise<ResponseCache
     describe('when clearing and listing the whole cache', () => {
       it('should list responses and values by key, and clear() both', async () => {
         const v = cache.values<number>(ns());
-        await v.setMany([['1', 1], ['2', 2]]);
+        await v.setMany([
+          ['1', 1],
+          ['2', 2],
+        ]);
         const listed = await cache.keys();
         expect(listed.values.sort()).toEqual([v.key('1'), v.key('2')].sort());
         expect(listed.truncated).toBe(false);

@@ -59,11 +59,23 @@ interface World {
   readonly namespace: string;
 }
 
-async function instance(express: ExpressFactory, name: string, w: World, client: Cluster, spec: Partial<ItemsApp> = {}, options: ExpressCacheOptions = {}): Promise<Instance> {
+async function instance(
+  express: ExpressFactory,
+  name: string,
+  w: World,
+  client: Cluster,
+  spec: Partial<ItemsApp> = {},
+  options: ExpressCacheOptions = {},
+): Promise<Instance> {
   // The caches share the file's Cluster clients and never close them.
   const cache = createCache({
-    redis: client, namespace: w.namespace, jitter: 0, ttl: 60, storeTimeout: 1000,
-    onError: (err) => figures.push(`${name} ${err.code} ${err.message}`), ...options,
+    redis: client,
+    namespace: w.namespace,
+    jitter: 0,
+    ttl: 60,
+    storeTimeout: 1000,
+    onError: (err) => figures.push(`${name} ${err.code} ${err.message}`),
+    ...options,
   });
   const i = await listen(name, itemsApp(express, { name, cache, rows: w.rows, calls: w.calls, ...spec }), cache);
   open.push(i);
@@ -96,7 +108,7 @@ forEachExpress((express) => {
   });
 
   describe('when two instances race on a Cluster: a slow GET on B read before a PUT on A', () => {
-    it('should answer every GET sent after the PUT with the new version, and never serve B\'s old entry', async () => {
+    it("should answer every GET sent after the PUT with the new version, and never serve B's old entry", async () => {
       const w = world();
       let slowB = false;
       let read = latch();

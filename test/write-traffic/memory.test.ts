@@ -30,10 +30,7 @@ function world(): World {
   return { rows: new Rows(), calls: new Calls() };
 }
 
-async function instance(
-  express: ExpressFactory, name: string, w: World,
-  options: ExpressCacheOptions = {}, spec: Partial<ItemsApp> = {},
-): Promise<Instance> {
+async function instance(express: ExpressFactory, name: string, w: World, options: ExpressCacheOptions = {}, spec: Partial<ItemsApp> = {}): Promise<Instance> {
   const cache = createCache({ jitter: 0, ttl: 60, onError: (err) => errors.push(`${name}: ${err.code} ${err.message}`), ...options });
   const app = itemsApp(express, { name, cache, rows: w.rows, calls: w.calls, ...spec });
   const i = await listen(name, app, cache);
@@ -43,17 +40,20 @@ async function instance(
 
 forEachExpress((express) => {
   describe('when a client GETs, PUTs, then GETs again', () => {
-    it.each([['tags'], ['paths'], ['prefixes']] as const)('should show the new version after the PUT in 20 of 20 sequences (only invalidates({ %s }))', async (target) => {
-      const w = world();
-      const reads = new Reads();
-      // Only the route's own target: the unsafe-method rule would invalidate the path as well.
-      const a = await instance(express, 'A', w, { invalidateUnsafe: false }, { target, delay: () => 8, onRead: reads.saw });
-      expect(await sequences(a, reads)).toEqual([]);
-      // Per sequence: the first GET and the one after the PUT run the handler; the last is a hit.
-      expect(w.calls.total).toBeGreaterThanOrEqual(40);
-      expect(w.calls.total).toBeLessThanOrEqual(60);
-      expect(a.cache.stats().hits).toBeGreaterThan(0);
-    });
+    it.each([['tags'], ['paths'], ['prefixes']] as const)(
+      'should show the new version after the PUT in 20 of 20 sequences (only invalidates({ %s }))',
+      async (target) => {
+        const w = world();
+        const reads = new Reads();
+        // Only the route's own target: the unsafe-method rule would invalidate the path as well.
+        const a = await instance(express, 'A', w, { invalidateUnsafe: false }, { target, delay: () => 8, onRead: reads.saw });
+        expect(await sequences(a, reads)).toEqual([]);
+        // Per sequence: the first GET and the one after the PUT run the handler; the last is a hit.
+        expect(w.calls.total).toBeGreaterThanOrEqual(40);
+        expect(w.calls.total).toBeLessThanOrEqual(60);
+        expect(a.cache.stats().hits).toBeGreaterThan(0);
+      },
+    );
 
     it('should show the new version of each Accept-Language variant (Vary) in 20 of 20 sequences', async () => {
       const w = world();
@@ -68,10 +68,16 @@ forEachExpress((express) => {
       const w = world();
       const read = latch();
       let slow = true;
-      const a = await instance(express, 'A', w, {}, {
-        delay: () => (slow ? ((slow = false), 60) : 3),
-        onRead: () => read.open(),
-      });
+      const a = await instance(
+        express,
+        'A',
+        w,
+        {},
+        {
+          delay: () => (slow ? ((slow = false), 60) : 3),
+          onRead: () => read.open(),
+        },
+      );
       const inFlight = getItem(a.url, 'x');
       await read.wait;
       const written = await putItem(a.url, 'x');
@@ -118,16 +124,22 @@ forEachExpress((express) => {
   });
 
   describe('when two caches share one MemoryStore', () => {
-    it('should never serve, on either, what B read before A\'s PUT, once the PUT is answered', async () => {
+    it("should never serve, on either, what B read before A's PUT, once the PUT is answered", async () => {
       const w = world();
       const store = new MemoryStore();
       const read = latch();
       let slowB = true;
       const a = await instance(express, 'A', w, { store });
-      const b = await instance(express, 'B', w, { store }, {
-        delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
-        onRead: (_id, _v, name) => name === 'B' && read.open(),
-      });
+      const b = await instance(
+        express,
+        'B',
+        w,
+        { store },
+        {
+          delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
+          onRead: (_id, _v, name) => name === 'B' && read.open(),
+        },
+      );
       const slowGet = getItem(b.url, 'r');
       await read.wait;
       const written = await putItem(a.url, 'r');
@@ -148,14 +160,20 @@ forEachExpress((express) => {
   });
 
   describe('when 50 followers wait behind a leader', () => {
-    it('should hand over to one new leader when the leader\'s client aborts: the handler runs at most twice', async () => {
+    it("should hand over to one new leader when the leader's client aborts: the handler runs at most twice", async () => {
       const w = world();
       const started = latch();
       let first = true;
-      const a = await instance(express, 'A', w, {}, {
-        delay: () => (first ? ((first = false), 80) : 20),
-        onRead: () => started.open(),
-      });
+      const a = await instance(
+        express,
+        'A',
+        w,
+        {},
+        {
+          delay: () => (first ? ((first = false), 80) : 20),
+          onRead: () => started.open(),
+        },
+      );
       const { port } = new URL(a.url);
       const leader = http.request({ host: '127.0.0.1', port, path: '/items/hot', agent: false });
       leader.on('error', () => undefined);
@@ -178,11 +196,17 @@ forEachExpress((express) => {
     it('should share the whole 200 of a leader whose request had a matching If-None-Match (it gets its 304)', async () => {
       const w = world();
       const started = latch();
-      const a = await instance(express, 'A', w, {}, {
-        delay: () => 60,
-        onRead: () => started.open(),
-        etag: (id, v) => `"${id}-${v}"`,
-      });
+      const a = await instance(
+        express,
+        'A',
+        w,
+        {},
+        {
+          delay: () => 60,
+          onRead: () => started.open(),
+          etag: (id, v) => `"${id}-${v}"`,
+        },
+      );
       const leader = request(a.url, '/items/cond', { headers: { 'If-None-Match': '"cond-1"' } });
       await started.wait;
       const followers = Array.from({ length: 50 }, () => getItem(a.url, 'cond'));
@@ -217,7 +241,10 @@ describe('values.getOrSet racing an invalidation (memory)', () => {
       return v;
     };
     try {
-      for (const [where, reader] of [['same cache', a], ['other cache', b]] as const) {
+      for (const [where, reader] of [
+        ['same cache', a],
+        ['other cache', b],
+      ] as const) {
         const id = `row-${where.replace(' ', '-')}`;
         read = latch();
         const reading = reader.getOrSet(id, factory(id, 50), { tags: [`row:${id}`] });

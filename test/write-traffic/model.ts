@@ -76,17 +76,20 @@ export function itemsApp(express: ExpressFactory, spec: ItemsApp): Express {
     const v = rows.version(id);
     spec.onRead?.(id, v, name);
     res.locals.cache!.tag(`item:${id}`);
-    setTimeout(() => {
-      if (res.destroyed || res.writableEnded) return;
-      const body: Record<string, unknown> = { id, v };
-      if (spec.vary) {
-        res.vary('Accept-Language');
-        body.lang = String(req.headers['accept-language'] ?? 'en');
-      }
-      if (spec.etag) res.setHeader('ETag', spec.etag(id, v));
-      body.by = name;
-      res.json(body);
-    }, delay(id, name));
+    setTimeout(
+      () => {
+        if (res.destroyed || res.writableEnded) return;
+        const body: Record<string, unknown> = { id, v };
+        if (spec.vary) {
+          res.vary('Accept-Language');
+          body.lang = String(req.headers['accept-language'] ?? 'en');
+        }
+        if (spec.etag) res.setHeader('ETag', spec.etag(id, v));
+        body.by = name;
+        res.json(body);
+      },
+      delay(id, name),
+    );
   });
   app.put(
     '/items/:id',
@@ -136,18 +139,30 @@ export async function putItem(base: string, id: string): Promise<number> {
 export function latch(): { open: () => void; wait: Promise<void>; readonly opened: boolean } {
   let open!: () => void;
   let opened = false;
-  const wait = new Promise<void>((r) => (open = () => {
-    opened = true;
-    r();
-  }));
-  return { open, wait, get opened() { return opened; } };
+  const wait = new Promise<void>(
+    (r) =>
+      (open = () => {
+        opened = true;
+        r();
+      }),
+  );
+  return {
+    open,
+    wait,
+    get opened() {
+      return opened;
+    },
+  };
 }
 
 /** Resolve `p`, or reject after `limitMs` naming `label` (a bound on a test, not a figure checked). */
 export async function within<T>(p: Promise<T>, limitMs: number, label: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: not done within ${limitMs} ms`)), limitMs)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: not done within ${limitMs} ms`)), limitMs))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -195,8 +210,10 @@ export class Reads {
  * PUT's invalidation meets that GET's making, its answer and each round trip of its commit.
  */
 export async function sequences(
-  i: { readonly url: string; readonly cache: ExpressResponseCache }, reads: Reads,
-  headers: (n: number) => Record<string, string> | undefined = () => undefined, count = 20,
+  i: { readonly url: string; readonly cache: ExpressResponseCache },
+  reads: Reads,
+  headers: (n: number) => Record<string, string> | undefined = () => undefined,
+  count = 20,
 ): Promise<string[]> {
   const wrong: string[] = [];
   for (let n = 0; n < count; n++) {

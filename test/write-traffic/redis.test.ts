@@ -50,14 +50,23 @@ function makeCache(name: string, w: World, where: 'proxy' | 'direct', options: E
   // storeTimeout is generous: two cores are shared by several suites, and a timeout would
   // only turn a request into a BYPASS (still right) where these tests want the race.
   return createCache({
-    redis: via(where), namespace: w.namespace, jitter: 0, ttl: 60, storeTimeout: 1000,
-    onError: (err) => errors.push(`${name} ${err.code}`), ...options,
+    redis: via(where),
+    namespace: w.namespace,
+    jitter: 0,
+    ttl: 60,
+    storeTimeout: 1000,
+    onError: (err) => errors.push(`${name} ${err.code}`),
+    ...options,
   });
 }
 
 async function instance(
-  express: ExpressFactory, name: string, w: World, where: 'proxy' | 'direct',
-  options: ExpressCacheOptions = {}, spec: Partial<ItemsApp> = {},
+  express: ExpressFactory,
+  name: string,
+  w: World,
+  where: 'proxy' | 'direct',
+  options: ExpressCacheOptions = {},
+  spec: Partial<ItemsApp> = {},
 ): Promise<Instance> {
   const cache = makeCache(name, w, where, options);
   const app = itemsApp(express, { name, cache, rows: w.rows, calls: w.calls, ...spec });
@@ -92,44 +101,49 @@ forEachExpress((express, major) => {
 
   describe('when two instances race: a slow GET on B read before a PUT on A', () => {
     it.each([
-      ['plain Redis', {}], ['plain Redis, only invalidates({ tags })', { invalidateUnsafe: false }], ['tiered: true', { tiered: true }],
-    ] as Array<[string, ExpressCacheOptions]>)('should answer every GET sent after the PUT with the new version, on A and B, and never serve B\'s old entry (%s)', async (_label, options) => {
-      const w = world();
-      let slowB = false;
-      let read = latch();
-      const a = await instance(express, 'A', w, 'direct', options);
-      const b = await instance(express, 'B', w, 'proxy', options, {
-        delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
-        onRead: (_id, _v, name) => name === 'B' && read.open(),
-      });
-      const wrong: string[] = [];
-      for (let round = 0; round < 5; round++) {
-        const id = `race${round}`;
-        slowB = true;
-        read = latch();
-        const slowGet = getItem(b.url, id);
-        await read.wait;
-        const written = await putItem(a.url, id);
-        const [onA, onB] = await Promise.all([getItem(a.url, id), getItem(b.url, id)]);
-        if (onA.v !== written) wrong.push(`${id}: A right after the PUT got v${onA.v}`);
-        if (onB.v !== written) wrong.push(`${id}: B right after the PUT got v${onB.v}`);
-        // It read before the PUT and was in flight: v1 is its right answer.
-        expect((await slowGet).v).toBe(1);
-        // A few hundred ms: the entry B would have stored from v1 never shows.
-        for (let n = 0; n < 20; n++) {
-          const got = await getItem(n % 2 ? a.url : b.url, id);
-          if (got.v !== written) wrong.push(`${id}: ${n % 2 ? 'A' : 'B'} ${n * 15} ms later got v${got.v} (${got.reply.xCache})`);
-          await sleep(15);
+      ['plain Redis', {}],
+      ['plain Redis, only invalidates({ tags })', { invalidateUnsafe: false }],
+      ['tiered: true', { tiered: true }],
+    ] as Array<[string, ExpressCacheOptions]>)(
+      "should answer every GET sent after the PUT with the new version, on A and B, and never serve B's old entry (%s)",
+      async (_label, options) => {
+        const w = world();
+        let slowB = false;
+        let read = latch();
+        const a = await instance(express, 'A', w, 'direct', options);
+        const b = await instance(express, 'B', w, 'proxy', options, {
+          delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
+          onRead: (_id, _v, name) => name === 'B' && read.open(),
+        });
+        const wrong: string[] = [];
+        for (let round = 0; round < 5; round++) {
+          const id = `race${round}`;
+          slowB = true;
+          read = latch();
+          const slowGet = getItem(b.url, id);
+          await read.wait;
+          const written = await putItem(a.url, id);
+          const [onA, onB] = await Promise.all([getItem(a.url, id), getItem(b.url, id)]);
+          if (onA.v !== written) wrong.push(`${id}: A right after the PUT got v${onA.v}`);
+          if (onB.v !== written) wrong.push(`${id}: B right after the PUT got v${onB.v}`);
+          // It read before the PUT and was in flight: v1 is its right answer.
+          expect((await slowGet).v).toBe(1);
+          // A few hundred ms: the entry B would have stored from v1 never shows.
+          for (let n = 0; n < 20; n++) {
+            const got = await getItem(n % 2 ? a.url : b.url, id);
+            if (got.v !== written) wrong.push(`${id}: ${n % 2 ? 'A' : 'B'} ${n * 15} ms later got v${got.v} (${got.reply.xCache})`);
+            await sleep(15);
+          }
         }
-      }
-      expect(wrong).toEqual([]);
-      // Caching still works for what came after the race.
-      expect(a.cache.stats().hits + b.cache.stats().hits).toBeGreaterThan(0);
-    });
+        expect(wrong).toEqual([]);
+        // Caching still works for what came after the race.
+        expect(a.cache.stats().hits + b.cache.stats().hits).toBeGreaterThan(0);
+      },
+    );
   });
 
   describe('when B holds a copy in its memory tier and A takes a PUT', () => {
-    it('should answer B\'s first GET after the PUT\'s answer with the new version, 20 of 20 times', async () => {
+    it("should answer B's first GET after the PUT's answer with the new version, 20 of 20 times", async () => {
       const w = world();
       const a = await instance(express, 'A', w, 'direct', { tiered: true });
       const b = await instance(express, 'B', w, 'proxy', { tiered: true });
@@ -151,15 +165,22 @@ forEachExpress((express, major) => {
     });
   });
 
-  describe('when followers wait on another instance\'s lock and a PUT lands', () => {
-    it('should give the lock\'s pollers on B the new version, never A\'s old body', async () => {
+  describe("when followers wait on another instance's lock and a PUT lands", () => {
+    it("should give the lock's pollers on B the new version, never A's old body", async () => {
       const w = world();
       let slowA = true;
       const read = latch();
-      const a = await instance(express, 'A', w, 'direct', {}, {
-        delay: (_id, name) => (name === 'A' && slowA ? ((slowA = false), 100) : 3),
-        onRead: (_id, _v, name) => name === 'A' && read.open(),
-      });
+      const a = await instance(
+        express,
+        'A',
+        w,
+        'direct',
+        {},
+        {
+          delay: (_id, name) => (name === 'A' && slowA ? ((slowA = false), 100) : 3),
+          onRead: (_id, _v, name) => name === 'A' && read.open(),
+        },
+      );
       const b = await instance(express, 'B', w, 'proxy');
       const leader = getItem(a.url, 'f');
       await read.wait;
@@ -221,7 +242,7 @@ forEachExpress((express, major) => {
   });
 
   describe('when 50 followers on two instances wait behind a leader', () => {
-    it('should hand over to one new leader when the leader\'s client aborts', async () => {
+    it("should hand over to one new leader when the leader's client aborts", async () => {
       const w = world();
       const started = latch();
       let first = true;
@@ -282,7 +303,10 @@ describe('values.getOrSet racing an invalidation on Redis', () => {
       await sleep(ms);
       return v;
     };
-    for (const [where, reader] of [['same', a], ['other', b]] as const) {
+    for (const [where, reader] of [
+      ['same', a],
+      ['other', b],
+    ] as const) {
       const id = `row-${where}`;
       read = latch();
       const reading = reader.getOrSet(id, factory(id, 50), { tags: [`row:${id}`] });
@@ -302,7 +326,7 @@ describe('values.getOrSet racing an invalidation on Redis', () => {
 });
 
 describe('when values.getMany([]) is called while Redis is paused', () => {
-  it('should not take the breaker\'s probe: caching resumes within a few seconds', async () => {
+  it("should not take the breaker's probe: caching resumes within a few seconds", async () => {
     const w = world();
     const a = await instance(express5, 'A', w, 'direct', { storeTimeout: 100 });
     const values = a.cache.values<number>('many');

@@ -88,7 +88,7 @@ forEachExpress((express) => {
     });
   });
 
-  describe('when a tiered instance\'s subscriber is blackholed (no close event)', () => {
+  describe("when a tiered instance's subscriber is blackholed (no close event)", () => {
     it('should let an invalidation on A resolve, and B serve no stale copy afterwards', async () => {
       const w = world();
       const hole = await startTcpProxy(fx.redis.port);
