@@ -11,10 +11,10 @@ import { createCache, type ErrorContext, type ExpressCacheOptions } from '../../
 import { forEachExpress } from '../helpers/express';
 import { ChaosStore } from '../helpers/chaos-store';
 import { closeAfterEach, send, serve, track, until } from '../helpers/http';
+import { sleep } from '../helpers/wait';
 import { MemoryStore } from '../../middleware';
 
 closeAfterEach();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 forEachExpress((express) => {
   /** Rows with versions; GET reads its row first, then sleeps, then answers what it read. */

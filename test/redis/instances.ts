@@ -11,17 +11,8 @@ import type { ExpressResponseCache } from '../../middleware';
 import { listenLocal } from '../helpers/http';
 import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Poll `check` until it holds; resolves the ms it took, rejects after `limitMs`. */
-export async function until(check: () => boolean | Promise<boolean>, limitMs = 3000, label = 'condition'): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > limitMs) throw new Error(`${label} not met within ${limitMs} ms`);
-    await sleep(5);
-  }
-  return performance.now() - started;
-}
+// The one waiting helper module; re-exported for the Redis test files that import from here.
+export { sleep, until } from '../helpers/wait';
 
 export interface Instance {
   readonly name: string;

@@ -10,16 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createCache, type ExpressResponseCache } from '../../middleware';
 import type { TieredStore } from '../../src/stores/tiered';
 import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean | Promise<boolean>, ms = 3000): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-  return Date.now() - started;
-}
+import { sleep, until } from '../helpers/wait';
 
 interface Instance {
   cache: ExpressResponseCache;

@@ -12,9 +12,9 @@ import type { Request, Response } from 'express';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import type { ExpressFactory } from '../helpers/express';
 import { listen, type Instance } from '../redis/instances';
+import { sleep } from '../helpers/wait';
 
 export const PAGE_SIZE = 10;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const jitterMs = (min: number, max: number): number => min + Math.floor(Math.random() * (max - min + 1));
 
 /** The database: row id → version (starts at 1, bumped by every PUT). */

@@ -6,6 +6,7 @@
 
 import type { TcpProxy as LatencyProxy } from '../helpers/tcp-proxy';
 import type { SoakRedis } from './redis-server';
+import { sleep } from '../helpers/wait';
 
 export type FaultKind = 'pause' | 'kill' | 'latency';
 
@@ -86,5 +87,3 @@ export class Faults {
     while (!done() && this.now() < until) await sleep(Math.min(50, until - this.now()));
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));

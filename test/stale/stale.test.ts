@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCache } from '../../middleware';
 import { EXPRESSES } from '../helpers/express';
+import { sleep, until } from '../helpers/wait';
 
 const flavours = EXPRESSES.map(([name, make]) => [name, make] as const);
 
@@ -10,11 +11,6 @@ async function listen(app: express.Express): Promise<{ url: string; server: Serv
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await sleep(20);
 }
 
 describe.each(flavours)('stale entries on %s', (_name, makeExpress) => {

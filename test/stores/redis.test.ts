@@ -3,10 +3,10 @@ import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/stores/redis';
 import { redisKey } from '../../src/stores/redis-keys';
 import { cleanPrefix, scanKeys, startRedis, uniquePrefix, type RunningRedis } from '../helpers/redis';
+import { sleep } from '../helpers/wait';
 
 const prefix = uniquePrefix('redis');
 const HOUR = 3_600_000;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const index = (path: string, ...tags: string[]): { path: string; tags: string[] } => ({ path, tags });
 
 let server: RunningRedis;
