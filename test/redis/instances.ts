@@ -3,8 +3,6 @@
  * measure their own duration, and bounded polling. Not a test file (no `.test.ts`).
  */
 
-import http from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import type { ExpressResponseCache } from '../../middleware';
@@ -40,42 +38,8 @@ export async function listen(name: string, app: Express, cache: ExpressResponseC
   };
 }
 
-export interface Reply {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-  readonly text: string;
-  /** X-Cache, or '' when absent. */
-  readonly xCache: string;
-  /** Milliseconds from sending to the last byte. */
-  readonly ms: number;
-}
-
-/** One request on its own connection; resolves the whole response and how long it took. */
-export function request(base: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const { hostname, port } = new URL(base);
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body,
-          text: body.toString('utf8'),
-          xCache: String(res.headers['x-cache'] ?? ''),
-          ms: performance.now() - started,
-        });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+// The suite's one request helper, under the name the Redis test files use.
+export { send as request, type Reply } from '../helpers/http';
 
 /** The p-th percentile (0..100) of `values`, nearest rank. */
 export function percentile(values: readonly number[], p: number): number {
