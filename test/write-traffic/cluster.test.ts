@@ -10,8 +10,8 @@ import { createCache, type ExpressCacheOptions } from '../../middleware';
 import { forEachExpress, type ExpressFactory } from '../helpers/express';
 import { cleanPrefix, startCluster, type RunningCluster } from '../helpers/redis';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { listen, sleep, uniqueNamespace, type Instance } from '../redis/instances';
-import { Calls, getItem, itemsApp, latch, putItem, Reads, Rows, sequences, type ItemsApp } from './model';
+import { listen, uniqueNamespace, type Instance } from '../redis/instances';
+import { Calls, itemsApp, latch, raceAfterPut, Reads, Rows, sequences, type ItemsApp } from './model';
 
 let cluster: RunningCluster;
 let proxies: TcpProxy[] = [];
@@ -117,24 +117,11 @@ forEachExpress((express) => {
         delay: (_id, name) => (name === 'B' && slowB ? ((slowB = false), 50) : 3),
         onRead: (_id, _v, name) => name === 'B' && read.open(),
       });
-      const wrong: string[] = [];
-      for (let round = 0; round < 3; round++) {
-        const id = `race${round}`;
+      const wrong = await raceAfterPut(a, b, 3, () => {
         slowB = true;
         read = latch();
-        const slowGet = getItem(b.url, id);
-        await read.wait;
-        const written = await putItem(a.url, id);
-        const [onA, onB] = await Promise.all([getItem(a.url, id), getItem(b.url, id)]);
-        if (onA.v !== written) wrong.push(`${id}: A right after the PUT got v${onA.v}`);
-        if (onB.v !== written) wrong.push(`${id}: B right after the PUT got v${onB.v}`);
-        expect((await slowGet).v).toBe(1);
-        for (let n = 0; n < 20; n++) {
-          const got = await getItem(n % 2 ? a.url : b.url, id);
-          if (got.v !== written) wrong.push(`${id}: ${n % 2 ? 'A' : 'B'} later got v${got.v} (${got.reply.xCache})`);
-          await sleep(15);
-        }
-      }
+        return read.wait;
+      });
       expect(wrong).toEqual([]);
       expect(a.cache.stats().hits + b.cache.stats().hits).toBeGreaterThan(0);
     });

@@ -237,3 +237,32 @@ export async function sequences(
   }
   return wrong;
 }
+
+/**
+ * Two instances racing, `rounds` times: a slow GET on B reads v1 (`armSlowRead` makes B's
+ * next read slow and resolves once it has read), a PUT on A lands meanwhile; then both
+ * must serve the written version at once and for a few hundred ms after (the entry B would
+ * have stored from v1 never shows). Answers what went wrong, for one `expect(...).toEqual([])`.
+ */
+export async function raceAfterPut(a: { url: string }, b: { url: string }, rounds: number, armSlowRead: () => Promise<void>): Promise<string[]> {
+  const wrong: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const id = `race${round}`;
+    const read = armSlowRead();
+    const slowGet = getItem(b.url, id);
+    await read;
+    const written = await putItem(a.url, id);
+    const [onA, onB] = await Promise.all([getItem(a.url, id), getItem(b.url, id)]);
+    if (onA.v !== written) wrong.push(`${id}: A right after the PUT got v${onA.v}`);
+    if (onB.v !== written) wrong.push(`${id}: B right after the PUT got v${onB.v}`);
+    // It read before the PUT and was in flight: v1 is its right answer.
+    const early = await slowGet;
+    if (early.v !== 1) wrong.push(`${id}: the GET in flight during the PUT got v${early.v}, not the v1 it read`);
+    for (let n = 0; n < 20; n++) {
+      const got = await getItem(n % 2 ? a.url : b.url, id);
+      if (got.v !== written) wrong.push(`${id}: ${n % 2 ? 'A' : 'B'} ${n * 15} ms later got v${got.v} (${got.reply.xCache})`);
+      await sleep(15);
+    }
+  }
+  return wrong;
+}
