@@ -10,7 +10,6 @@
  */
 
 import createDebug from 'debug';
-import type { Request, Response } from 'express';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { parseCacheControl } from '../src/cache-control';
 import { bodyEtag, isNotModified } from '../src/conditional';
@@ -335,5 +334,3 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
 }
-
-export type { Request, Response };

@@ -68,6 +68,8 @@ export class GuardLog {
   /** Makings that started before this cannot be checked (records were dropped). */
   private floor = -Infinity;
   private size = 0;
+  /** When the newest record was made. */
+  private newest = -Infinity;
 
   constructor(
     private readonly windowMs = GUARD_WINDOW_MS,
@@ -78,6 +80,7 @@ export class GuardLog {
   mark(target: GuardTarget): void {
     const now = this.clock();
     this.prune(now);
+    this.newest = now;
     for (const k of target.keys) this.put(this.keys, k, now);
     for (const p of target.paths) this.put(this.paths, p, now);
     for (const t of target.tags) this.put(this.tags, t, now);
@@ -92,7 +95,8 @@ export class GuardLog {
     const since = making.startedAt;
     const now = this.clock();
     if (since <= this.floor || now - since >= this.windowMs) return true;
-    if (this.size === 0) return false;
+    // The common case under unrelated or no writes: nothing at all since the making began.
+    if (this.quietSince(making)) return false;
     for (const k of subject.keys) if ((this.keys.get(k) ?? -Infinity) >= since) return true;
     if ((this.paths.get(subject.path) ?? -Infinity) >= since) return true;
     for (const t of subject.tags) if ((this.tags.get(t) ?? -Infinity) >= since) return true;
@@ -105,14 +109,11 @@ export class GuardLog {
     return this.size === 0 || this.newest < making.startedAt;
   }
 
-  private newest = -Infinity;
-
   private put(map: Map<string, number>, name: string, now: number): void {
     if (!map.has(name)) this.size++;
     // Re-inserted so the Map's order stays oldest first, which prune() relies on.
     map.delete(name);
     map.set(name, now);
-    this.newest = now;
     if (this.size > MAX_RECORDS) this.dropOldest();
   }
 

@@ -12,7 +12,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { CacheError } from './errors';
-import type { CacheStats, ErrorContext } from './types';
+import type { CacheStats, ErrorContext, ValueStats } from './types';
 
 /** What a count is about: a cached HTTP response or a value of `cache.values()`. */
 export type MetricKind = 'response' | 'value';
@@ -53,21 +53,9 @@ const storeChannel = diagnostics.channel(CHANNELS.store);
 const invalidateChannel = diagnostics.channel(CHANNELS.invalidate);
 const errorChannel = diagnostics.channel(CHANNELS.error);
 
-interface Counts {
-  hits: number;
-  misses: number;
-  stale: number;
-  revalidated: number;
-  bypasses: number;
-  stores: number;
-  invalidations: number;
-  errors: number;
-}
-interface ValueCounts {
-  hits: number;
-  misses: number;
-  stores: number;
-}
+/** The plain counters behind stats(): the public shapes, less what stats() derives. */
+type Counts = Omit<CacheStats, 'hitRatio' | 'values'>;
+type ValueCounts = Omit<ValueStats, 'hitRatio'>;
 
 const COUNTERS = ['hits', 'misses', 'stale', 'revalidated', 'bypasses', 'stores', 'invalidations', 'errors'] as const;
 const HELP: Record<(typeof COUNTERS)[number], string> = {
