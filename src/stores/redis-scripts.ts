@@ -20,12 +20,15 @@ function script(lua: string): Script {
  * seconds, server time, rounded up); ARGV: ttlMs, member, ttlMs, member, ... Prunes members
  * that have expired, adds the new ones, and stretches the index's TTL to its longest member:
  * PEXPIRE NX gives a brand-new set its first TTL, PEXPIRE GT only ever lengthens it
- * (Redis 7). Seconds, not ms: a listpack holds a score below 2^31 in 4 bytes, not 8.
+ * (Redis 7). Seconds, not ms: a listpack holds a score below 2^31 in 4 bytes, not 8. A
+ * score past 1e11 (the year 5138 in seconds) is a member an older layout scored in ms: it
+ * names no token and would never expire, so it goes too.
  */
 export const INDEX_ADD = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. math.floor(now / 1000))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(100000000000', '+inf')
 local longest = 1
 for i = 1, #ARGV, 2 do
   local ttl = tonumber(ARGV[i])

@@ -110,6 +110,16 @@ describe('RedisStore', () => {
     });
   });
 
+  describe('when an index holds a member of an older layout (a bare key scored in ms)', () => {
+    it('should drop it at the next add, as it would never expire', async () => {
+      const tag = 'cache:v1:http:older';
+      await raw.zadd(redisKey(prefix, 't', tag), Date.now() + HOUR, 'cache:v1:http:GET:/older');
+      await store.set('newer', Buffer.from('n'), HOUR, index('cache:v1:http:/newer', tag));
+      const members = await raw.zrange(redisKey(prefix, 't', tag), 0, -1);
+      expect(members.map((m) => parseIndexMember(m)?.key)).toEqual(['newer']);
+    });
+  });
+
   describe('when a key is written again under the same tag', () => {
     it('should file each write under its own token, and count the entry once', async () => {
       const tag = 'cache:v1:http:again';
