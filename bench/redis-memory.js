@@ -7,8 +7,13 @@
  * two tags (`items` and `item:<id>`) are stored through the built middleware, by real HTTP
  * GETs, as an app would; then, after FLUSHALL, the same 10,000 entry key names get a plain
  * `SET key <the same 768 bytes> PX 60000`. Both figures are INFO used_memory deltas over
- * the empty server, per entry. MEMORY USAGE of one key of each kind shows where the bytes
- * go. Writes REDIS-MEMORY.md to BENCH_OUT (default bench/).
+ * the empty server, per entry. Where the bytes go: MEMORY USAGE of one key of each kind,
+ * and the used_memory each kind frees when its keys are deleted (DEL frees at once), which
+ * also counts the expires dict and allocator rounding that MEMORY USAGE leaves out. A
+ * further figure per size in BENCH_META_BYTES (comma-separated, default 200,100) rewrites
+ * every entry value to the same body with that much metadata instead (SET … KEEPTTL): what
+ * the layout costs with a smaller entry codec. Writes REDIS-MEMORY.md to BENCH_OUT
+ * (default bench/).
  */
 
 const fs = require('node:fs');
@@ -20,6 +25,14 @@ const { resolveOurs } = require('./ours');
 const N = Number(process.env.BENCH_REDIS_ENTRIES) || 10_000;
 const BODY_BYTES = 768;
 const TTL_S = 60;
+/** Metadata sizes of the projected entry codecs, largest first (the last one stays for the breakdown). */
+const META_SIZES = (process.env.BENCH_META_BYTES || '200,100')
+  .split(',')
+  .map(Number)
+  .filter((n) => n >= 0)
+  .sort((a, b) => b - a);
+/** The store's head before the entry bytes: a state byte and an 8-byte writer token. */
+const STORE_HEAD = 9;
 
 /** A JSON body of exactly BODY_BYTES bytes for item `id`. */
 function bodyOf(id) {
@@ -55,7 +68,8 @@ async function main() {
     await client.flushall();
     const empty = await usedMemory(redis.port);
 
-    const cache = createCache({ redis: client, ttl: TTL_S, jitter: 0, tags: (req) => ['items', `item:${req.params.id}`] });
+    // A long storeTimeout: on a loaded machine a store slower than the default 100 ms would be skipped.
+    const cache = createCache({ redis: client, ttl: TTL_S, jitter: 0, storeTimeout: 5_000, tags: (req) => ['items', `item:${req.params.id}`] });
     const app = express();
     app.get('/items/:id', cache.middleware(), (req, res) => res.type('json').send(bodyOf(req.params.id)));
     const server = app.listen(0, '127.0.0.1');
@@ -65,8 +79,14 @@ async function main() {
     for (let i = 0; i < N; i += 8) {
       await Promise.all(Array.from({ length: Math.min(8, N - i) }, (_v, j) => get(port, `/items/${i + j}`, agent)));
     }
-    // Stores are not awaited by the response: wait until every entry is there.
-    for (let t = 0; t < 100 && (await client.dbsize()) < N * 2; t++) await new Promise((r) => setTimeout(r, 50));
+    // Stores are not awaited by the response: wait until every entry is there and the key
+    // count has settled (the indexes follow their entries).
+    for (let t = 0, last = -1; t < 100; t++) {
+      const size = await client.dbsize();
+      if (size >= N && size === last) break;
+      last = size;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     agent.destroy();
     server.close();
     await cache.close();
@@ -89,6 +109,37 @@ async function main() {
     const entryBytes = entryKeys.length ? await client.strlen(entryKeys[0]) : 0;
     if (entryKeys.length !== N) throw new Error(`expected ${N} entries, Redis holds ${entryKeys.length} e: keys`);
 
+    // The same layout with a smaller entry codec: each value rewritten to the store's head,
+    // `meta` bytes of metadata and the body (the TTLs kept).
+    const projections = [];
+    for (const meta of META_SIZES) {
+      const bytes = STORE_HEAD + meta + BODY_BYTES;
+      for (let i = 0; i < entryKeys.length; i += 500) {
+        const pipe = client.pipeline();
+        for (const k of entryKeys.slice(i, i + 500)) pipe.set(k, Buffer.alloc(bytes, 0x78), 'KEEPTTL');
+        await pipe.exec();
+      }
+      const usage = Number(await client.call('MEMORY', 'USAGE', entryKeys[0], 'SAMPLES', '0'));
+      projections.push({ meta, bytes, per: ((await usedMemory(redis.port)) - empty) / N, usage });
+    }
+    const projectedBytes = projections.length ? projections[projections.length - 1].bytes : entryBytes;
+
+    // used_memory each kind frees, the shared tag index apart; what is left after the
+    // indexes go is the entries plus the dict tables sized for every key.
+    const frees = [];
+    const drop = async (label, list) => {
+      const before = await usedMemory(redis.port);
+      for (let i = 0; i < list.length; i += 500) await client.del(...list.slice(i, i + 500));
+      frees.push([label, list.length, before - (await usedMemory(redis.port))]);
+    };
+    if (shared) await drop(`\`t:\` shared (\`items\`)`, [shared]);
+    for (const kind of Object.keys(kinds).filter((k) => k !== 'e'))
+      await drop(
+        `\`${kind}:\``,
+        kinds[kind].filter((k) => k !== shared),
+      );
+    const rest = (await usedMemory(redis.port)) - empty;
+
     await client.flushall();
     const empty2 = await usedMemory(redis.port);
     const body = Buffer.from(bodyOf('0'));
@@ -99,8 +150,18 @@ async function main() {
     }
     const plainBytes = (await usedMemory(redis.port)) - empty2;
     const plainUsage = Number(await client.call('MEMORY', 'USAGE', entryKeys[0], 'SAMPLES', '0'));
+    // The longest value that still costs what the plain body costs (the allocator's size
+    // class): probed on one key, which is then put back.
+    const usageAt = async (len) => {
+      await client.set(entryKeys[0], Buffer.alloc(len, 0x78), 'KEEPTTL');
+      return Number(await client.call('MEMORY', 'USAGE', entryKeys[0], 'SAMPLES', '0'));
+    };
+    let fits = BODY_BYTES;
+    while ((await usageAt(fits + 1)) === plainUsage) fits++;
+    await client.set(entryKeys[0], body, 'KEEPTTL');
 
     const per = ourBytes / N;
+    const freeRows = frees.map(([label, count, bytes]) => `| ${label} | ${count.toLocaleString('en-US')} | ${(bytes / N).toFixed(0)} |`);
     const plain = plainBytes / N;
     const rows = Object.entries(sample)
       .sort()
@@ -116,13 +177,35 @@ async function main() {
 | layout | used_memory B/entry | × plain SET | keys per entry |
 |---|---:|---:|---:|
 | ours (RedisStore) | ${per.toFixed(0)} | ${(per / plain).toFixed(2)} | ${(keys.length / N).toFixed(2)} |
-| plain \`SET key body PX\` (same key names, same ${BODY_BYTES} bytes) | ${plain.toFixed(0)} | 1.00 | 1.00 |
+${projections.map((x) => `| ours, entry values rewritten with ${x.meta} B of metadata (${x.bytes} B values) | ${x.per.toFixed(0)} | ${(x.per / plain).toFixed(2)} | ${(keys.length / N).toFixed(2)} |\n`).join('')}| plain \`SET key body PX\` (same key names, same ${BODY_BYTES} bytes) | ${plain.toFixed(0)} | 1.00 | 1.00 |
 
 Target (issue 13): ≤ 1.6 × plain SET, so ≤ ${(1.6 * plain).toFixed(0)} B/entry: **${per <= 1.6 * plain ? 'met' : 'NOT met'}** (${(per - plain).toFixed(0)} B/entry over a plain SET).
 
 The entry value itself is ${entryBytes.toLocaleString('en-US')} bytes (${BODY_BYTES} of body, ${(entryBytes - BODY_BYTES).toLocaleString('en-US')} of
-encoded metadata: status, headers, ETag, times, path and tags); one plain-SET key uses
-${plainUsage.toLocaleString('en-US')} B (MEMORY USAGE).
+encoded metadata and the store's ${STORE_HEAD}-byte head: status, headers, ETag, times, path and tags);
+one \`e:\` key uses ${sample.e.usage.toLocaleString('en-US')} B (MEMORY USAGE)${projections.map((x) => `, ${x.usage.toLocaleString('en-US')} B with ${x.bytes} B values`).join('')};
+one plain-SET key ${plainUsage.toLocaleString('en-US')} B.
+
+used_memory freed per entry when each kind's keys are deleted (this counts their expires
+entries and allocator rounding; the dict tables stay allocated and are in the rest):
+
+| kind | keys | B/entry |
+|---|---:|---:|
+${freeRows.join('\n')}
+| rest: \`e:\` keys with ${projectedBytes} B values, and the dict tables | ${N.toLocaleString('en-US')} | ${(rest / N).toFixed(0)} |
+
+Reading it:
+- An \`e:\` value of up to ${fits} B costs exactly what the plain ${BODY_BYTES}-byte body costs (the
+  allocator's size class; a longer one takes the next class). With the store's ${STORE_HEAD}-byte head
+  that leaves ${fits - BODY_BYTES - STORE_HEAD} B for the entry's metadata; past that the value takes the next size class.
+- Each path index and each per-entry tag index is a key of its own holding one member (the
+  writer token and the entry key, scored by expiry): its key name, object, one-member listpack
+  and its main and expires dict entries are what the per-kind rows above free. Redis 7.0 has
+  no per-field TTL and no listpack sets: an index that expires by itself is a key of its own.
+  Folding small indexes into shared hashes would need the store to expire and prune fields
+  itself, and prefix invalidation to scan them (not tried).
+- A big shared tag index (\`items\`) is a skiplist: one node, one dict entry and one member
+  string (token and key) per entry.
 
 Where it goes (MEMORY USAGE of one key of each kind; the shared \`items\` tag index is one key of ${sharedUsage.toLocaleString('en-US')} B, ${(sharedUsage / N).toFixed(0)} B/entry):
 

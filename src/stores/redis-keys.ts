@@ -5,10 +5,10 @@
  * is the store's `keyPrefix` (ioredis adds the client's own `keyPrefix` in front of that),
  * `kind` is one letter and `name` is what the cache gave (an entry key, a path or a tag):
  *
- *   e:{key}   the entry bytes (SET … PX)
- *   m:{key}   the entry's own index record: which path and tags it is filed under (a set)
- *   p:{path}  path index: entry keys with this exact path (a sorted set, score = expiry)
- *   t:{tag}   tag index: entry keys carrying this tag (a sorted set, score = expiry)
+ *   e:{key}   the entry bytes (SET … PX), behind a state byte and the writer's 8-byte token
+ *   p:{path}  path index: writes of entries with this exact path (a sorted set: member =
+ *             writer token + entry key, score = expiry in whole seconds)
+ *   t:{tag}   tag index: writes of entries carrying this tag (likewise)
  *   l:{key}   single-flight lock
  *
  * Why this shape:
@@ -16,15 +16,15 @@
  *   injective, so no entry key, path or tag (whatever characters it holds) can produce
  *   another key's name.
  * - Cluster slots: `escapeName` leaves no `{` or `}` in the name, so the hash tag is exactly
- *   the escaped name. `e:{k}` and `m:{k}` therefore share a slot and are written in one
- *   MULTI and deleted in one script, while different entries spread over the cluster.
+ *   the escaped name: every key of one entry (`e:{k}`, `l:{k}`) sits in the entry's slot,
+ *   while different entries spread over the cluster. No script touches two keys.
  * - Prefix search: escaping is character by character, so `escapeChars(prefix)` is a prefix
  *   of `escapeName(path)` exactly when `prefix` is a prefix of `path`, and SCAN can match
  *   path indexes with `p:{<escaped prefix>*}` (glob characters escaped too).
  */
 
-/** e entry, m its index record, p path index, t tag index, l lock, r invalidation record, x prefix records. */
-export type KeyKind = 'e' | 'm' | 'p' | 't' | 'l' | 'r' | 'x';
+/** e entry, p path index, t tag index, l lock, r invalidation record, x prefix records. */
+export type KeyKind = 'e' | 'p' | 't' | 'l' | 'r' | 'x';
 
 const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
 const UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };
@@ -36,7 +36,7 @@ export function escapeChars(s: string): string {
 
 /**
  * The name inside the braces: `escapeChars(name)`, and `%` for the empty name (an empty
- * hash tag `{}` would make Redis hash the whole key, splitting `e:` from `m:`). A lone `%`
+ * hash tag `{}` would make Redis hash the whole key, splitting `e:` from `l:`). A lone `%`
  * is never produced by `escapeChars`, so this stays injective.
  */
 export function escapeName(name: string): string {
@@ -79,7 +79,9 @@ export function pathIndexPattern(fullBase: string, prefix: string): string {
 }
 
 /**
- * Whether keys built on `base` keep `e:{k}` and `m:{k}` in one Cluster slot. Redis hashes
+ * Whether keys built on `base` keep the keys of one entry (`e:{k}`, `l:{k}`) in one Cluster
+ * slot. No script needs that now that the index record is gone, but the store still refuses
+ * such a base, so a layout can rely on it again without breaking deployments. Redis hashes
  * the text between the first `{` and the first `}` after it (the whole key when that text
  * is empty or unclosed). A base with no `{` is safe (our braces decide); a base whose
  * first `{` is closed with something in between is safe too (every key lands in that one
@@ -92,11 +94,20 @@ export function isHashTagSafe(base: string): boolean {
   return close > open + 1;
 }
 
-/** Members of an entry's `m:` record, and what invalidation checks before deleting. */
-export function pathMember(path: string): string {
-  return `p${path}`;
+/** Length of the writer token that starts every `e:` value (after the state byte) and every index member. */
+export const TOKEN_LENGTH = 8;
+
+/**
+ * An index member: the token of the write that filed it, then the entry key. Invalidation
+ * deletes the entry only while its value still carries that token, so a member left by an
+ * older write of the key (other tags, another path) reaches nothing.
+ */
+export function indexMember(token: string, key: string): string {
+  return token + key;
 }
 
-export function tagMember(tag: string): string {
-  return `t${tag}`;
+/** Inverse of `indexMember`; `undefined` for a member too short to hold a token. */
+export function parseIndexMember(member: string): { token: string; key: string } | undefined {
+  if (member.length < TOKEN_LENGTH) return undefined;
+  return { token: member.slice(0, TOKEN_LENGTH), key: member.slice(TOKEN_LENGTH) };
 }

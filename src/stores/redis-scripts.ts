@@ -16,20 +16,24 @@ function script(lua: string): Script {
 }
 
 /**
- * KEYS[1] a path or tag index (sorted set: entry key -> expiry, server time in ms);
- * ARGV: ttlMs, key, ttlMs, key, ... Prunes members that have expired, adds the keys, and
- * stretches the index's TTL to its longest member: PEXPIRE NX gives a brand-new set its
- * first TTL, PEXPIRE GT only ever lengthens it (Redis 7).
+ * KEYS[1] a path or tag index (sorted set: writer token + entry key -> expiry in whole
+ * seconds, server time, rounded up); ARGV: ttlMs, member, ttlMs, member, ... Prunes members
+ * that have expired, adds the new ones, and stretches the index's TTL to its longest member:
+ * PEXPIRE NX gives a brand-new set its first TTL, PEXPIRE GT only ever lengthens it
+ * (Redis 7). Seconds, not ms: a listpack holds a score below 2^31 in 4 bytes, not 8. A
+ * score past 1e11 (the year 5138 in seconds) is a member an older layout scored in ms: it
+ * names no token and would never expire, so it goes too.
  */
 export const INDEX_ADD = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. math.floor(now / 1000))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(100000000000', '+inf')
 local longest = 1
 for i = 1, #ARGV, 2 do
   local ttl = tonumber(ARGV[i])
   if ttl > longest then longest = ttl end
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i + 1])
+  redis.call('ZADD', KEYS[1], math.ceil((now + ttl) / 1000), ARGV[i + 1])
 end
 if redis.call('PEXPIRE', KEYS[1], longest, 'NX') == 0 then
   redis.call('PEXPIRE', KEYS[1], longest, 'GT')
@@ -37,13 +41,14 @@ end
 return 1`);
 
 /**
- * KEYS[1] an entry, KEYS[2] its index record; ARGV[1] the record member ('p' + path or
- * 't' + tag) the entry must still be filed under, or '' for any. Answers 1 when the entry
- * existed and was removed, else 0, so counts are exact.
+ * KEYS[1] an entry; ARGV[1] the writer token an index member names, or '' for any. Unlinks
+ * the entry only if it still is that write (bytes 2..9 of its value, pending or live), and
+ * answers 1 when it removed one, else 0: an entry rewritten since (under other tags or
+ * another path), one that expired, or one already removed through another index is not
+ * counted, so counts are exact.
  */
 export const DELETE_ENTRY = script(`
-if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('UNLINK', KEYS[2])
+if ARGV[1] ~= '' and redis.call('GETRANGE', KEYS[1], 1, 8) ~= ARGV[1] then return 0 end
 return redis.call('UNLINK', KEYS[1])`);
 
 /** KEYS[1] a lock; ARGV[1] the holder's token. Deletes the lock only if the token holds it. */
@@ -62,11 +67,11 @@ if string.len(head) < 9 or string.byte(head, 1) ~= 224 or string.sub(head, 2, 9)
 redis.call('SETRANGE', KEYS[1], 0, string.char(225))
 return 1`);
 
-/** KEYS[1] an entry, KEYS[2] its index record; ARGV[1] the token of a refused pending write: drop it if still ours. */
+/** KEYS[1] an entry; ARGV[1] the token of a refused pending write: drop it if still ours. */
 export const DISCARD_PENDING = script(`
 local head = redis.call('GETRANGE', KEYS[1], 0, 8)
 if string.len(head) < 9 or string.byte(head, 1) ~= 224 or string.sub(head, 2, 9) ~= ARGV[1] then return 0 end
-redis.call('UNLINK', KEYS[1], KEYS[2])
+redis.call('UNLINK', KEYS[1])
 return 1`);
 
 /**

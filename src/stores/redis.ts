@@ -1,19 +1,20 @@
 /**
  * RedisStore: a CacheStore on ioredis, for a single node, Sentinel or Cluster.
  *
- * Layout (see redis-keys.ts): the entry at `e:{key}` (SET … PX, raw bytes), its index
- * record at `m:{key}` (the path and tags it is filed under, same slot, same TTL, written in
- * the same MULTI), and one sorted set per path (`p:{path}`) and per tag (`t:{tag}`) whose
- * members are entry keys scored by their expiry. An index add prunes expired members and
- * stretches the index's TTL to its longest member (PEXPIRE NX, else GT), so indexes stay
- * bounded and expire with their entries.
+ * Layout (see redis-keys.ts): the entry at `e:{key}` (SET … PX: a state byte, the writer's
+ * 8-byte token, the entry bytes), and one sorted set per path (`p:{path}`) and per tag
+ * (`t:{tag}`) whose members are the writer token followed by the entry key, scored by
+ * expiry. An index add prunes expired members and stretches the index's TTL to its longest
+ * member (PEXPIRE NX, else GT), so indexes stay bounded and expire with their entries.
  *
  * Invalidation reads an index, removes the members it read, then deletes each entry with a
- * script that first checks the entry's `m:` record still names that path or tag. So an
- * entry overwritten under new tags is not hit through an old tag, an entry that expired is
- * not counted, and an entry reached through two tags is counted once. Writes do the entry
- * before its indexes and invalidation drops index members before entries, so a write that
- * races an invalidation is either deleted or stays indexed, never stranded unindexed.
+ * script that first checks the entry still carries the member's token, i.e. is the write
+ * that filed it. So an entry overwritten under new tags is not hit through an old tag, an
+ * entry that expired is not counted, and an entry reached through two tags is counted once.
+ * (This took a per-entry `m:{key}` set of its path and tags before: 450 B per entry in
+ * bench/REDIS-MEMORY.md.) Writes do the entry before its indexes and invalidation drops
+ * index members before entries, so a write that races an invalidation is either deleted or
+ * stays indexed, never stranded unindexed.
  *
  * Connections: given a URL, the store opens a connection with `enableOfflineQueue: false`
  * and `maxRetriesPerRequest: 1`, so a dead Redis rejects at once (the cache turns that into
@@ -29,7 +30,18 @@ import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
-import { escapeChars, escapeGlob, isHashTagSafe, parseRedisKey, pathIndexPattern, pathMember, redisKey, tagMember, type KeyKind } from './redis-keys';
+import {
+  escapeChars,
+  escapeGlob,
+  indexMember,
+  isHashTagSafe,
+  parseIndexMember,
+  parseRedisKey,
+  pathIndexPattern,
+  redisKey,
+  TOKEN_LENGTH,
+  type KeyKind,
+} from './redis-keys';
 import { DELETE_ENTRY, DISCARD_PENDING, INDEX_ADD, MARK_LIVE, MARK_PREFIXES, MARK_RECORD, PREFIX_AGES, RECORD_AGE, runScript, UNLOCK } from './redis-scripts';
 
 const log = createDebug('express-response-cache:redis');
@@ -67,8 +79,7 @@ const SCAN_COUNT = 1000;
  */
 const PENDING = 0xe0;
 const LIVE = 0xe1;
-const HEAD = 9;
-const LIVE_HEAD = Buffer.from([LIVE, 0, 0, 0, 0, 0, 0, 0, 0]);
+const HEAD = 1 + TOKEN_LENGTH;
 /**
  * Record ages are microseconds on the server's clock; durations measured on two machines
  * drift apart by the clocks' rate difference (well under 0.1 %). A record this much younger
@@ -159,38 +170,26 @@ export class RedisStore implements CacheStore {
     const live = entries.filter((e) => e.ttlMs > 0);
     if (live.length === 0) return;
     const c = await this.conn();
-    // 1. Entries and their index records: one MULTI on a single node, one per entry (its slot) on a Cluster.
-    const groups = this.isCluster ? live.map((e) => [e]) : [live];
-    await Promise.all(
-      groups.map(async (group) => {
-        const tx = c.multi();
-        for (const e of group) {
-          const ttl = Math.ceil(e.ttlMs);
-          const record = this.key('m', e.key);
-          tx.set(this.key('e', e.key), withHead(LIVE_HEAD, e.value), 'PX', ttl)
-            .del(record)
-            .sadd(record, ...members(e.index))
-            .pexpire(record, ttl);
-        }
-        checkExec(await tx.exec());
-      }),
-    );
-    // 2. Then the indexes, one script call per index key (ARGV: ttl, key pairs).
+    const tokens = live.map(() => newToken());
+    // 1. The entries, each under its own token (what its index members name), all sent at
+    // once (a Cluster pipeline would need one slot).
+    await Promise.all(live.map((e, i) => c.set(this.key('e', e.key), withHead(LIVE, tokens[i], e.value), 'PX', Math.ceil(e.ttlMs))));
+    // 2. Then the indexes, one script call per index key (ARGV: ttl, member pairs).
     const adds = new Map<string, string[]>();
-    for (const e of live) {
+    live.forEach((e, i) => {
       const ttl = String(Math.ceil(e.ttlMs));
       for (const name of this.indexNames(e.index)) {
         const args = adds.get(name) ?? [];
-        args.push(ttl, e.key);
+        args.push(ttl, indexMember(tokens[i], e.key));
         adds.set(name, args);
       }
-    }
+    });
     await Promise.all([...adds].map(([name, args]) => runScript(c, INDEX_ADD, [name], args)));
   }
 
   /**
    * A write that becomes live only if no invalidation record overlaps its making:
-   *   1. the entry PENDING (readers see a miss) with its index record and indexes;
+   *   1. the entry PENDING (readers see a miss) and its indexes, in parallel;
    *   2. then the records that could match it (its keys, path, tags, every prefix);
    *   3. then, if none is younger than the making, flip it LIVE (a script on its own slot,
    *      which fails if an invalidation deleted it meanwhile).
@@ -201,17 +200,13 @@ export class RedisStore implements CacheStore {
     if (!(e.ttlMs > 0)) return false;
     const c = await this.conn();
     const ttl = Math.ceil(e.ttlMs);
-    // 8 ASCII characters (48 random bits): distinguishes concurrent writers of one key.
-    const token = randomBytes(6).toString('base64');
+    const token = newToken();
     const entryKey = this.key('e', e.key);
-    const record = this.key('m', e.key);
-    const tx = c
-      .multi()
-      .set(entryKey, withHead(Buffer.from([PENDING, ...Buffer.from(token, 'latin1')]), e.value), 'PX', ttl)
-      .del(record)
-      .sadd(record, ...members(e.index))
-      .pexpire(record, ttl);
-    await Promise.all([tx.exec().then(checkExec), ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), e.key]))]);
+    const member = indexMember(token, e.key);
+    await Promise.all([
+      c.set(entryKey, withHead(PENDING, token, e.value), 'PX', ttl),
+      ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), member])),
+    ]);
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -228,7 +223,7 @@ export class RedisStore implements CacheStore {
       if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
     }
     if (overlapped) {
-      runScript(c, DISCARD_PENDING, [entryKey, record], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
+      runScript(c, DISCARD_PENDING, [entryKey], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
       return false;
     }
     return Number(await runScript(c, MARK_LIVE, [entryKey], [token])) === 1;
@@ -264,7 +259,7 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * An eviction policy other than noeviction lets Redis drop index keys (`p:`, `t:`, `m:`)
+   * An eviction policy other than noeviction lets Redis drop index keys (`p:`, `t:`)
    * while their entries stay, so path and tag invalidation would miss them.
    */
   async check(): Promise<string[]> {
@@ -287,12 +282,15 @@ export class RedisStore implements CacheStore {
 
   async delete(keys: readonly string[]): Promise<number> {
     const c = await this.conn();
-    return this.deleteEntries(c, [...new Set(keys)], '');
+    return this.deleteEntries(
+      c,
+      [...new Set(keys)].map((key) => ({ key, token: '' })),
+    );
   }
 
   async deleteByPath(path: string): Promise<number> {
     const c = await this.conn();
-    return this.invalidate(c, this.key('p', path), pathMember(path));
+    return this.invalidate(c, this.key('p', path));
   }
 
   async deleteByPrefix(prefix: string): Promise<number> {
@@ -301,7 +299,7 @@ export class RedisStore implements CacheStore {
     const counts = await Promise.all(
       (await this.scan(pattern)).map((name) => {
         const path = parseRedisKey(this.base, 'p', name);
-        return path === undefined || !path.startsWith(prefix) ? 0 : this.invalidate(c, name, pathMember(path));
+        return path === undefined || !path.startsWith(prefix) ? 0 : this.invalidate(c, name);
       }),
     );
     return sum(counts);
@@ -309,7 +307,7 @@ export class RedisStore implements CacheStore {
 
   async deleteByTag(tags: readonly string[]): Promise<number> {
     const c = await this.conn();
-    const counts = await Promise.all([...new Set(tags)].map((t) => this.invalidate(c, this.key('t', t), tagMember(t))));
+    const counts = await Promise.all([...new Set(tags)].map((t) => this.invalidate(c, this.key('t', t))));
     return sum(counts);
   }
 
@@ -366,20 +364,25 @@ export class RedisStore implements CacheStore {
     return this.redis;
   }
 
-  /** Drop the members read from one index, then delete each entry still filed under `member`. */
-  private async invalidate(c: Redis | Cluster, indexKey: string, member: string): Promise<number> {
-    const keys = await c.zrange(indexKey, 0, -1);
+  /** Drop the members read from one index, then delete each entry that is still the write a member names. */
+  private async invalidate(c: Redis | Cluster, indexKey: string): Promise<number> {
+    const members = await c.zrange(indexKey, 0, -1);
     let n = 0;
-    for (let i = 0; i < keys.length; i += BATCH) {
-      const batch = keys.slice(i, i + BATCH);
+    for (let i = 0; i < members.length; i += BATCH) {
+      const batch = members.slice(i, i + BATCH);
       await c.zrem(indexKey, ...batch);
-      n += await this.deleteEntries(c, batch, member);
+      // A member too short to hold a token was not written by this layout: nothing to delete.
+      n += await this.deleteEntries(
+        c,
+        batch.map(parseIndexMember).filter((w) => w !== undefined),
+      );
     }
     return n;
   }
 
-  private async deleteEntries(c: Redis | Cluster, keys: readonly string[], member: string): Promise<number> {
-    const counts = await Promise.all(keys.map((k) => runScript(c, DELETE_ENTRY, [this.key('e', k), this.key('m', k)], [member])));
+  /** Delete each entry whose value still carries `token` ('' for any), counting those removed. */
+  private async deleteEntries(c: Redis | Cluster, writes: ReadonlyArray<{ key: string; token: string }>): Promise<number> {
+    const counts = await Promise.all(writes.map((w) => runScript(c, DELETE_ENTRY, [this.key('e', w.key)], [w.token])));
     return sum(counts.map(Number));
   }
 
@@ -420,11 +423,20 @@ export class RedisStore implements CacheStore {
  * after a SET of the head saved this copy, but Redis grows an appended string greedily:
  * the entry's key took twice its bytes, 3.56x a plain SET in bench/REDIS-MEMORY.md.)
  */
-function withHead(head: Buffer, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(head.length + body.length);
-  head.copy(out, 0);
-  body.copy(out, head.length);
+function withHead(state: number, token: string, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(HEAD + body.length);
+  out[0] = state;
+  out.write(token, 1, TOKEN_LENGTH, 'latin1');
+  body.copy(out, HEAD);
   return out;
+}
+
+/**
+ * A writer token: 8 ASCII characters (48 random bits), so concurrent writers of one key
+ * never share one. It goes into the entry's head and into each of its index members.
+ */
+function newToken(): string {
+  return randomBytes(6).toString('base64');
 }
 
 /** A stored value without its state head: undefined while pending; foreign bytes pass on (a corrupt entry). */
@@ -433,15 +445,6 @@ function unwrap(raw: Buffer | null): Buffer | undefined {
   if (raw.length >= HEAD && raw[0] === LIVE) return raw.subarray(HEAD);
   if (raw.length >= HEAD && raw[0] === PENDING) return undefined;
   return raw;
-}
-
-function members(index: StoreIndex): string[] {
-  return [pathMember(index.path), ...index.tags.map(tagMember)];
-}
-
-function checkExec(results: Array<[Error | null, unknown]> | null): void {
-  if (results === null) throw new Error('RedisStore: transaction aborted');
-  for (const [err] of results) if (err) throw err;
 }
 
 function sum(values: readonly number[]): number {

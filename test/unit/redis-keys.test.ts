@@ -1,4 +1,15 @@
-import { escapeChars, escapeGlob, escapeName, isHashTagSafe, parseRedisKey, pathIndexPattern, redisKey, unescapeName } from '../../src/stores/redis-keys';
+import {
+  escapeChars,
+  escapeGlob,
+  escapeName,
+  indexMember,
+  isHashTagSafe,
+  parseIndexMember,
+  parseRedisKey,
+  pathIndexPattern,
+  redisKey,
+  unescapeName,
+} from '../../src/stores/redis-keys';
 
 /** The text Redis Cluster hashes: between the first `{` and the first `}` after it, if not empty. */
 function hashTag(key: string): string {
@@ -54,7 +65,7 @@ describe('redis-keys', () => {
   describe('when building keys', () => {
     it.each([
       ['', 'e', 'cache:v1:http:GET:/a', 'e:{cache:v1:http:GET:/a}'],
-      ['app:', 'm', 'k', 'app:m:{k}'],
+      ['app:', 'r', 'k', 'app:r:{k}'],
       ['', 'p', '/a/{id}', 'p:{/a/%7Bid%7D}'],
       ['', 't', '', 't:{%}'],
       ['', 'l', 'k', 'l:{k}'],
@@ -62,24 +73,24 @@ describe('redis-keys', () => {
       expect(redisKey(base, kind, name)).toBe(key);
     });
 
-    it.each(NAMES)('should keep the entry and its record for %j in one slot, under a non-empty hash tag', (name) => {
+    it.each(NAMES)('should keep the entry and its lock for %j in one slot, under a non-empty hash tag', (name) => {
       for (const base of ['', 'app:', '{shop}:', 'x}y']) {
         const entry = redisKey(base, 'e', name);
-        const record = redisKey(base, 'm', name);
-        expect(hashTag(entry)).toBe(hashTag(record));
+        const lock = redisKey(base, 'l', name);
+        expect(hashTag(entry)).toBe(hashTag(lock));
         expect(hashTag(entry)).not.toBe(entry);
       }
     });
 
     it('should give different keys to different kinds of the same name', () => {
-      const keys = (['e', 'm', 'p', 't', 'l'] as const).map((kind) => redisKey('', kind, 'same'));
-      expect(new Set(keys).size).toBe(5);
+      const keys = (['e', 'p', 't', 'l', 'r', 'x'] as const).map((kind) => redisKey('', kind, 'same'));
+      expect(new Set(keys).size).toBe(6);
     });
 
     it('should never make a tag index collide with a path index or an entry, whatever the strings', () => {
       const all = new Set<string>();
-      for (const name of NAMES) for (const kind of ['e', 'm', 'p', 't', 'l'] as const) all.add(redisKey('', kind, name));
-      expect(all.size).toBe(NAMES.length * 5);
+      for (const name of NAMES) for (const kind of ['e', 'p', 't', 'l', 'r', 'x'] as const) all.add(redisKey('', kind, name));
+      expect(all.size).toBe(NAMES.length * 6);
     });
   });
 
@@ -120,7 +131,7 @@ describe('redis-keys', () => {
         const matched = paths.filter((p) => re.test(redisKey(base, 'p', p)));
         expect(matched).toEqual(paths.filter((p) => p.startsWith(prefix)));
         // Never another kind of key, even one whose name starts with the prefix.
-        for (const kind of ['e', 'm', 't', 'l'] as const) expect(re.test(redisKey(base, kind, `${prefix}x`))).toBe(false);
+        for (const kind of ['e', 't', 'l', 'r', 'x'] as const) expect(re.test(redisKey(base, kind, `${prefix}x`))).toBe(false);
       });
     }
 
@@ -150,6 +161,16 @@ describe('redis-keys', () => {
     it('should keep the empty string empty (unlike escapeName)', () => {
       expect(escapeChars('')).toBe('');
       expect(escapeName('')).toBe('%');
+    });
+  });
+
+  describe('when index members are built and parsed', () => {
+    it.each(NAMES)('should recover the token and the key %j', (key) => {
+      expect(parseIndexMember(indexMember('Ab3+/9xZ', key))).toEqual({ token: 'Ab3+/9xZ', key });
+    });
+
+    it('should answer undefined for a member too short to hold a token', () => {
+      expect(parseIndexMember('short')).toBeUndefined();
     });
   });
 });
