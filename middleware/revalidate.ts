@@ -35,8 +35,16 @@ interface RefreshMark {
   taken: boolean;
 }
 
+/**
+ * Refresh requests dispatched and not yet finished. While there are none (nearly always)
+ * no request is one, and the hit path skips the lookup of a property a request lacks:
+ * a miss that walks Express's whole request prototype chain.
+ */
+let dispatched = 0;
+
 /** The refresh a request is, if it is one the cache dispatched. */
 export function isRefresh(req: Request): RefreshMark | undefined {
+  if (dispatched === 0) return undefined;
   return (req as unknown as Record<symbol, RefreshMark | undefined>)[REFRESH];
 }
 
@@ -78,14 +86,25 @@ function dispatch(original: Request, mark: RefreshMark): void {
   const sink = new Writable({ write: (_c, _e, cb) => cb() }) as unknown as Socket;
   res.assignSocket(sink);
   let settled = false;
+  // Counted until the response finishes or closes; one that never does keeps the count
+  // above zero, which costs later requests only the property lookup, never a wrong answer.
+  let counted = true;
+  dispatched++;
+  const ended = (): void => {
+    if (counted) {
+      counted = false;
+      dispatched--;
+    }
+    setImmediate(give);
+  };
   const give = (): void => {
     if (settled || mark.taken) return;
     settled = true;
     // If the handler never reached the cache (404, an error), the flight ends empty.
     mark.lead.finish({ kind: 'none' });
   };
-  res.once('finish', () => setImmediate(give));
-  res.once('close', () => setImmediate(give));
+  res.once('finish', ended);
+  res.once('close', ended);
   try {
     (app as unknown as { handle(req: unknown, res: unknown, done: (err?: unknown) => void): void }).handle(req, res, (err) => {
       if (err) debug('refresh %s failed: %s', original.originalUrl, (err as Error)?.message ?? err);

@@ -82,6 +82,29 @@ forEachExpress((express, major) => {
       expect(keys).toEqual(['cache:v1:http:GET::/canonical', 'cache:v1:http:GET:shop.example:/canonical']);
     });
 
+    it('should key the host as req.hostname reads it: without the port, IPv6 brackets kept', async () => {
+      const { url, calls } = await start(express, {}, (app, count) =>
+        app.get('/whoami', (req, res) => {
+          count();
+          res.send(req.hostname);
+        }),
+      );
+      const cases: Array<[string, string]> = [
+        ['shop.example:8080', 'shop.example'],
+        ['[::1]:3000', '[::1]'],
+        ['[::1]', '[::1]'],
+        ['[::2]:80', '[::2]'],
+      ];
+      const seen = [];
+      for (const [host, hostname] of cases) {
+        const r = await send(url, '/whoami', { headers: { Host: host } });
+        seen.push([r.text, r.headers['x-cache']]);
+        expect(r.text).toBe(hostname);
+      }
+      expect(seen.map((s) => s[1])).toEqual(['MISS', 'MISS', 'HIT', 'MISS']);
+      expect(calls()).toBe(3);
+    });
+
     it('should not let a hostile Host reach another part of the key', async () => {
       const { url, keys } = await start(express, {}, resetPage);
       await send(url, '/canonical', { headers: { Host: 'a:b|c?d#e%zz' } });
