@@ -13,6 +13,9 @@
  * response sets 500 and calls end()). Anything else goes to `abandoned(reason)`. A hook
  * that throws never breaks the response: the capture stops copying, the response goes on
  * untouched, and `onCallbackError` hears of it.
+ *
+ * A string chunk that is kept is converted to bytes once, and those bytes go on to the
+ * client in its place: Node would otherwise encode the same string a second time.
  */
 
 import type { ServerResponse } from 'node:http';
@@ -21,6 +24,7 @@ type WriteHead = ServerResponse['writeHead'];
 type Write = ServerResponse['write'];
 type End = ServerResponse['end'];
 type Callback = (err?: Error | null) => void;
+type Original = { writeHead: WriteHead; write: Write; end: End };
 
 export interface CaptureHooks {
   /** Swallow a response with this status instead of sending it (checked first, once). */
@@ -35,180 +39,240 @@ export interface CaptureHooks {
   /** The response is not to be stored: aborted, incomplete, overflowed, or not kept. */
   abandoned(reason: string): void;
   /** With swallow(): the handler ended; answer the client now through `original`. */
-  onSwallowed?(original: { writeHead: WriteHead; write: Write; end: End }): void;
+  onSwallowed?(original: Original): void;
   /** One of the hooks above threw; the response went on uncaptured. */
   onCallbackError?(err: unknown): void;
 }
 
 export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
-  const original = { writeHead: res.writeHead, write: res.write, end: res.end };
-  let decided = false;
-  let swallowing = false;
-  let copying = false;
-  let chunks: Buffer[] = [];
-  let size = 0;
-  let settled = false;
-  let single: Buffer | undefined;
-  // What went out at header time, to tell a complete body from a truncated or taken-over one.
-  let sentStatus = 0;
-  let declaredLength: number | undefined;
-  let failed = false;
-
-  /** Run a hook; a throw stops the capture (nothing stored) and is reported, never rethrown. */
-  const guard = <T>(run: () => T, fallback: T): T => {
-    try {
-      return run();
-    } catch (err) {
-      failed = true;
-      copying = false;
-      chunks = [];
-      try {
-        hooks.onCallbackError?.(err);
-      } catch {
-        // The reporter itself threw: nothing is left to tell; the response goes on.
-      }
-      return fallback;
-    }
-  };
-
-  const settle = (finishedOk: boolean, why: string): void => {
-    if (settled) return;
-    settled = true;
-    const reason = finishedOk ? incomplete() : why;
-    if (reason === undefined) {
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      chunks = [];
-      guard(() => hooks.finished(body), undefined);
-      // finished() threw part-way: make sure the caller's flight still ends.
-      if (failed) abandon('the finished hook threw');
-      return;
-    }
-    chunks = [];
-    abandon(reason);
-  };
-  const abandon = (reason: string): void => {
-    try {
-      hooks.abandoned(reason);
-    } catch (err) {
-      try {
-        hooks.onCallbackError?.(err);
-      } catch {
-        // as above
-      }
-    }
-  };
-
-  /** Why a finished response's copy is not the whole response, or undefined when it is. */
-  const incomplete = (): string | undefined => {
-    if (failed) return 'a capture hook threw';
-    if (swallowing) return 'swallowed (stale-if-error)';
-    if (!copying) return 'not kept (not storable, or over maxEntryBytes)';
-    // RFC 9110 §8.6: the body is as long as Content-Length says; a shorter one was cut off.
-    if (declaredLength !== undefined && size !== declaredLength) return `body of ${size} bytes, Content-Length said ${declaredLength}`;
-    // A status changed after the headers went out: something (an error handler) took the
-    // response over after its body began, so what was sent is not what the handler meant.
-    if (res.statusCode !== sentStatus) return `status changed from ${sentStatus} to ${res.statusCode} after the headers were sent`;
-    return undefined;
-  };
-
-  const keep = (chunk: unknown, encoding: unknown): void => {
-    if (!copying || chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buf = toBuffer(chunk, encoding);
-    if (!buf || size + buf.length > maxBytes) {
-      // Too large (or not bytes): stop copying and keep streaming.
-      copying = false;
-      chunks = [];
-      return;
-    }
-    if (buf.length === 0) return;
-    chunks.push(buf);
-    size += buf.length;
-  };
-
-  const decide = (statusArg: unknown): void => {
-    if (decided) return;
-    decided = true;
-    const status = typeof statusArg === 'number' ? statusArg : res.statusCode;
-    sentStatus = status;
-    if (guard(() => hooks.swallow?.(status) === true, false)) {
-      swallowing = true;
-      return;
-    }
-    if (failed) return;
-    copying = guard(() => hooks.headers(single), false);
-    // The hook may answer the client another status (a conditional client's 304) while the
-    // whole body is still kept: what goes out is what counts from here on.
-    sentStatus = res.statusCode;
-    // Read after headers(): it may set headers, and Content-Length is what Node will send.
-    const length = res.getHeader('content-length');
-    if (length !== undefined) declaredLength = /^\d+$/.test(String(length)) ? Number(length) : -1;
-  };
-
+  const c = new Capture(res, maxBytes, hooks);
+  // Three wrappers and two listeners are all a capture allocates besides itself: the state
+  // and the steps are the instance's fields and methods, not closures made per request.
   res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
+    return c.writeHead(this, args);
+  } as WriteHead;
+  res.write = function write(this: ServerResponse, chunk: unknown, encoding?: unknown, cb?: unknown) {
+    return c.write(this, chunk, encoding, cb);
+  } as Write;
+  res.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown) {
+    return c.end(this, chunk, encoding, cb);
+  } as End;
+  // settle() runs once: `on`, not `once`, saves a wrapper per listener.
+  res.on('finish', () => c.settle(true, ''));
+  res.on('close', () => c.settle(false, 'closed before it finished (aborted, or a socket error)'));
+}
+
+class Capture {
+  private readonly original: Original;
+  private decided = false;
+  private swallowing = false;
+  private copying = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private single: Buffer | undefined = undefined;
+  // What went out at header time, to tell a complete body from a truncated or taken-over one.
+  private sentStatus = 0;
+  private declaredLength: number | undefined = undefined;
+  private failed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly maxBytes: number,
+    private readonly hooks: CaptureHooks,
+  ) {
+    this.original = { writeHead: res.writeHead, write: res.write, end: res.end };
+  }
+
+  writeHead(res: ServerResponse, args: unknown[]): ServerResponse {
     // The decision must see the status and headers writeHead(status, headers) is about to
     // send, not what was set before it: a Set-Cookie, no-store or 500 given here counts.
-    if (typeof args[0] === 'number') this.statusCode = args[0];
-    foldWriteHeadHeaders(this, args);
-    decide(this.statusCode);
-    if (swallowing) return this;
-    if (typeof args[0] === 'number') args[0] = this.statusCode;
-    return (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as WriteHead;
+    if (typeof args[0] === 'number') res.statusCode = args[0];
+    foldWriteHeadHeaders(res, args);
+    this.decide(res.statusCode);
+    if (this.swallowing) return res;
+    if (typeof args[0] === 'number') args[0] = res.statusCode;
+    return (this.original.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+  }
 
-  res.write = function write(this: ServerResponse, chunk: unknown, encoding?: unknown, cb?: unknown) {
+  write(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): boolean {
     // Decide before the first byte; Node then sends the headers itself, through writeHead above.
-    if (!this.headersSent) decide(this.statusCode);
-    if (swallowing) {
+    if (!res.headersSent) this.decide(res.statusCode);
+    if (this.swallowing) {
       if (typeof encoding === 'function') (encoding as Callback)();
       else if (typeof cb === 'function') (cb as Callback)();
       return true;
     }
-    keep(chunk, encoding);
-    return (original.write as (...a: unknown[]) => boolean).apply(
-      this,
-      [chunk, encoding, cb].filter((a) => a !== undefined),
-    );
-  } as Write;
+    const kept = this.keep(chunk, encoding);
+    if (kept !== undefined && typeof chunk === 'string')
+      return pass<boolean>(this.original.write, res, kept, typeof encoding === 'function' ? encoding : cb, undefined);
+    return pass<boolean>(this.original.write, res, chunk, encoding, cb);
+  }
 
-  res.end = function end(this: ServerResponse, chunk?: unknown, encoding?: unknown, cb?: unknown) {
-    if (!this.headersSent) {
+  end(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
+    if (!res.headersSent) {
       // The whole body in one end(): the header-time decision may use it (an ETag). Node
       // then sends the headers itself, with the Content-Length it knows from the chunk.
-      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') single = toBuffer(chunk, encoding);
-      decide(this.statusCode);
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') this.single = toBuffer(chunk, encoding);
+      this.decide(res.statusCode);
     }
-    if (swallowing) {
-      this.writeHead = original.writeHead;
-      this.write = original.write;
-      this.end = original.end;
-      settle(false, 'swallowed (stale-if-error)');
-      const answered = guard(() => {
-        hooks.onSwallowed?.(original);
-        return true;
-      }, false);
-      // The stale answer failed: the client still gets an answer (the handler's was a 5xx).
-      if (!answered && !this.writableEnded) {
-        if (!this.headersSent) this.statusCode = 500;
-        (original.end as (this: ServerResponse) => ServerResponse).call(this);
-      }
-      const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
-      if (typeof done === 'function') this.once('finish', () => (done as Callback)());
-      return this;
-    }
-    if (single && copying && size + single.length <= maxBytes) {
+    if (this.swallowing) return this.endSwallowed(res, chunk, encoding, cb);
+    const single = this.single;
+    this.single = undefined;
+    let bytes: Buffer | undefined = single;
+    if (single === undefined) bytes = this.keep(chunk, encoding);
+    else if (this.copying && this.size + single.length <= this.maxBytes) {
       // Already converted: keep it without converting again.
-      chunks.push(single);
-      size += single.length;
-    } else keep(chunk, encoding);
-    single = undefined;
-    return (original.end as (...a: unknown[]) => ServerResponse).apply(
-      this,
-      [chunk, encoding, cb].filter((a) => a !== undefined),
-    );
-  } as End;
+      this.chunks.push(single);
+      this.size += single.length;
+    } else if (this.copying) {
+      // Too large: stop copying and keep streaming.
+      this.copying = false;
+      this.chunks = [];
+    }
+    if (bytes !== undefined && typeof chunk === 'string')
+      return pass<ServerResponse>(this.original.end, res, bytes, typeof encoding === 'function' ? encoding : cb, undefined);
+    return pass<ServerResponse>(this.original.end, res, chunk, encoding, cb);
+  }
 
-  res.once('finish', () => settle(true, ''));
-  res.once('close', () => settle(false, 'closed before it finished (aborted, or a socket error)'));
+  /** The response ended (finish) or went away (close): hand over the body or the reason. */
+  settle(finishedOk: boolean, why: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    const reason = finishedOk ? this.incomplete() : why;
+    if (reason === undefined) {
+      const chunks = this.chunks;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size);
+      this.chunks = [];
+      try {
+        this.hooks.finished(body);
+      } catch (err) {
+        this.fail(err);
+        // finished() threw part-way: make sure the caller's flight still ends.
+        this.abandon('the finished hook threw');
+      }
+      return;
+    }
+    this.chunks = [];
+    this.abandon(reason);
+  }
+
+  private endSwallowed(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
+    const original = this.original;
+    res.writeHead = original.writeHead;
+    res.write = original.write;
+    res.end = original.end;
+    this.settle(false, 'swallowed (stale-if-error)');
+    let answered = true;
+    try {
+      this.hooks.onSwallowed?.(original);
+    } catch (err) {
+      this.fail(err);
+      answered = false;
+    }
+    // The stale answer failed: the client still gets an answer (the handler's was a 5xx).
+    if (!answered && !res.writableEnded) {
+      if (!res.headersSent) res.statusCode = 500;
+      (original.end as (this: ServerResponse) => ServerResponse).call(res);
+    }
+    const done = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') res.once('finish', () => (done as Callback)());
+    return res;
+  }
+
+  /** A hook threw: stop the capture (nothing stored) and report it, never rethrow. */
+  private fail(err: unknown): void {
+    this.failed = true;
+    this.copying = false;
+    this.chunks = [];
+    try {
+      this.hooks.onCallbackError?.(err);
+    } catch {
+      // The reporter itself threw: nothing is left to tell; the response goes on.
+    }
+  }
+
+  private abandon(reason: string): void {
+    try {
+      this.hooks.abandoned(reason);
+    } catch (err) {
+      try {
+        this.hooks.onCallbackError?.(err);
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  /** Why a finished response's copy is not the whole response, or undefined when it is. */
+  private incomplete(): string | undefined {
+    if (this.failed) return 'a capture hook threw';
+    if (this.swallowing) return 'swallowed (stale-if-error)';
+    if (!this.copying) return 'not kept (not storable, or over maxEntryBytes)';
+    // RFC 9110 §8.6: the body is as long as Content-Length says; a shorter one was cut off.
+    const declared = this.declaredLength;
+    if (declared !== undefined && this.size !== declared) return `body of ${this.size} bytes, Content-Length said ${declared}`;
+    // A status changed after the headers went out: something (an error handler) took the
+    // response over after its body began, so what was sent is not what the handler meant.
+    if (this.res.statusCode !== this.sentStatus) return `status changed from ${this.sentStatus} to ${this.res.statusCode} after the headers were sent`;
+    return undefined;
+  }
+
+  /** Keep a copy of a chunk while copying; answers its bytes when it was kept. */
+  private keep(chunk: unknown, encoding: unknown): Buffer | undefined {
+    if (!this.copying || chunk === undefined || chunk === null || typeof chunk === 'function') return undefined;
+    const buf = toBuffer(chunk, encoding);
+    if (!buf || this.size + buf.length > this.maxBytes) {
+      // Too large (or not bytes): stop copying and keep streaming.
+      this.copying = false;
+      this.chunks = [];
+      return undefined;
+    }
+    if (buf.length > 0) {
+      this.chunks.push(buf);
+      this.size += buf.length;
+    }
+    return buf;
+  }
+
+  private decide(status: number): void {
+    if (this.decided) return;
+    this.decided = true;
+    const res = this.res;
+    this.sentStatus = status;
+    try {
+      if (this.hooks.swallow?.(status) === true) {
+        this.swallowing = true;
+        return;
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    try {
+      this.copying = this.hooks.headers(this.single);
+    } catch (err) {
+      this.fail(err);
+    }
+    // The hook may answer the client another status (a conditional client's 304) while the
+    // whole body is still kept: what goes out is what counts from here on.
+    this.sentStatus = res.statusCode;
+    // Read after headers(): it may set headers, and Content-Length is what Node will send.
+    const length = res.getHeader('content-length');
+    if (length !== undefined) this.declaredLength = /^\d+$/.test(String(length)) ? Number(length) : -1;
+  }
+}
+
+/**
+ * Call Node's (or an earlier wrapper's) write/end with the arguments given, the trailing
+ * absent ones left out, and no array allocated per call.
+ */
+function pass<R>(fn: Write | End, res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): R {
+  const f = fn as (this: ServerResponse, ...a: unknown[]) => R;
+  if (cb !== undefined) return f.call(res, chunk, encoding, cb);
+  if (encoding !== undefined) return f.call(res, chunk, encoding);
+  if (chunk !== undefined) return f.call(res, chunk);
+  return f.call(res);
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import type { NextFunction, Request, Response } from 'express';
 import type { CacheEngine } from '../src/engine';
+import { CallbackError } from '../src/errors';
 import type { ResolvedOptions } from '../src/options';
 import type { RequestCache } from './locals';
 
@@ -19,4 +20,17 @@ export interface RequestContext {
   readonly locals: RequestCache<Request, Response>;
   /** The key before any Vary: the flight's and the lock's. */
   readonly primaryKey: string;
+}
+
+/** Run a user callback; a throw is reported (ERC_CALLBACK_FAILED) and answers undefined. */
+export function callback<T>(ctx: RequestContext, name: string, fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    ctx.engine.guarded.report(new CallbackError(`the ${name} callback threw: ${(err as Error)?.message ?? String(err)}`, err), {
+      operation: 'callback',
+      key: ctx.locals.key || undefined,
+    });
+    return undefined;
+  }
 }

@@ -134,17 +134,27 @@ export class MissCoordinator {
   }
 
   private wrap(leader: FlightLeader | undefined, token: string | undefined, lockKey = ''): Lead {
-    const making = startMaking();
-    let done = false;
-    return {
-      making,
-      finish: (outcome) => {
-        if (done) return;
-        done = true;
-        if (token) this.guarded.unlock(lockKey, token);
-        leader?.finish(outcome);
-      },
-    };
+    return new LeadTurn(this.guarded, leader, token, lockKey);
+  }
+}
+
+/** A making handed out: its start (for the guard), and the one finish that unlocks and tells the followers. */
+class LeadTurn implements Lead {
+  readonly making: Making = startMaking();
+  private done = false;
+
+  constructor(
+    private readonly guarded: GuardedStore,
+    private readonly leader: FlightLeader | undefined,
+    private readonly token: string | undefined,
+    private readonly lockKey: string,
+  ) {}
+
+  finish(outcome: FlightOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.token) this.guarded.unlock(this.lockKey, this.token);
+    this.leader?.finish(outcome);
   }
 }
 

@@ -27,10 +27,32 @@ export interface FlightLeader {
   finish(outcome: FlightOutcome): void;
 }
 
-interface Flight {
-  readonly promise: Promise<FlightOutcome>;
-  readonly path: string;
-  settle(outcome: FlightOutcome): void;
+/**
+ * One key's making. Its outcome promise is made when the first follower waits: a leader
+ * nobody follows (every miss of a new key) allocates no promise and no resolver.
+ */
+class Flight implements FlightLeader {
+  private outcome: Promise<FlightOutcome> | undefined = undefined;
+  private settle: ((outcome: FlightOutcome) => void) | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly flights: Map<string, Flight>,
+    private readonly key: string,
+    readonly path: string,
+  ) {}
+
+  /** How the leader ended, for a follower (the flight is still running: finish() settles it). */
+  ended(): Promise<FlightOutcome> {
+    return (this.outcome ??= new Promise<FlightOutcome>((resolve) => (this.settle = resolve)));
+  }
+
+  finish(outcome: FlightOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.flights.get(this.key) === this) this.flights.delete(this.key);
+    this.settle?.(outcome);
+  }
 }
 
 export class SingleFlight {
@@ -47,19 +69,9 @@ export class SingleFlight {
   /** Become the leader for `key` (indexed under `path`), or undefined when someone already is. */
   lead(key: string, path = ''): FlightLeader | undefined {
     if (this.flights.has(key)) return undefined;
-    let settle!: (o: FlightOutcome) => void;
-    const promise = new Promise<FlightOutcome>((resolve) => (settle = resolve));
-    const flight: Flight = { promise, path, settle };
+    const flight = new Flight(this.flights, key, path);
     this.flights.set(key, flight);
-    let done = false;
-    return {
-      finish: (outcome) => {
-        if (done) return;
-        done = true;
-        if (this.flights.get(key) === flight) this.flights.delete(key);
-        flight.settle(outcome);
-      },
-    };
+    return flight;
   }
 
   /** Wait for the leader of `key`: undefined when there is none, else its outcome or 'timeout'. */
@@ -69,7 +81,7 @@ export class SingleFlight {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve('timeout'), Math.max(0, timeoutMs));
       timer.unref?.();
-      void flight.promise.then((o) => {
+      void flight.ended().then((o) => {
         clearTimeout(timer);
         resolve(o);
       });

@@ -32,22 +32,42 @@ export function storableHeaders(
   xCache: string | false,
 ): Array<[string, string | string[]]> {
   const connection = headers.connection;
-  const named = new Set(
-    (Array.isArray(connection) ? connection.join(',') : String(connection ?? ''))
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  // Handlers rarely set Connection: no Set of the names it lists is built then.
+  const named =
+    connection === undefined
+      ? undefined
+      : new Set(
+          (Array.isArray(connection) ? connection.join(',') : String(connection))
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean),
+        );
   const own = xCache ? xCache.toLowerCase() : undefined;
   const out: Array<[string, string | string[]]> = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (NOT_STORED.has(lower) || lower.startsWith('proxy-') || named.has(lower) || lower === own) continue;
+    if (NOT_STORED.has(lower) || lower.startsWith('proxy-') || named?.has(lower) || lower === own) continue;
     out.push([lower, typeof value === 'number' ? String(value) : Array.isArray(value) ? [...value] : (value as string)]);
   }
   return out;
+}
+
+let dateSecond = NaN;
+let dateText = '';
+
+/**
+ * `ms` as an IMF-fixdate (RFC 9110 §5.6.7), remembered for its second as Node does for its
+ * own Date header: formatting a Date costs a miss more than building the rest of its entry.
+ */
+export function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** The request header names a `Vary` value lists: lower-case, de-duplicated, sorted (RFC 9110 §12.5.5). */

@@ -152,6 +152,46 @@ forEachExpress((express) => {
       expect(calls).toBe(1);
     });
 
+    it('should send and store a string given to end() with an encoding as those bytes, with the length Node computes', async () => {
+      const { app } = setup();
+      const done: string[] = [];
+      app.get('/hex', (_req, res) => {
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.end('00ff0a68c3a9', 'hex', () => done.push('hex'));
+      });
+      app.get('/latin1', (_req, res) => {
+        res.setHeader('Content-Type', 'text/plain; charset=latin1');
+        res.write('caf');
+        res.end('\u00e9', 'latin1');
+      });
+      const { url } = await serve(app);
+      const hex = Buffer.from('00ff0a68c3a9', 'hex');
+      const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+      for (const xCache of ['MISS', 'HIT']) {
+        const a = await send(url, '/hex');
+        const b = await send(url, '/latin1');
+        expect([a.headers['x-cache'], b.headers['x-cache']]).toEqual([xCache, xCache]);
+        expect(a.body.equals(hex)).toBe(true);
+        expect(a.headers['content-length']).toBe(String(hex.length));
+        expect(b.body.equals(latin1)).toBe(true);
+      }
+      expect(done).toEqual(['hex']);
+    });
+
+    it('should pass end(undefined, encoding, cb) on as an end with no body, calling cb', async () => {
+      const { app } = setup();
+      let called = 0;
+      app.get('/none', (_req, res) => {
+        res.type('text/plain');
+        res.write('body');
+        res.end(undefined, 'utf8', () => called++);
+      });
+      const { url } = await serve(app);
+      expect((await send(url, '/none')).text).toBe('body');
+      await until(() => called === 1);
+      expect((await send(url, '/none')).text).toBe('body');
+    });
+
     it('should deliver a Readable piped to res intact and replay it byte for byte', async () => {
       const { app } = setup();
       const parts = [allBytes(2), Buffer.from('middle'), allBytes(3).reverse()];

@@ -1,6 +1,15 @@
-import { conditionalHeadersFor, freshenHeaders, MAX_HEADER_TAGS, mergeVary, responseTags } from '../../src/headers';
+import { conditionalHeadersFor, freshenHeaders, httpDate, MAX_HEADER_TAGS, mergeVary, responseTags } from '../../src/headers';
 
 describe('headers', () => {
+  describe('httpDate (RFC 9110 §5.6.7)', () => {
+    it('should give what Date#toUTCString gives, within a second and across seconds', () => {
+      const base = Date.UTC(2030, 0, 1, 12, 0, 0);
+      for (const ms of [base, base + 1, base + 999, base + 1000, base - 1, base + 86_400_000, 0, base + 500, base]) {
+        expect(httpDate(ms)).toBe(new Date(ms).toUTCString());
+      }
+    });
+  });
+
   describe('freshenHeaders (RFC 9111 §4.3.4, §3.2)', () => {
     const stored: Array<[string, string | string[]]> = [
       ['content-type', 'text/html; charset=utf-8'],

@@ -1,0 +1,351 @@
+/**
+ * The leader of a miss: run the handler with its response captured and give the result to
+ * the core (plan at header time, commit through the invalidation guard after the client has
+ * every byte). The leader's state and the capture's hooks are one `Leader` object.
+ *
+ * A stale entry with a validator is revalidated through the handler (RFC 9111 §4.3): the
+ * handler runs with If-None-Match / If-Modified-Since from the entry; a 304 freshens the
+ * entry (§4.3.4) and the client gets the stored response. The client's own conditional
+ * never reaches the handler of a leader: what the leader makes is shared by its followers.
+ */
+
+import createDebug from 'debug';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { parseCacheControl } from '../src/cache-control';
+import { bodyEtag, isNotModified } from '../src/conditional';
+import type { Lead } from '../src/coordinator';
+import type { Forward } from '../src/cache-status';
+import type { CachedResponse, HeaderValue } from '../src/entry';
+import type { Plan } from '../src/engine';
+import { CallbackError } from '../src/errors';
+import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
+import { header, responseNotStorableReason } from '../src/policy';
+import { capture, type CaptureHooks } from './capture';
+import { callback, type RequestContext } from './context';
+import { onTakeOver } from './nested';
+import { replay, setCacheStatus } from './replay';
+
+const debug = createDebug('express-response-cache');
+
+/** Request headers that would make the handler answer a part or a 304 instead of the whole response. */
+const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'] as const;
+
+export interface MissOptions {
+  /** A stale entry: revalidated through the handler, and served when the handler fails (stale-if-error). */
+  readonly stale?: CachedResponse;
+  /** Answer the client with `stale` when the handler fails (RFC 5861 §4). */
+  readonly serveStaleOnError?: boolean;
+}
+
+/** Run the handler with its response captured; store what may be stored; end the flight. */
+export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): void {
+  const { engine, res, locals } = ctx;
+  locals.status = 'MISS';
+  engine.metrics.miss(ctx.primaryKey);
+  const leader = new Leader(ctx, flight, options);
+  // A route-level middleware of this cache took the request over (middleware/nested.ts):
+  // end this flight and let the capture pass everything through untouched.
+  onTakeOver(res, () => leader.standAside());
+  capture(res, ctx.o.maxEntryBytes, leader);
+  ctx.next();
+}
+
+/**
+ * One leader's making, as the capture's hooks: the state of the miss lives in its fields,
+ * so a miss allocates one object here rather than a closure per hook.
+ */
+class Leader implements CaptureHooks {
+  private readonly stale: CachedResponse | undefined;
+  /** The client's conditional and range headers, set aside while the handler runs. */
+  private readonly clientConditionals: Record<string, string | string[] | undefined> = {};
+  private readonly revalidating: boolean;
+  /** The response's headers before the handler ran: what the routes after the cache changed is what is stored. */
+  private readonly before: Record<string, unknown>;
+  private plan: Plan | undefined = undefined;
+  private tags: readonly string[] = [];
+  private plannedTtl: number | undefined = undefined;
+  // The handler's headers at header time: what is stored. Middleware mounted before the
+  // cache (compression, express-session) adds its own from writeHead hooks that run after
+  // ours, for this response only (a replay goes through them again).
+  private sent: OutgoingHttpHeaders = {};
+  private swallowed: 'revalidated' | 'error' | undefined = undefined;
+  /** The status the handler answered with (what is stored), when the client is answered 304 instead. */
+  private madeStatus: number | undefined = undefined;
+  private failedStatus = 500;
+  /** Set when a later middleware of this cache took the request over: pass everything through. */
+  private aside = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly flight: Lead,
+    private readonly options: MissOptions,
+  ) {
+    const { req, res } = ctx;
+    const stale = options.stale;
+    this.stale = stale;
+    // The leader makes the whole response for everyone: the client's conditional and range
+    // headers are set aside (and put back for the answer), the entry's validators put in.
+    const headers = req.headers as Record<string, string | string[] | undefined>;
+    for (const name of CONDITIONAL) {
+      this.clientConditionals[name] = headers[name];
+      // A delete of an absent name is a runtime call: the usual request has none of these.
+      if (name in headers) delete headers[name];
+    }
+    this.revalidating = stale !== undefined && req.method === 'GET';
+    if (stale !== undefined && this.revalidating) {
+      // RFC 9111 §4.3.1: validate the stored response with its own validators.
+      req.headers['if-none-match'] = stale.etag;
+      if (stale.lastModified) req.headers['if-modified-since'] = stale.lastModified;
+    }
+    this.before = res.getHeaders();
+  }
+
+  standAside(): void {
+    this.aside = true;
+    this.ctx.engine.metrics.retract('misses');
+    this.restoreClient();
+    this.end({ kind: 'none' });
+  }
+
+  swallow(status: number): boolean {
+    if (this.aside) return false;
+    const { stale, options } = this;
+    if (this.revalidating && status === 304) return Boolean((this.swallowed = 'revalidated'));
+    if (
+      stale &&
+      options.serveStaleOnError &&
+      status >= 500 &&
+      this.ctx.engine.freshness(stale) !== 'expired' &&
+      !invalidatedSince(this.ctx, stale, this.flight)
+    ) {
+      this.failedStatus = status;
+      return Boolean((this.swallowed = 'error'));
+    }
+    // A 304 that was not ours to ask for reaches the client as it is.
+    this.restoreClient();
+    return false;
+  }
+
+  headers(body: Buffer | undefined): boolean {
+    if (this.aside) return false;
+    const { ctx } = this;
+    const { engine, o, req, res, locals } = ctx;
+    if (o.xCache) res.setHeader(o.xCache, 'MISS');
+    if (locals.skipped) return this.missNotStored('skip()');
+    // One snapshot of the headers serves the plan, the tags and what is stored; only a
+    // tags callback (user code, which may set headers) makes a second one necessary.
+    let headers = res.getHeaders();
+    const decision = engine.plan(req, { status: res.statusCode, headers }, o, locals.ttlOverride);
+    if (typeof decision === 'string') return this.missNotStored(decision);
+    let named: readonly string[] | undefined = [];
+    if (o.tags) {
+      named = callback(ctx, 'tags', () => o.tags!(req, res));
+      if (named === undefined) return this.missNotStored('the tags callback threw');
+      headers = res.getHeaders();
+    }
+    this.plan = decision;
+    this.plannedTtl = locals.ttlOverride;
+    // Surrogate keys: a `Cache-Tag: a, b` response header tags the entry too.
+    this.tags = [...named, ...responseTags(headers, o.tagHeader)];
+    // The miss carries the ETag its hits will: computed now when the whole body is known.
+    if (body && headers.etag === undefined) {
+      const etag = bodyEtag(body);
+      res.setHeader('ETag', etag);
+      headers.etag = etag;
+    }
+    this.sent = headers;
+    // RFC 9211 §2.2, §2.5; after the snapshot of what is stored: hits must not replay it.
+    setCacheStatus(res, o, { fwd: this.stale ? 'stale' : 'uri-miss', stored: true });
+    this.notModifiedForClient();
+    return true;
+  }
+
+  finished(body: Buffer): void {
+    if (this.aside) return;
+    const { ctx, sent } = this;
+    const { engine, o, req, res, locals } = ctx;
+    let plan = this.plan;
+    if (!plan || locals.skipped) return this.end({ kind: 'none' });
+    // What hooks after the handler added still counts: a session's Set-Cookie is one
+    // visitor's, and a Vary added late picks what the entry is stored under.
+    const status = this.madeStatus ?? res.statusCode;
+    const final = { status, headers: this.madeStatus === undefined ? res.getHeaders() : { ...sent, ...res.getHeaders() } };
+    const late = responseNotStorableReason(req, final, parseCacheControl(final.headers['cache-control']), o);
+    if (late) {
+      notStored(ctx, `${late} (added after the handler)`);
+      return this.end({ kind: 'none' });
+    }
+    const finalVary = varyNames(header(final.headers.vary));
+    if (locals.ttlOverride !== this.plannedTtl || !sameList(finalVary, plan.vary)) {
+      const again = engine.plan(req, { status, headers: { ...sent, vary: final.headers.vary } }, o, locals.ttlOverride);
+      if (typeof again === 'string') return this.end({ kind: 'none' });
+      plan = again;
+    }
+    const headers = storableHeaders(changedHeaders(this.before, sent), o.xCache) as Array<[string, HeaderValue]>;
+    if (finalVary.length && !headers.some(([n]) => n === 'vary')) headers.push(['vary', finalVary.join(', ')]);
+    const tags = this.tags;
+    const extra = locals.extraTags;
+    engine
+      .commit({
+        primaryKey: ctx.primaryKey,
+        reqHeaders: req.headers,
+        path: req.baseUrl + req.path,
+        status,
+        headers,
+        body,
+        plan,
+        tags: extra.length === 0 ? tags : [...tags, ...extra.filter((t) => !tags.includes(t))],
+        o,
+        making: this.flight.making,
+      })
+      .then(
+        (outcome) => this.end(outcome),
+        () => this.end({ kind: 'failed' }),
+      );
+  }
+
+  abandoned(reason: string): void {
+    debug('not stored %s: %s', this.ctx.locals.key, reason);
+    this.end({ kind: 'none' });
+  }
+
+  onCallbackError(err: unknown): void {
+    this.ctx.engine.guarded.report(new CallbackError(`a capture hook threw: ${(err as Error)?.message ?? String(err)}`, err), {
+      operation: 'callback',
+      key: this.ctx.locals.key,
+    });
+  }
+
+  onSwallowed(): void {
+    if (this.aside) return;
+    const { ctx, stale, before } = this;
+    const { res, locals } = ctx;
+    const got = changedHeaders(before, res.getHeaders());
+    // Headers the handler set for its 304 or its error are not the stored response's.
+    for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
+    this.restoreClient();
+    if (!stale) return this.end({ kind: 'none' });
+    if (this.swallowed === 'error') {
+      // stale-if-error (RFC 5861 §4): the handler failed; the stale copy answers instead.
+      debug('stale-if-error %s: serving the stale entry', locals.key);
+      this.end({ kind: 'none' });
+      return answer(ctx, stale, 'STALE', { fwd: 'stale', fwdStatus: this.failedStatus });
+    }
+    revalidated(ctx, this.flight, stale, got);
+  }
+
+  private end(outcome: Parameters<Lead['finish']>[0]): void {
+    this.flight.finish(outcome);
+  }
+
+  private restoreClient(): void {
+    const headers = this.ctx.req.headers as Record<string, string | string[] | undefined>;
+    for (const name of CONDITIONAL) {
+      const value = this.clientConditionals[name];
+      if (value !== undefined) headers[name] = value;
+      else if (name in headers) delete headers[name];
+    }
+  }
+
+  private missNotStored(reason: string): false {
+    setCacheStatus(this.ctx.res, this.ctx.o, { fwd: this.stale ? 'stale' : 'uri-miss' });
+    return notStored(this.ctx, reason);
+  }
+
+  /**
+   * The client asked conditionally and the whole 200 just made matches its validators:
+   * answer it 304 (RFC 9110 §13.1) while the body is still captured for the store.
+   */
+  private notModifiedForClient(): void {
+    const res = this.ctx.res;
+    const client = this.clientConditionals;
+    if (res.statusCode !== 200 || (client['if-none-match'] === undefined && client['if-modified-since'] === undefined)) return;
+    const etag = res.getHeader('etag');
+    const lastModified = res.getHeader('last-modified');
+    if (typeof etag !== 'string' || !isNotModified(client, etag, typeof lastModified === 'string' ? lastModified : undefined)) return;
+    this.madeStatus = 200;
+    res.statusCode = 304;
+    // RFC 9110 §15.4.5: no content, so none of the fields that describe it.
+    for (const name of ['content-length', 'content-type', 'content-encoding', 'content-range', 'transfer-encoding']) res.removeHeader(name);
+  }
+}
+
+/** The handler answered 304 to the entry's validators: freshen it (RFC 9111 §4.3.4), store it, serve it. */
+function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>): void {
+  const { engine, o, req, locals } = ctx;
+  // The freshened response is made now: it carries the 304's Date, else this moment's (commit adds it).
+  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(
+    ([n]) => n !== 'date' || from304.date !== undefined,
+  );
+  const record: Record<string, HeaderValue> = {};
+  for (const [n, v] of headers) record[n] = v;
+  const plan = engine.plan(req, { status: stale.status, headers: record }, o, locals.ttlOverride);
+  engine.metrics.revalidated();
+  locals.status = 'REVALIDATED';
+  const entry: CachedResponse = typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times };
+  answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
+  if (typeof plan === 'string') return flight.finish({ kind: 'none' });
+  engine
+    .commit({
+      primaryKey: ctx.primaryKey,
+      reqHeaders: req.headers,
+      path: req.baseUrl + req.path,
+      status: stale.status,
+      headers,
+      body: stale.body,
+      plan,
+      tags: stale.tags.map((t) => t.slice(o.keyPrefix.length)),
+      o,
+      making: flight.making,
+    })
+    .then(
+      (outcome) => flight.finish(outcome),
+      () => flight.finish({ kind: 'failed' }),
+    );
+}
+
+function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[string, HeaderValue]> {
+  return headers.some(([n]) => n === 'date') ? headers : [...headers, ['date', httpDate(at)]];
+}
+
+function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED', forwarded: { fwd: Forward; fwdStatus: number }): void {
+  const { engine, o, req, res, locals } = ctx;
+  locals.status = status;
+  if (status === 'STALE') engine.metrics.staleHit(locals.key);
+  try {
+    replay(req, res, entry, status, o, engine.now(), forwarded);
+  } catch (err) {
+    engine.guarded.report(new CallbackError(`stored entry could not be replayed: ${(err as Error).message}`, err), { operation: 'decode', key: locals.key });
+    if (!res.headersSent) res.statusCode = 502;
+    res.end();
+  }
+}
+
+/** Did this instance invalidate what `entry` is filed under since the making started? */
+function invalidatedSince(ctx: RequestContext, entry: CachedResponse, flight: Lead): boolean {
+  return ctx.engine.guarded.log.overlaps(flight.making, { keys: [ctx.primaryKey, ctx.locals.key], path: entry.path, tags: entry.tags });
+}
+
+function notStored(ctx: RequestContext, reason: string): false {
+  debug('not stored %s: %s', ctx.locals.key, reason);
+  return false;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Headers the routes after the cache set or changed: the ones worth replaying. */
+function changedHeaders(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, number | string | string[] | undefined> {
+  const out: Record<string, number | string | string[] | undefined> = {};
+  for (const name of Object.keys(after)) {
+    const value = after[name] as number | string | string[] | undefined;
+    if (!(name in before) || !sameValue(before[name], value)) out[name] = value;
+  }
+  return out;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
+}
