@@ -1,8 +1,9 @@
 /**
  * The entry codec, property-based: arbitrary valid entries of all three kinds round-trip
- * exactly; every truncation of an encoding is EntryCorruptError; random byte flips and
- * random bytes either decode to an entry that passes the checks written here (independently
- * of src/entry.ts) or throw EntryCorruptError, and no other exception escapes.
+ * exactly; every truncation of an encoding, and every encoding with bytes after it, is
+ * EntryCorruptError; random byte flips and random bytes either decode to an entry that
+ * passes the checks written here (independently of src/entry.ts) or throw
+ * EntryCorruptError, and no other exception escapes.
  */
 
 import { validateHeaderName, validateHeaderValue } from 'node:http';
@@ -110,10 +111,11 @@ describe('entry codec (property)', () => {
     );
   });
 
-  it('should throw EntryCorruptError for every truncation of an encoding', () => {
+  it('should throw EntryCorruptError for every truncation of an encoding, and for bytes after it', () => {
     fc.assert(
-      fc.property(entry, (e) => {
+      fc.property(entry, fc.uint8Array({ minLength: 1, maxLength: 3 }), (e, extra) => {
         const bytes = encodeEntry(e);
+        expect(() => decodeEntry(Buffer.concat([bytes, extra]))).toThrow(EntryCorruptError);
         const decodedOrOther: number[] = [];
         for (let n = 0; n < bytes.length; n++) {
           try {
