@@ -1,24 +1,36 @@
 /**
- * Stored entries and their binary codec.
+ * Stored entries and their binary codec (version 2, issue 13). Every entry starts
  *
  *   byte 0      codec version (ENTRY_VERSION)
  *   byte 1      kind: 0 response, 1 vary marker, 2 value
- *   bytes 2..5  metadata length, uint32 big-endian
- *   metadata    UTF-8 JSON
- *   rest        the body, raw bytes (never JSON- or base64-encoded)
+ *
+ * then the kind's fields, in this order (varint: LEB128; string: varint of 2 × length +
+ * width, then Latin-1 or UTF-16LE units; list: varint count, then items; times: a byte of
+ * sign bits, storedAt, then each other time as its distance from storedAt):
+ *
+ *   response    uint16 status, flags, times, originAge, path, tags, headers, [etag],
+ *               [lastModified], body size, body
+ *   vary        times (storedAt, expiresAt), path, tags, vary names
+ *   value       times, path, tags, body size, body
+ *
+ * A header is one code byte: 0x80 + i for Content-Type CONTENT_TYPES[i]; else bit 0 says
+ * "list value" and the rest names HEADER_NAMES[(code >> 1) - 1], or 0 for a name string
+ * that follows; then the value (src/entry-bytes.ts). The ETag and Last-Modified fields are
+ * left out when they equal the header of that name (flags). The body is raw bytes, never
+ * JSON- or base64-encoded, and is the end of the entry.
  *
  * Anything that does not decode, including another version, throws EntryCorruptError and
  * the cache treats it as a miss. Decoding also checks that what decoded can be replayed: a
  * status Node can send, header names and values Node's setHeader accepts, a body of the
- * length the metadata states, bounded counts, finite times. A Redis entry written by
- * something else (or bit-flipped) must be a miss, never a throw in replay.
+ * length the entry states, bounded counts, times that are safe integers. A Redis entry
+ * written by something else (or bit-flipped) must be a miss, never a throw in replay.
  */
 
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { CONTENT_TYPE_CODES, CONTENT_TYPES, HEADER_NAME_CODES, HEADER_NAMES, Reader, Writer } from './entry-bytes';
 import { EntryCorruptError } from './errors';
 
-export const ENTRY_VERSION = 1;
-const HEADER_BYTES = 6;
+export const ENTRY_VERSION = 2;
 
 /** Bounds a decoded entry must keep: far above what the cache writes, far below harm. */
 export const ENTRY_LIMITS = Object.freeze({ headers: 1000, headerValues: 1000, tags: 10_000, vary: 100 });
@@ -75,176 +87,281 @@ export interface CachedValue extends EntryTimes {
 export type Entry = CachedResponse | VaryMarker | CachedValue;
 
 const KIND_CODES = { response: 0, vary: 1, value: 2 } as const;
+const CONTENT_TYPE_BASE = 0x80;
+
+/** Response flags: which optional fields follow, and which fields a header already holds. */
+const HAS_LAST_MODIFIED = 1;
+const ETAG_IN_HEADERS = 2;
+const LAST_MODIFIED_IN_HEADERS = 4;
 
 export function encodeEntry(entry: Entry): Buffer {
-  let meta: unknown;
-  let body: Buffer | undefined;
-  switch (entry.kind) {
-    case 'response':
-      meta = {
-        status: entry.status,
-        headers: entry.headers,
-        etag: entry.etag,
-        lastModified: entry.lastModified,
-        originAge: entry.originAge,
-        path: entry.path,
-        tags: entry.tags,
-        ...times(entry),
-        size: entry.body.length,
-      };
-      body = entry.body;
-      break;
-    case 'vary':
-      meta = { vary: entry.vary, path: entry.path, tags: entry.tags, storedAt: entry.storedAt, expiresAt: entry.expiresAt };
-      break;
-    case 'value':
-      meta = { path: entry.path, tags: entry.tags, ...times(entry), size: entry.body.length };
-      body = entry.body;
-      break;
-  }
-  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const measure = new Writer(undefined);
+  write(measure, entry);
   // Not from the shared pool: a stored entry must not pin an 8 KiB pool slab for its life.
-  const out = Buffer.allocUnsafeSlow(HEADER_BYTES + json.length + (body ? body.length : 0));
-  out[0] = ENTRY_VERSION;
-  out[1] = KIND_CODES[entry.kind];
-  out.writeUInt32BE(json.length, 2);
-  json.copy(out, HEADER_BYTES);
-  if (body) body.copy(out, HEADER_BYTES + json.length);
-  return out;
+  const out = new Writer(Buffer.allocUnsafeSlow(measure.pos));
+  write(out, entry);
+  return out.buf!;
+}
+
+function write(w: Writer, entry: Entry): void {
+  w.byte(ENTRY_VERSION);
+  w.byte(KIND_CODES[entry.kind]);
+  switch (entry.kind) {
+    case 'response': {
+      const etagInHeaders = firstValue(entry.headers, 'etag') === entry.etag;
+      const lastModifiedInHeaders = entry.lastModified !== undefined && firstValue(entry.headers, 'last-modified') === entry.lastModified;
+      w.uint16(entry.status);
+      w.byte(
+        (entry.lastModified === undefined ? 0 : HAS_LAST_MODIFIED) |
+          (etagInHeaders ? ETAG_IN_HEADERS : 0) |
+          (lastModifiedInHeaders ? LAST_MODIFIED_IN_HEADERS : 0),
+      );
+      writeTimes(w, entry);
+      w.varint(entry.originAge);
+      writeIndex(w, entry);
+      writeHeaders(w, entry.headers);
+      if (!etagInHeaders) w.string(entry.etag);
+      if (entry.lastModified !== undefined && !lastModifiedInHeaders) w.string(entry.lastModified);
+      w.varint(entry.body.length);
+      w.bytes(entry.body);
+      return;
+    }
+    case 'vary':
+      w.byte(entry.expiresAt < entry.storedAt ? 1 : 0);
+      w.varint(entry.storedAt);
+      w.varint(Math.abs(entry.expiresAt - entry.storedAt));
+      writeIndex(w, entry);
+      w.varint(entry.vary.length);
+      for (const name of entry.vary) w.string(name);
+      return;
+    case 'value':
+      writeTimes(w, entry);
+      writeIndex(w, entry);
+      w.varint(entry.body.length);
+      w.bytes(entry.body);
+      return;
+  }
 }
 
 export function decodeEntry(buf: Buffer): Entry {
-  if (!Buffer.isBuffer(buf) || buf.length < HEADER_BYTES) throw new EntryCorruptError('entry is truncated');
+  if (!Buffer.isBuffer(buf) || buf.length < 2) throw new EntryCorruptError('entry is truncated');
   if (buf[0] !== ENTRY_VERSION) throw new EntryCorruptError(`entry has codec version ${buf[0]}, expected ${ENTRY_VERSION}`);
-  const metaLength = buf.readUInt32BE(2);
-  if (HEADER_BYTES + metaLength > buf.length) throw new EntryCorruptError('entry metadata is truncated');
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + metaLength));
-  } catch {
-    throw new EntryCorruptError('entry metadata is not JSON');
-  }
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new EntryCorruptError('entry metadata is not an object');
-  // subarray: no copy; the body shares the stored bytes, which nobody mutates.
-  const body = buf.subarray(HEADER_BYTES + metaLength);
+  const r = new Reader(buf, 2);
   switch (buf[1]) {
-    case KIND_CODES.response:
-      bodySize(meta.size, body);
+    case KIND_CODES.response: {
+      const status = storedStatus(r.uint16());
+      const flags = r.byte();
+      if (flags > 7 || (flags & (HAS_LAST_MODIFIED | LAST_MODIFIED_IN_HEADERS)) === LAST_MODIFIED_IN_HEADERS)
+        throw new EntryCorruptError(`entry has unknown flags ${flags}`);
+      const times = readTimes(r);
+      const originAge = r.varint();
+      const path = r.string();
+      const tags = readTags(r);
+      const headers = readHeaders(r);
+      const etag = flags & ETAG_IN_HEADERS ? valueInHeaders(headers, 'etag') : sendable('etag', r.string());
+      let lastModified: string | undefined;
+      if (flags & LAST_MODIFIED_IN_HEADERS) lastModified = valueInHeaders(headers, 'last-modified');
+      else if (flags & HAS_LAST_MODIFIED) lastModified = sendable('last-modified', r.string());
+      const body = readBody(r);
       return {
         kind: 'response',
-        status: storedStatus(meta.status),
-        headers: headerList(meta.headers),
-        etag: headerValue(meta.etag, 'etag'),
-        lastModified: meta.lastModified === undefined ? undefined : headerValue(meta.lastModified, 'lastModified'),
-        originAge: int(meta.originAge, 'originAge'),
-        path: str(meta.path, 'path'),
-        tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags),
-        ...readTimes(meta),
+        status,
+        headers,
+        etag,
+        lastModified,
+        originAge,
+        path,
+        tags,
+        storedAt: times.storedAt,
+        staleAt: times.staleAt,
+        swrUntil: times.swrUntil,
+        sieUntil: times.sieUntil,
+        expiresAt: times.expiresAt,
         body,
       };
-    case KIND_CODES.vary:
-      if (body.length !== 0) throw new EntryCorruptError('entry vary marker has a body');
+    }
+    case KIND_CODES.vary: {
+      const negative = r.byte();
+      if (negative > 1) throw new EntryCorruptError(`entry has unknown time signs ${negative}`);
+      const storedAt = r.varint();
+      const expiresAt = time(storedAt, r.varint(), negative === 1);
+      const path = r.string();
+      const tags = readTags(r);
+      const vary = readVaryNames(r);
+      if (r.left !== 0) throw new EntryCorruptError('entry vary marker has a body');
+      return { kind: 'vary', vary, path, tags, storedAt, expiresAt };
+    }
+    case KIND_CODES.value: {
+      const times = readTimes(r);
+      const path = r.string();
+      const tags = readTags(r);
+      const body = readBody(r);
       return {
-        kind: 'vary',
-        vary: headerNames(meta.vary),
-        path: str(meta.path, 'path'),
-        tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags),
-        storedAt: int(meta.storedAt, 'storedAt'),
-        expiresAt: int(meta.expiresAt, 'expiresAt'),
+        kind: 'value',
+        path,
+        tags,
+        storedAt: times.storedAt,
+        staleAt: times.staleAt,
+        swrUntil: times.swrUntil,
+        sieUntil: times.sieUntil,
+        expiresAt: times.expiresAt,
+        body,
       };
-    case KIND_CODES.value:
-      bodySize(meta.size, body);
-      return { kind: 'value', path: str(meta.path, 'path'), tags: strings(meta.tags, 'tags', ENTRY_LIMITS.tags), ...readTimes(meta), body };
+    }
     default:
       throw new EntryCorruptError(`entry has unknown kind ${buf[1]}`);
   }
 }
 
-function times(t: EntryTimes): EntryTimes {
-  return { storedAt: t.storedAt, staleAt: t.staleAt, swrUntil: t.swrUntil, sieUntil: t.sieUntil, expiresAt: t.expiresAt };
+/** The value of the first header called `name` (what the ETag and Last-Modified flags refer to). */
+function firstValue(headers: CachedResponse['headers'], name: string): HeaderValue | undefined {
+  for (const [n, v] of headers) if (n === name) return v;
+  return undefined;
 }
 
-function readTimes(meta: Record<string, unknown>): EntryTimes {
+function valueInHeaders(headers: CachedResponse['headers'], name: string): string {
+  const v = firstValue(headers, name);
+  if (typeof v !== 'string') throw new EntryCorruptError(`entry says its ${name} is in its headers, which have none`);
+  return v;
+}
+
+/** A byte of sign bits (bit i: time i is before storedAt), storedAt, then each distance. */
+function writeTimes(w: Writer, t: EntryTimes): void {
+  const base = t.storedAt;
+  w.byte((t.staleAt < base ? 1 : 0) | (t.swrUntil < base ? 2 : 0) | (t.sieUntil < base ? 4 : 0) | (t.expiresAt < base ? 8 : 0));
+  w.varint(base);
+  w.varint(Math.abs(t.staleAt - base));
+  w.varint(Math.abs(t.swrUntil - base));
+  w.varint(Math.abs(t.sieUntil - base));
+  w.varint(Math.abs(t.expiresAt - base));
+}
+
+function readTimes(r: Reader): EntryTimes {
+  const negative = r.byte();
+  if (negative > 15) throw new EntryCorruptError(`entry has unknown time signs ${negative}`);
+  const storedAt = r.varint();
   return {
-    storedAt: int(meta.storedAt, 'storedAt'),
-    staleAt: int(meta.staleAt, 'staleAt'),
-    swrUntil: int(meta.swrUntil, 'swrUntil'),
-    sieUntil: int(meta.sieUntil, 'sieUntil'),
-    expiresAt: int(meta.expiresAt, 'expiresAt'),
+    storedAt,
+    staleAt: time(storedAt, r.varint(), (negative & 1) !== 0),
+    swrUntil: time(storedAt, r.varint(), (negative & 2) !== 0),
+    sieUntil: time(storedAt, r.varint(), (negative & 4) !== 0),
+    expiresAt: time(storedAt, r.varint(), (negative & 8) !== 0),
   };
 }
 
-function int(v: unknown, name: string): number {
-  // Safe integers only: NaN, Infinity, fractions and negatives are no time, age or size.
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new EntryCorruptError(`entry ${name} is not a non-negative integer`);
-  return v;
+function time(base: number, distance: number, negative: boolean): number {
+  const t = negative ? base - distance : base + distance;
+  // Safe integers only: past them a time is no time (and the sum was rounded).
+  if (!Number.isSafeInteger(t) || t < 0) throw new EntryCorruptError('entry has a time that is not a non-negative safe integer');
+  return t;
+}
+
+function writeIndex(w: Writer, entry: Entry): void {
+  w.string(entry.path);
+  w.varint(entry.tags.length);
+  for (const tag of entry.tags) w.string(tag);
+}
+
+function readTags(r: Reader): string[] {
+  const count = r.count(ENTRY_LIMITS.tags, 'tags');
+  const tags: string[] = [];
+  for (let i = 0; i < count; i++) tags.push(r.string());
+  return tags;
+}
+
+/** The body is exactly as long as the entry says: a truncated or padded entry is corrupt. */
+function readBody(r: Reader): Buffer {
+  const size = r.varint();
+  if (size !== r.left) throw new EntryCorruptError(`entry body is ${r.left} bytes, the entry says ${size}`);
+  return r.rest();
 }
 
 /** A stored response's status: an integer Node can send, and one this cache stores (RFC 9110 §15; never 1xx). */
-function storedStatus(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 200 || v > 599)
-    throw new EntryCorruptError(`entry status ${JSON.stringify(v)} is not a status from 200 to 599`);
-  return v;
+function storedStatus(status: number): number {
+  if (status < 200 || status > 599) throw new EntryCorruptError(`entry status ${status} is not a status from 200 to 599`);
+  return status;
 }
 
-/** The body is exactly as long as the metadata says: a truncated or padded entry is corrupt. */
-function bodySize(v: unknown, body: Buffer): void {
-  if (int(v, 'size') !== body.length) throw new EntryCorruptError(`entry body is ${body.length} bytes, its metadata says ${String(v)}`);
-}
-
-function str(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw new EntryCorruptError(`entry ${name} is not a string`);
-  return v;
-}
-
-function strings(v: unknown, name: string, max: number): string[] {
-  if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string'))
-    throw new EntryCorruptError(`entry ${name} is not a list of at most ${max} strings`);
-  return v;
-}
-
-/** A header value setHeader accepts (RFC 9110 §5.5: no CR, LF or NUL). */
-function headerValue(v: unknown, name: string): string {
-  const s = str(v, name);
-  try {
-    validateHeaderValue(name, s);
-  } catch {
-    throw new EntryCorruptError(`entry ${name} is not a valid header value`);
+function writeHeaders(w: Writer, headers: CachedResponse['headers']): void {
+  w.varint(headers.length);
+  for (const [name, value] of headers) {
+    const common = name === 'content-type' && typeof value === 'string' ? CONTENT_TYPE_CODES.get(value) : undefined;
+    if (common !== undefined) {
+      w.byte(CONTENT_TYPE_BASE + common);
+      continue;
+    }
+    const known = HEADER_NAME_CODES.get(name);
+    const list = typeof value !== 'string';
+    w.byte(((known ?? 0) << 1) | (list ? 1 : 0));
+    if (known === undefined) w.string(name);
+    if (!list) {
+      w.string(value);
+      continue;
+    }
+    w.varint(value.length);
+    for (const v of value) w.string(v);
   }
-  return s;
+}
+
+function readHeaders(r: Reader): Array<[string, HeaderValue]> {
+  const count = r.count(ENTRY_LIMITS.headers, 'headers');
+  const headers: Array<[string, HeaderValue]> = [];
+  for (let i = 0; i < count; i++) headers.push(readHeader(r));
+  return headers;
+}
+
+function readHeader(r: Reader): [string, HeaderValue] {
+  const code = r.byte();
+  if (code >= CONTENT_TYPE_BASE) {
+    const common = CONTENT_TYPES[code - CONTENT_TYPE_BASE];
+    if (common === undefined) throw new EntryCorruptError(`entry has unknown header code ${code}`);
+    return ['content-type', common];
+  }
+  let name: string;
+  if (code >> 1 === 0) {
+    name = r.string();
+    try {
+      validateHeaderName(name);
+    } catch {
+      throw new EntryCorruptError(`entry header ${JSON.stringify(name).slice(0, 40)} is not a header name`);
+    }
+  } else {
+    const known = HEADER_NAMES[(code >> 1) - 1];
+    if (known === undefined) throw new EntryCorruptError(`entry has unknown header code ${code}`);
+    name = known;
+  }
+  if (!(code & 1)) return [name, sendable(name, r.string())];
+  const count = r.count(ENTRY_LIMITS.headerValues, 'header values');
+  const list: string[] = [];
+  for (let i = 0; i < count; i++) list.push(sendable(name, r.string()));
+  return [name, list];
+}
+
+/**
+ * What replay hands to setHeader must be what setHeader accepts (RFC 9110 §5.5: values
+ * without CR, LF or NUL), or the hit would throw.
+ */
+function sendable(name: string, value: string): string {
+  try {
+    validateHeaderValue(name, value);
+  } catch {
+    throw new EntryCorruptError(`entry header ${JSON.stringify(name).slice(0, 40)} is not one Node can send`);
+  }
+  return value;
 }
 
 /** Request header names a vary marker picks variants by: RFC 9110 §5.6.2 tokens. */
-function headerNames(v: unknown): string[] {
-  const names = strings(v, 'vary', ENTRY_LIMITS.vary);
-  for (const n of names) {
+function readVaryNames(r: Reader): string[] {
+  const count = r.count(ENTRY_LIMITS.vary, 'vary names');
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = r.string();
     try {
-      validateHeaderName(n);
+      validateHeaderName(name);
     } catch {
       throw new EntryCorruptError('entry vary names are not header names');
     }
+    names.push(name);
   }
   return names;
-}
-
-function headerList(v: unknown): Array<[string, HeaderValue]> {
-  if (!Array.isArray(v) || v.length > ENTRY_LIMITS.headers) throw new EntryCorruptError(`entry headers are not a list of at most ${ENTRY_LIMITS.headers}`);
-  for (const pair of v) {
-    const ok =
-      Array.isArray(pair) &&
-      pair.length === 2 &&
-      typeof pair[0] === 'string' &&
-      (typeof pair[1] === 'string' ||
-        (Array.isArray(pair[1]) && pair[1].length <= ENTRY_LIMITS.headerValues && pair[1].every((s: unknown) => typeof s === 'string')));
-    if (!ok) throw new EntryCorruptError('entry headers are malformed');
-    // What replay hands to setHeader must be what setHeader accepts (RFC 9110 §5.1 token
-    // names; §5.5 values without CR, LF or NUL), or the hit would throw.
-    try {
-      validateHeaderName(pair[0]);
-      validateHeaderValue(pair[0], pair[1]);
-    } catch {
-      throw new EntryCorruptError(`entry header ${JSON.stringify(pair[0]).slice(0, 40)} is not one Node can send`);
-    }
-  }
-  return v as Array<[string, HeaderValue]>;
 }

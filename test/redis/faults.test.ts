@@ -6,6 +6,7 @@
  */
 
 import { engineOf } from '../../src/cache';
+import { ENTRY_VERSION } from '../../src/entry';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -267,7 +268,7 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
       'a valid-looking entry with a wrong version byte',
       (good) => {
         const bad = Buffer.from(good);
-        bad[9] = 2; // after the state byte and token
+        bad[9] = ENTRY_VERSION + 1; // after the state byte and token
         return bad;
       },
     ],
@@ -291,7 +292,7 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
     await until(() => a.cache.stats().stores === 2, 1000, 'rewritten');
     const rewritten = (await fx.admin.getBuffer(key!))!;
     expect(rewritten[0]).toBe(0xe1); // live
-    expect(rewritten[9]).toBe(1); // codec version
+    expect(rewritten[9]).toBe(ENTRY_VERSION); // codec version
     const hit = await request(a.url, '/item/9');
     expect(hit.xCache).toBe('HIT');
     expectRight(hit, '9');

@@ -5,6 +5,7 @@
  */
 
 import { engineOf } from '../../src/cache';
+import { ENTRY_VERSION } from '../../src/entry';
 import { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
@@ -188,7 +189,7 @@ forEachExpress((express: ExpressFactory) => {
       expect(keys).toEqual([`e:{cache:v1:${namespace}:GET:127.0.0.1:/bin}`]);
       const bytes = (await fx.admin.getBuffer(keys[0]!))!;
       expect(bytes[0]).toBe(0xe1); // live (the guard's state byte), then the writer's token
-      expect(bytes[9]).toBe(1); // codec version
+      expect(bytes[9]).toBe(ENTRY_VERSION); // codec version
       // The body is the tail of the entry, verbatim.
       expect(bytes.length).toBeLessThan(body.length + 1024);
       expect(bytes.subarray(bytes.length - body.length).equals(body)).toBe(true);
