@@ -6,7 +6,9 @@
  *
  * then the kind's fields, in this order (varint: LEB128; string: varint of 2 × length +
  * width, then Latin-1 or UTF-16LE units; list: varint count, then items; times: a byte of
- * sign bits, storedAt, then each other time as its distance from storedAt):
+ * sign bits, storedAt, staleAt's distance from storedAt, then swrUntil's, sieUntil's and
+ * expiresAt's from staleAt, where they usually are 0; tags: each the length it shares with
+ * the start of the path, then the rest):
  *
  *   response    uint16 status, flags, times, originAge, path, tags, headers, [etag],
  *               [lastModified], body size, body
@@ -15,7 +17,9 @@
  *
  * A header is one code byte: 0x80 + i for Content-Type CONTENT_TYPES[i]; else bit 0 says
  * "list value" and the rest names HEADER_NAMES[(code >> 1) - 1], or 0 for a name string
- * that follows; then the value (src/entry-bytes.ts). The ETag and Last-Modified fields are
+ * that follows; then the value (src/entry-bytes.ts). DATE_OF_STORED_AT is a `Date` whose
+ * value is the IMF-fixdate of storedAt's second, the one the cache adds to every entry
+ * whose handler sent none: one byte instead of 30. The ETag and Last-Modified fields are
  * left out when they equal the header of that name (flags). The body is raw bytes, never
  * JSON- or base64-encoded, and is the end of the entry.
  *
@@ -88,6 +92,8 @@ export type Entry = CachedResponse | VaryMarker | CachedValue;
 
 const KIND_CODES = { response: 0, vary: 1, value: 2 } as const;
 const CONTENT_TYPE_BASE = 0x80;
+/** Below CONTENT_TYPE_BASE and above every name code ((HEADER_NAMES.length << 1) | 1). */
+const DATE_OF_STORED_AT = 0x7f;
 
 /** Response flags: which optional fields follow, and which fields a header already holds. */
 const HAS_LAST_MODIFIED = 1;
@@ -119,7 +125,7 @@ function write(w: Writer, entry: Entry): void {
       writeTimes(w, entry);
       w.varint(entry.originAge);
       writeIndex(w, entry);
-      writeHeaders(w, entry.headers);
+      writeHeaders(w, entry.headers, entry.storedAt);
       if (!etagInHeaders) w.string(entry.etag);
       if (entry.lastModified !== undefined && !lastModifiedInHeaders) w.string(entry.lastModified);
       w.varint(entry.body.length);
@@ -156,8 +162,8 @@ export function decodeEntry(buf: Buffer): Entry {
       const times = readTimes(r);
       const originAge = r.varint();
       const path = r.string();
-      const tags = readTags(r);
-      const headers = readHeaders(r);
+      const tags = readTags(r, path);
+      const headers = readHeaders(r, times.storedAt);
       const etag = flags & ETAG_IN_HEADERS ? valueInHeaders(headers, 'etag') : sendable('etag', r.string());
       let lastModified: string | undefined;
       if (flags & LAST_MODIFIED_IN_HEADERS) lastModified = valueInHeaders(headers, 'last-modified');
@@ -186,7 +192,7 @@ export function decodeEntry(buf: Buffer): Entry {
       const storedAt = r.varint();
       const expiresAt = time(storedAt, r.varint(), negative === 1);
       const path = r.string();
-      const tags = readTags(r);
+      const tags = readTags(r, path);
       const vary = readVaryNames(r);
       if (r.left !== 0) throw new EntryCorruptError('entry vary marker has a body');
       return { kind: 'vary', vary, path, tags, storedAt, expiresAt };
@@ -194,7 +200,7 @@ export function decodeEntry(buf: Buffer): Entry {
     case KIND_CODES.value: {
       const times = readTimes(r);
       const path = r.string();
-      const tags = readTags(r);
+      const tags = readTags(r, path);
       const body = readBody(r);
       return {
         kind: 'value',
@@ -213,6 +219,23 @@ export function decodeEntry(buf: Buffer): Entry {
   }
 }
 
+/**
+ * The IMF-fixdate (RFC 9110 §5.6.7) of `ms`'s second, as the cache stamps entries
+ * (engine.commit, through httpDate): remembered per second, since a Redis hit decodes its
+ * entry every time and entries of one second share it. Bounded: cleared when full.
+ */
+const dates = new Map<number, string>();
+function dateOf(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  let date = dates.get(second);
+  if (date === undefined) {
+    if (dates.size >= 1024) dates.clear();
+    date = new Date(second * 1000).toUTCString();
+    dates.set(second, date);
+  }
+  return date;
+}
+
 /** The value of the first header called `name` (what the ETag and Last-Modified flags refer to). */
 function firstValue(headers: CachedResponse['headers'], name: string): HeaderValue | undefined {
   for (const [n, v] of headers) if (n === name) return v;
@@ -228,24 +251,26 @@ function valueInHeaders(headers: CachedResponse['headers'], name: string): strin
 /** A byte of sign bits (bit i: time i is before storedAt), storedAt, then each distance. */
 function writeTimes(w: Writer, t: EntryTimes): void {
   const base = t.storedAt;
-  w.byte((t.staleAt < base ? 1 : 0) | (t.swrUntil < base ? 2 : 0) | (t.sieUntil < base ? 4 : 0) | (t.expiresAt < base ? 8 : 0));
+  const stale = t.staleAt;
+  w.byte((stale < base ? 1 : 0) | (t.swrUntil < stale ? 2 : 0) | (t.sieUntil < stale ? 4 : 0) | (t.expiresAt < stale ? 8 : 0));
   w.varint(base);
-  w.varint(Math.abs(t.staleAt - base));
-  w.varint(Math.abs(t.swrUntil - base));
-  w.varint(Math.abs(t.sieUntil - base));
-  w.varint(Math.abs(t.expiresAt - base));
+  w.varint(Math.abs(stale - base));
+  w.varint(Math.abs(t.swrUntil - stale));
+  w.varint(Math.abs(t.sieUntil - stale));
+  w.varint(Math.abs(t.expiresAt - stale));
 }
 
 function readTimes(r: Reader): EntryTimes {
   const negative = r.byte();
   if (negative > 15) throw new EntryCorruptError(`entry has unknown time signs ${negative}`);
   const storedAt = r.varint();
+  const staleAt = time(storedAt, r.varint(), (negative & 1) !== 0);
   return {
     storedAt,
-    staleAt: time(storedAt, r.varint(), (negative & 1) !== 0),
-    swrUntil: time(storedAt, r.varint(), (negative & 2) !== 0),
-    sieUntil: time(storedAt, r.varint(), (negative & 4) !== 0),
-    expiresAt: time(storedAt, r.varint(), (negative & 8) !== 0),
+    staleAt,
+    swrUntil: time(staleAt, r.varint(), (negative & 2) !== 0),
+    sieUntil: time(staleAt, r.varint(), (negative & 4) !== 0),
+    expiresAt: time(staleAt, r.varint(), (negative & 8) !== 0),
   };
 }
 
@@ -256,16 +281,29 @@ function time(base: number, distance: number, negative: boolean): number {
   return t;
 }
 
+/** Tags carry the namespace the path starts with too: each is written as what it shares with the path, then the rest. */
 function writeIndex(w: Writer, entry: Entry): void {
-  w.string(entry.path);
+  const path = entry.path;
+  w.string(path);
   w.varint(entry.tags.length);
-  for (const tag of entry.tags) w.string(tag);
+  for (const tag of entry.tags) {
+    const max = Math.min(tag.length, path.length);
+    let shared = 0;
+    while (shared < max && tag.charCodeAt(shared) === path.charCodeAt(shared)) shared++;
+    w.varint(shared);
+    w.string(shared === 0 ? tag : tag.slice(shared));
+  }
 }
 
-function readTags(r: Reader): string[] {
+function readTags(r: Reader, path: string): string[] {
   const count = r.count(ENTRY_LIMITS.tags, 'tags');
   const tags: string[] = [];
-  for (let i = 0; i < count; i++) tags.push(r.string());
+  for (let i = 0; i < count; i++) {
+    const shared = r.varint();
+    if (shared > path.length) throw new EntryCorruptError('entry has a tag sharing more than its path');
+    const rest = r.string();
+    tags.push(shared === 0 ? rest : path.slice(0, shared) + rest);
+  }
   return tags;
 }
 
@@ -282,9 +320,13 @@ function storedStatus(status: number): number {
   return status;
 }
 
-function writeHeaders(w: Writer, headers: CachedResponse['headers']): void {
+function writeHeaders(w: Writer, headers: CachedResponse['headers'], storedAt: number): void {
   w.varint(headers.length);
   for (const [name, value] of headers) {
+    if (name === 'date' && value === dateOf(storedAt)) {
+      w.byte(DATE_OF_STORED_AT);
+      continue;
+    }
     const common = name === 'content-type' && typeof value === 'string' ? CONTENT_TYPE_CODES.get(value) : undefined;
     if (common !== undefined) {
       w.byte(CONTENT_TYPE_BASE + common);
@@ -303,15 +345,21 @@ function writeHeaders(w: Writer, headers: CachedResponse['headers']): void {
   }
 }
 
-function readHeaders(r: Reader): Array<[string, HeaderValue]> {
+function readHeaders(r: Reader, storedAt: number): Array<[string, HeaderValue]> {
   const count = r.count(ENTRY_LIMITS.headers, 'headers');
   const headers: Array<[string, HeaderValue]> = [];
-  for (let i = 0; i < count; i++) headers.push(readHeader(r));
+  for (let i = 0; i < count; i++) headers.push(readHeader(r, storedAt));
   return headers;
 }
 
-function readHeader(r: Reader): [string, HeaderValue] {
+function readHeader(r: Reader, storedAt: number): [string, HeaderValue] {
   const code = r.byte();
+  if (code === DATE_OF_STORED_AT) {
+    const date = dateOf(storedAt);
+    // Past year 275760 a Date has no IMF-fixdate (and a time there is no real one).
+    if (date === 'Invalid Date') throw new EntryCorruptError('entry has a Date of a time with no date');
+    return ['date', date];
+  }
   if (code >= CONTENT_TYPE_BASE) {
     const common = CONTENT_TYPES[code - CONTENT_TYPE_BASE];
     if (common === undefined) throw new EntryCorruptError(`entry has unknown header code ${code}`);

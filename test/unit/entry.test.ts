@@ -1,4 +1,13 @@
-import { decodeEntry, encodeEntry, ENTRY_LIMITS, ENTRY_VERSION, type CachedResponse, type CachedValue, type VaryMarker } from '../../src/entry';
+import {
+  decodeEntry,
+  encodeEntry,
+  ENTRY_LIMITS,
+  ENTRY_VERSION,
+  type CachedResponse,
+  type CachedValue,
+  type HeaderValue,
+  type VaryMarker,
+} from '../../src/entry';
 import { CONTENT_TYPES, HEADER_NAMES } from '../../src/entry-bytes';
 import { CacheError, EntryCorruptError } from '../../src/errors';
 
@@ -115,8 +124,8 @@ describe('entry codec', () => {
     it('should throw for unknown header codes, flags and an ETag said to be in headers that have none', () => {
       const good = encodeEntry(benchEntry);
       const flagsAt = 4;
-      // version, kind, status (2), flags, times (19), originAge, path (24), tags (43), header count
-      const headerAt = 93;
+      // version, kind, status (2), flags, times (15), originAge, path (24), tags (17: each shares the path's namespace), header count
+      const headerAt = 63;
       expect([good[headerAt - 1], good[headerAt]]).toEqual([3, 0x80]); // 0x80: application/json; charset=utf-8
       for (const code of [0x80 + CONTENT_TYPES.length, 0xff, (HEADER_NAMES.length + 1) << 1]) {
         const bad = Buffer.from(good);
@@ -246,8 +255,37 @@ describe('entry codec', () => {
       expect(decodeEntry(encodeEntry(empty))).toEqual(empty);
     });
 
-    it('should keep the bench entry in 164 bytes beyond its body (the JSON codec took 458)', () => {
-      expect(encodeEntry(benchEntry).length - benchEntry.body.length).toBe(164);
+    it('should keep the bench entry in 104 bytes beyond its body (the JSON codec took 458)', () => {
+      expect(encodeEntry(benchEntry).length - benchEntry.body.length).toBe(104);
+    });
+
+    it("should keep a Date in one byte when it is storedAt's second, and any other Date as it was", () => {
+      const own = encodeEntry(benchEntry);
+      const headers = benchEntry.headers.map(([n, v]): [string, HeaderValue] => [n, n === 'date' ? 'Tue, 01 Dec 2026 23:28:08 GMT' : v]);
+      const other: CachedResponse = { ...benchEntry, headers };
+      const otherBytes = encodeEntry(other);
+      expect(otherBytes.length - own.length).toBe(30);
+      expect(decodeEntry(own)).toEqual(benchEntry);
+      expect(decodeEntry(otherBytes)).toEqual(other);
+    });
+
+    it('should keep tags that share nothing, part or all of the path', () => {
+      const entry = { ...response, path: 'ns:/a/b', tags: ['x', 'ns:', 'ns:/a/b', 'ns:/a/bc', ''] };
+      expect(decodeEntry(encodeEntry(entry))).toEqual(entry);
+    });
+
+    it('should throw for a tag said to share more than the path has, and a stored-at Date past any date', () => {
+      const good = encodeEntry({ kind: 'value', path: 'p', tags: ['pq'], body: Buffer.alloc(0), ...times });
+      // version, kind, signs, 5 times (1 byte each), path (2), tag count, then the tag's shared length
+      expect(good[10]).toBe(1);
+      const bad = Buffer.from(good);
+      bad[10] = 2;
+      expectCorrupt(bad);
+      const far = { ...benchEntry, storedAt: 8.65e15, staleAt: 8.65e15, swrUntil: 8.65e15, sieUntil: 8.65e15, expiresAt: 8.65e15 };
+      const bytes = encodeEntry({ ...far, headers: [['date', 'x']] });
+      const at = bytes.indexOf(Buffer.from([2, 0x78]), 20); // the date header: name code, then 'x' (length 1 × 2)
+      expect(at).toBeGreaterThan(0);
+      expectCorrupt(Buffer.concat([bytes.subarray(0, at), Buffer.from([0x7f]), bytes.subarray(at + 3)]));
     });
   });
 });
