@@ -18,8 +18,8 @@
  * A header is one code byte: 0x80 + i for Content-Type CONTENT_TYPES[i]; else bit 0 says
  * "list value" and the rest names HEADER_NAMES[(code >> 1) - 1], or 0 for a name string
  * that follows; then the value (src/entry-bytes.ts). DATE_OF_STORED_AT is a `Date` whose
- * value is the IMF-fixdate of storedAt's second, the one the cache adds to every entry
- * whose handler sent none: one byte instead of 30. The ETag and Last-Modified fields are
+ * value is the IMF-fixdate of storedAt's second (httpDate, src/headers.ts), the one the
+ * cache adds to every entry whose handler sent none: one byte instead of 30. The ETag and Last-Modified fields are
  * left out when they equal the header of that name (flags). The body is raw bytes, never
  * JSON- or base64-encoded, and is the end of the entry.
  *
@@ -33,6 +33,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { CONTENT_TYPE_CODES, CONTENT_TYPES, HEADER_NAME_CODES, HEADER_NAMES, Reader, Writer } from './entry-bytes';
 import { EntryCorruptError } from './errors';
+import { httpDate } from './headers';
 
 export const ENTRY_VERSION = 2;
 
@@ -219,23 +220,6 @@ export function decodeEntry(buf: Buffer): Entry {
   }
 }
 
-/**
- * The IMF-fixdate (RFC 9110 §5.6.7) of `ms`'s second, as the cache stamps entries
- * (engine.commit, through httpDate): remembered per second, since a Redis hit decodes its
- * entry every time and entries of one second share it. Bounded: cleared when full.
- */
-const dates = new Map<number, string>();
-function dateOf(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  let date = dates.get(second);
-  if (date === undefined) {
-    if (dates.size >= 1024) dates.clear();
-    date = new Date(second * 1000).toUTCString();
-    dates.set(second, date);
-  }
-  return date;
-}
-
 /** The value of the first header called `name` (what the ETag and Last-Modified flags refer to). */
 function firstValue(headers: CachedResponse['headers'], name: string): HeaderValue | undefined {
   for (const [n, v] of headers) if (n === name) return v;
@@ -323,7 +307,7 @@ function storedStatus(status: number): number {
 function writeHeaders(w: Writer, headers: CachedResponse['headers'], storedAt: number): void {
   w.varint(headers.length);
   for (const [name, value] of headers) {
-    if (name === 'date' && value === dateOf(storedAt)) {
+    if (name === 'date' && value === httpDate(storedAt)) {
       w.byte(DATE_OF_STORED_AT);
       continue;
     }
@@ -355,7 +339,7 @@ function readHeaders(r: Reader, storedAt: number): Array<[string, HeaderValue]> 
 function readHeader(r: Reader, storedAt: number): [string, HeaderValue] {
   const code = r.byte();
   if (code === DATE_OF_STORED_AT) {
-    const date = dateOf(storedAt);
+    const date = httpDate(storedAt);
     // Past year 275760 a Date has no IMF-fixdate (and a time there is no real one).
     if (date === 'Invalid Date') throw new EntryCorruptError('entry has a Date of a time with no date');
     return ['date', date];

@@ -56,18 +56,26 @@ export function storableHeaders(
 
 let dateSecond = NaN;
 let dateText = '';
+const dates = new Map<number, string>();
 
 /**
- * `ms` as an IMF-fixdate (RFC 9110 §5.6.7), remembered for its second as Node does for its
- * own Date header: formatting a Date costs a miss more than building the rest of its entry.
+ * `ms` as an IMF-fixdate (RFC 9110 §5.6.7), remembered per second: formatting a Date costs
+ * a miss more than building the rest of its entry, and the entry codec formats the Date it
+ * keeps as one byte back on every Redis hit (src/entry.ts). The last second is checked
+ * first (every miss of that second); the rest are bounded, cleared when full.
  */
 export function httpDate(ms: number): string {
   const second = Math.floor(ms / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
+  if (second === dateSecond) return dateText;
+  let text = dates.get(second);
+  if (text === undefined) {
+    if (dates.size >= 1024) dates.clear();
+    text = new Date(second * 1000).toUTCString();
+    dates.set(second, text);
   }
-  return dateText;
+  dateSecond = second;
+  dateText = text;
+  return text;
 }
 
 /** The request header names a `Vary` value lists: lower-case, de-duplicated, sorted (RFC 9110 §12.5.5). */
