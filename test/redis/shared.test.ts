@@ -36,7 +36,9 @@ forEachExpress((express: ExpressFactory) => {
     const origin: Origin = { calls: 0, version: 1, lastKey: '' };
     const make = async (name: string): Promise<Instance> => {
       const onError = (err: Error & { code?: string }) => errors.push(`${name}: ${err.code} ${err.message}`);
-      const cache = createCache({ redis: fx.redis.url, namespace, jitter: 0, ttl: 60, onError, ...options });
+      // storeTimeout 2 s: these tests count handler calls across instances; a 100 ms cut on a
+      // loaded CI machine would turn a slow Redis reply into a bypass and an extra call.
+      const cache = createCache({ redis: fx.redis.url, namespace, jitter: 0, ttl: 60, storeTimeout: 2000, onError, ...options });
       const app = express();
       app.use(cache.middleware());
       app.get('/items/:id', (req, res) => {
