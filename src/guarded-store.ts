@@ -9,7 +9,7 @@ import createDebug from 'debug';
 import { CircuitBreaker } from './breaker';
 import { decodeEntry, encodeEntry, type Entry } from './entry';
 import { CacheError, StoreConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from './errors';
-import { GUARD_WINDOW_MS, GuardLog, type GuardSubject, type GuardTarget, type Making } from './guard';
+import { GUARD_WINDOW_MS, GuardLog, monotonicNow, type GuardSubject, type GuardTarget, type Making } from './guard';
 import type { Metrics } from './metrics';
 import { PendingInvalidations, type PendingInvalidation } from './pending-invalidations';
 import { MemoryStore } from './stores/memory';
@@ -159,11 +159,14 @@ export class GuardedStore {
         return 'stored';
       }
       // Three round trips (write pending, read records, mark live), after the client has its answer.
+      // The deadline is the call's own timeout: a write the cache gave up on never goes live later.
+      const timeout = this.o.storeTimeout * 3;
+      const deadline = monotonicNow() + timeout;
       const live = await this.call(
         'set',
         key,
-        () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS }),
-        this.o.storeTimeout * 3,
+        () => guarded({ key, value: bytes, ttlMs: ttl, index }, { making, keys: alsoKeys, windowMs: GUARD_WINDOW_MS, deadline }),
+        timeout,
         local,
       );
       return live ? 'stored' : 'refused';

@@ -207,6 +207,8 @@ export class RedisStore implements CacheStore {
       c.set(entryKey, withHead(PENDING, token, e.value), 'PX', ttl),
       ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), member])),
     ]);
+    // Past the caller's deadline it has given up: left pending (a miss to readers), never made live.
+    if (abandoned(guard)) return false;
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -217,7 +219,7 @@ export class RedisStore implements CacheStore {
     const elapsed = monotonicNow() - guard.making.startedAt;
     const margin = elapsed + driftMs(elapsed);
     const young = (age: number): boolean => age <= margin;
-    let overlapped = margin >= guard.windowMs;
+    let overlapped = margin >= guard.windowMs || abandoned(guard);
     for (const age of ages) if (Number(age) >= 0 && young(Number(age) / 1000)) overlapped = true;
     for (let i = 0; i + 1 < prefixes.length; i += 2) {
       if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
@@ -437,6 +439,11 @@ function withHead(state: number, token: string, body: Buffer): Buffer {
  */
 function newToken(): string {
   return randomBytes(6).toString('base64');
+}
+
+/** The caller of a guarded write has given up on it (its deadline passed). */
+function abandoned(guard: StoreGuard): boolean {
+  return guard.deadline !== undefined && monotonicNow() > guard.deadline;
 }
 
 /** A stored value without its state head: undefined while pending; foreign bytes pass on (a corrupt entry). */

@@ -100,6 +100,14 @@ export interface StoreGuard {
   /** Keys besides the entry's own whose records also refuse it (a variant's primary key). */
   readonly keys: readonly string[];
   readonly windowMs: number;
+  /**
+   * When the caller gives up on this write (monotonic ms, src/guard.ts `monotonicNow`): a
+   * store with several round trips must not make the entry live after it. A client that
+   * resends its commands once Redis is back (ioredis does) would otherwise finish a write
+   * the cache abandoned, after the invalidations that should have refused it were lost
+   * (a restart) or kept on another instance (an outage).
+   */
+  readonly deadline?: number;
 }
 
 export interface StoreSetEntry {

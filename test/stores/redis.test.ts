@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { monotonicNow } from '../../src/guard';
 import { RedisStore } from '../../src/stores/redis';
 import { parseIndexMember, redisKey } from '../../src/stores/redis-keys';
 import { cleanPrefix, scanKeys, startRedis, uniquePrefix, type RunningRedis } from '../helpers/redis';
@@ -223,6 +224,26 @@ describe('RedisStore', () => {
       await s.close();
       expect(Date.now() - started).toBeLessThan(1_000);
       expect((s.client as Redis).status).toBe('end');
+    });
+  });
+
+  describe('when Redis holds a guarded write past its deadline (CLIENT PAUSE WRITE)', () => {
+    // ioredis sends a write's commands whenever Redis takes them again; a write the cache
+    // has given up on (timed out, reported) must not become a live entry afterwards.
+    it('should leave the entry unreadable and answer false once the writes go through', async () => {
+      const pauser = new Redis(server.url);
+      const guard = (deadline: number) => ({ making: { startedAt: monotonicNow() }, keys: [], windowMs: 30_000, deadline });
+      try {
+        await pauser.client('PAUSE', 500, 'WRITE');
+        const late = store.setGuarded({ key: 'late', value: Buffer.from('old'), ttlMs: HOUR, index: index('/late') }, guard(monotonicNow() + 100));
+        expect(await late).toBe(false);
+        expect(await store.get('late')).toBeUndefined();
+        // The same write within its deadline goes live, as usual.
+        expect(await store.setGuarded({ key: 'late', value: Buffer.from('new'), ttlMs: HOUR, index: index('/late') }, guard(monotonicNow() + 5000))).toBe(true);
+        expect(await store.get('late')).toEqual(Buffer.from('new'));
+      } finally {
+        await pauser.quit();
+      }
     });
   });
 

@@ -310,6 +310,31 @@ describe('values.getOrSet racing an invalidation on Redis', () => {
   });
 });
 
+describe("when Redis takes a miss's write only after the cache gave up on it", () => {
+  // CLIENT PAUSE WRITE holds the write's commands; ioredis sends them once Redis takes
+  // writes again. The cache reported the write as timed out: it must not appear later, as
+  // a write that lands after an outage can be older than invalidations Redis lost or that
+  // another instance still keeps (README, Known issues).
+  it('should never make that entry a hit: the next GET runs the handler again', async () => {
+    const w = world();
+    const a = await instance(express5, 'A', w, 'direct', { storeTimeout: 100 });
+    const pauser = new Redis(fx.redis.url);
+    try {
+      await pauser.client('PAUSE', 800, 'WRITE');
+      const first = await getItem(a.url, 'z');
+      expect([first.v, first.reply.xCache]).toEqual([1, 'MISS']);
+      await until(() => errors.some((e) => e === 'A ERC_STORE_TIMEOUT'), 2000, 'write timed out');
+      // Past the pause, and past the time the held commands took to run.
+      await sleep(1000);
+      const second = await getItem(a.url, 'z');
+      expect(second.reply.xCache).not.toBe('HIT');
+      expect(w.calls.of('A')).toBe(2);
+    } finally {
+      await pauser.quit();
+    }
+  });
+});
+
 describe('when values.getMany([]) is called while Redis is paused', () => {
   it("should not take the breaker's probe: caching resumes within a few seconds", async () => {
     const w = world();
