@@ -10,6 +10,7 @@
 
 import type { Request, Response } from 'express';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
+import { engineOf } from '../../src/cache';
 import type { ExpressFactory } from '../helpers/express';
 import { listen, type Instance } from '../redis/instances';
 import { sleep } from '../helpers/wait';
@@ -89,6 +90,8 @@ export function cacheOptions(namespace: string, store: ExpressCacheOptions): Exp
 export interface SoakInstance extends Instance {
   /** Error codes the cache reported to onError, counted. */
   readonly errors: Map<string, number>;
+  /** Invalidations kept for a store the cache could not reach, not yet applied. */
+  readonly kept: () => number;
 }
 
 /** One app instance: its own cache (on the given options) and its own server on 127.0.0.1. */
@@ -164,5 +167,6 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
   });
 
   const instance = await listen(name, app, cache);
-  return { ...instance, errors };
+  const guarded = engineOf(cache).guarded;
+  return { ...instance, errors, kept: () => guarded.pendingInvalidations };
 }

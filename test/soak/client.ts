@@ -11,6 +11,8 @@ import { Acks, type Got, type Oracle, type Sent } from './oracle';
 export interface Target {
   readonly name: string;
   readonly url: string;
+  /** Invalidations this instance keeps for a store it could not reach (retried until applied). */
+  readonly kept: () => number;
 }
 
 export interface Traffic {
@@ -78,6 +80,7 @@ function nextRequest(user: string, t: Traffic): { method: string; path: string; 
 
 /** One virtual user until `t.done()`; its own keep-alive connections. */
 export async function virtualUser(user: string, t: Traffic): Promise<void> {
+  const keeps = (writer: string): boolean => (t.targets.find((x) => x.name === writer)?.kept() ?? 0) > 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const own = new Acks();
   try {
@@ -86,11 +89,11 @@ export async function virtualUser(user: string, t: Traffic): Promise<void> {
       const { method, path, headers } = nextRequest(user, t);
       const sent: Sent = { user, instance: target.name, method, path, headers, at: t.now(), faults: t.faults() };
       // The acks as they are now: only writes acknowledged before this request was sent count.
-      const mine = own.snapshot();
-      const everyone = t.oracle.global.snapshot();
+      const mine = own.snapshot(target.name, keeps);
+      const everyone = t.oracle.global.snapshot(target.name, keeps);
       const got = await send(agent, target.url, method, path, headers);
       t.oracle.check(sent, got, mine, everyone);
-      if (got.status === 200 && (method === 'PUT' || method === 'POST')) learn(got.body, target.name, t.now(), own, t.oracle.global);
+      if (got.status === 200 && (method === 'PUT' || method === 'POST')) learn(got.body, target, t.now(), own, t.oracle.global);
       await new Promise((r) => setTimeout(r, between(t.thinkMs[0], t.thinkMs[1])));
     }
   } finally {
@@ -98,20 +101,25 @@ export async function virtualUser(user: string, t: Traffic): Promise<void> {
   }
 }
 
-/** A write's 200 says the new version (and, for POST, the new row count): remember it. */
-function learn(body: string, instance: string, at: number, own: Acks, global: Acks): void {
+/**
+ * A write's 200 says the new version (and, for POST, the new row count): remember it, held
+ * while the writer keeps an invalidation it could not apply (see Acks).
+ */
+function learn(body: string, writer: Target, at: number, own: Acks, global: Acks): void {
   let parsed: { id?: number; version?: number; total?: number };
   try {
     parsed = JSON.parse(body) as typeof parsed;
   } catch {
     return; // counted as bad-body by the oracle already
   }
-  if (typeof parsed.id === 'number' && typeof parsed.version === 'number') {
-    own.ack(parsed.id, parsed.version, instance, at);
-    global.ack(parsed.id, parsed.version, instance, at);
-  }
-  if (typeof parsed.total === 'number') {
-    own.total = Math.max(own.total, parsed.total);
-    global.total = Math.max(global.total, parsed.total);
-  }
+  const ack = {
+    id: typeof parsed.id === 'number' && typeof parsed.version === 'number' ? parsed.id : undefined,
+    version: typeof parsed.version === 'number' ? parsed.version : undefined,
+    total: typeof parsed.total === 'number' ? parsed.total : undefined,
+    instance: writer.name,
+    at,
+  };
+  const held = writer.kept() > 0;
+  own.record(ack, held);
+  global.record(ack, held);
 }

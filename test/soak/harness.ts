@@ -13,7 +13,7 @@ import { cacheOptions, Db, startInstance, type SoakInstance } from './app';
 import { virtualUser } from './client';
 import { startTcpProxy, type TcpProxy as LatencyProxy } from '../helpers/tcp-proxy';
 import { Faults, type FaultKind, type FaultPlan } from './faults';
-import { Oracle } from './oracle';
+import { Oracle, type Violation } from './oracle';
 import { SoakRedis } from './redis-server';
 
 export interface InstanceSpec {
@@ -134,6 +134,7 @@ export function formatResult(r: SoakResult): string {
       (i) =>
         `  ${i.name}: hits=${i.stats.hits} misses=${i.stats.misses} stale=${i.stats.stale} bypasses=${i.stats.bypasses} stores=${i.stats.stores} invalidations=${i.stats.invalidations} errors=${i.stats.errors} (${list(i.errors)})`,
     ),
+    `  acks held by a kept invalidation (binding other instances once it landed): ${o.global.heldCount}`,
     `  violations: ${o.totalViolations}${o.totalViolations ? ` (${list(o.violations)})` : ''}`,
   ];
   if (o.breakdown.size)
@@ -141,16 +142,20 @@ export function formatResult(r: SoakResult): string {
   if (o.examples.length) {
     lines.push('  examples (first few of each kind):');
     for (const v of o.examples) {
-      const h = Object.entries(v.sent.headers)
-        .map(([k, val]) => `${k}: ${val}`)
-        .join('; ');
-      lines.push(
-        `    [${v.kind}] t=${Math.round(v.sent.at)} ms ${v.sent.user} → ${v.sent.instance}: ${v.sent.method} ${v.sent.path} {${h}} faults=${v.sent.faults}`,
-      );
-      lines.push(
-        `      got ${v.got.error ?? v.got.status} X-Cache=${v.got.xCache || '-'} in ${v.got.ms.toFixed(1)} ms: ${v.got.body.slice(0, 160)} — ${v.detail}`,
-      );
+      const [asked, answered] = describeViolation(v);
+      lines.push(`    ${asked}`, `      ${answered}`);
     }
   }
   return lines.join('\n');
+}
+
+/** A violation in two lines, what was sent and what came back: the reproduction. */
+export function describeViolation(v: Violation): [string, string] {
+  const h = Object.entries(v.sent.headers)
+    .map(([k, val]) => `${k}: ${val}`)
+    .join('; ');
+  return [
+    `[${v.kind}] t=${Math.round(v.sent.at)} ms ${v.sent.user} → ${v.sent.instance}: ${v.sent.method} ${v.sent.path} {${h}} faults=${v.sent.faults}`,
+    `got ${v.got.error ?? v.got.status} X-Cache=${v.got.xCache || '-'} in ${v.got.ms.toFixed(1)} ms: ${v.got.body.slice(0, 160)} — ${v.detail}`,
+  ];
 }

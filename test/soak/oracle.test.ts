@@ -26,11 +26,9 @@ const got = (body: unknown, over: Partial<Got> = {}): Got => ({
 /** u1 has seen row 1 at v3 and 12 rows; someone else has seen row 2 at v5 and 13 rows. */
 function acks(): { own: Acks; everyone: Acks } {
   const own = new Acks();
-  own.ack(1, 3, 'A', 50);
-  own.total = 12;
+  own.record({ id: 1, version: 3, total: 12, instance: 'A', at: 50 }, false);
   const everyone = own.snapshot();
-  everyone.ack(2, 5, 'B', 60);
-  everyone.total = 13;
+  everyone.record({ id: 2, version: 5, total: 13, instance: 'B', at: 60 }, false);
   return { own, everyone };
 }
 
@@ -72,6 +70,66 @@ describe('soak oracle', () => {
       expect(Object.fromEntries(oracle.violations)).toEqual(kind ? { [kind]: 1 } : {});
       expect(oracle.counts.requests).toBe(1);
       expect(oracle.examples.map((v) => v.kind)).toEqual(kind ? [kind] : []);
+    });
+  });
+
+  describe('when an ack is held (its writer keeps an invalidation Redis has not taken yet)', () => {
+    // README, Known issues: until the kept invalidation lands, only its instance knows of it.
+    function held(): { acks: Acks; kept: Set<string> } {
+      const acks = new Acks();
+      acks.record({ id: 1, version: 3, instance: 'A', at: 50 }, false);
+      acks.record({ id: 1, version: 4, instance: 'A', at: 70 }, true);
+      return { acks, kept: new Set(['A']) };
+    }
+    const check = (a: Acks, instance: string, version: number) => {
+      const oracle = new Oracle();
+      oracle.check({ ...sent('GET', '/rows/1'), instance }, got({ kind: 'row', id: 1, version }), a, a);
+      return Object.fromEntries(oracle.violations);
+    };
+
+    it("should bind GETs on the writer's own instance at once", () => {
+      const { acks, kept } = held();
+      expect(
+        check(
+          acks.snapshot('A', (w) => kept.has(w)),
+          'A',
+          3,
+        ),
+      ).toEqual({ 'stale-own': 1 });
+    });
+
+    it('should not bind GETs on other instances while the writer keeps it', () => {
+      const { acks, kept } = held();
+      expect(
+        check(
+          acks.snapshot('B', (w) => kept.has(w)),
+          'B',
+          3,
+        ),
+      ).toEqual({});
+    });
+
+    it('should bind every instance once the writer has applied it', () => {
+      const { acks, kept } = held();
+      acks.snapshot('B', (w) => kept.has(w));
+      kept.delete('A');
+      expect(
+        check(
+          acks.snapshot('B', (w) => kept.has(w)),
+          'B',
+          3,
+        ),
+      ).toEqual({ 'stale-own': 1 });
+      // Released for good: a later outage of the writer does not hold it again.
+      kept.add('A');
+      expect(
+        check(
+          acks.snapshot('B', (w) => kept.has(w)),
+          'B',
+          3,
+        ),
+      ).toEqual({ 'stale-own': 1 });
+      expect(acks.heldCount).toBe(1);
     });
   });
 

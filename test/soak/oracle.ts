@@ -46,24 +46,68 @@ export interface Violation {
   readonly detail: string;
 }
 
-/** What a client (or everyone) has seen acknowledged: row versions and the row count. */
+/** A write's 200: the row's new version, or the new row count (POST). */
+export interface Ack {
+  readonly id?: number;
+  readonly version?: number;
+  readonly total?: number;
+  /** The instance that answered it. */
+  readonly instance: string;
+  readonly at: number;
+}
+
+/**
+ * What a client (or everyone) has seen acknowledged: row versions and the row count.
+ *
+ * An ack whose writer could not reach Redis is *held*: its invalidation is kept on that
+ * instance and retried, and until it lands only that instance knows of it (README, Known
+ * issues: the other instances serve what Redis has). A held ack binds GETs on its own
+ * instance at once and GETs on the others once the writer holds no kept invalidation.
+ */
 export class Acks {
   readonly rows = new Map<number, { version: number; instance: string; at: number }>();
   total = 0;
+  private held: Ack[] = [];
+  /** How many acks were ever held (printed with the run). */
+  heldCount = 0;
 
-  ack(id: number, version: number, instance: string, at: number): void {
-    if ((this.rows.get(id)?.version ?? 0) < version) this.rows.set(id, { version, instance, at });
+  /** Take an ack; `held` when its writer kept (could not yet apply) an invalidation. */
+  record(a: Ack, held: boolean): void {
+    if (!held) return this.apply(a);
+    this.held.push(a);
+    this.heldCount++;
   }
 
   version(id: number): number {
     return this.rows.get(id)?.version ?? 0;
   }
 
-  snapshot(): Acks {
+  /**
+   * The acks that bind a GET sent now to `instance`: every released one, and those held by
+   * `instance` itself. Held acks of writers that no longer keep any invalidation
+   * (`keeps(writer)` false) are released first.
+   */
+  snapshot(instance?: string, keeps?: (writer: string) => boolean): Acks {
+    if (keeps && this.held.length > 0) {
+      const still: Ack[] = [];
+      for (const a of this.held) {
+        if (keeps(a.instance)) still.push(a);
+        else this.apply(a);
+      }
+      this.held = still;
+    }
     const copy = new Acks();
     for (const [id, v] of this.rows) copy.rows.set(id, v);
     copy.total = this.total;
+    for (const a of this.held) if (a.instance === instance) copy.apply(a);
     return copy;
+  }
+
+  private apply(a: Ack): void {
+    if (a.id !== undefined && a.version !== undefined && (this.rows.get(a.id)?.version ?? 0) < a.version) {
+      this.rows.set(a.id, { version: a.version, instance: a.instance, at: a.at });
+    }
+    if (a.total !== undefined) this.total = Math.max(this.total, a.total);
   }
 }
 

@@ -8,7 +8,17 @@
  * Both Express majors run in every configuration: instance A on one, B on the other.
  */
 
-import { formatResult, runSoak, type SoakConfig } from './harness';
+import { describeViolation, formatResult, runSoak, type SoakConfig, type SoakResult } from './harness';
+
+/**
+ * The violations with their examples, so that a failure shows its reproduction in the
+ * assertion itself (CI keeps only part of the console output).
+ */
+const violations = (result: SoakResult) => ({
+  counts: Object.fromEntries(result.oracle.violations),
+  examples: result.oracle.examples.map((v) => describeViolation(v).join(' | ')),
+});
+const NONE = { counts: {}, examples: [] };
 
 // One fault of each kind inside 9 s: pause at ~1.5 s, kill at ~3.5 s, latency at ~5.7 s.
 const faults = { gapMs: 1500, pauseMs: 500, downMs: 700, latencyMs: 1000, latencyDelayMs: 25 };
@@ -54,7 +64,7 @@ describe('soak control: the cache bypasses every request', () => {
     expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause']);
     expect([...result.oracle.counts.byXCache.keys()]).toEqual(['BYPASS']);
     expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
-    expect(Object.fromEntries(result.oracle.violations)).toEqual({});
+    expect(violations(result)).toEqual(NONE);
   }, 60_000);
 });
 
@@ -75,7 +85,7 @@ describe('soak: two instances on one Redis, faults injected, every answer checke
       const gets = [...result.oracle.counts.byXCache.values()].reduce((a, b) => a + b, 0);
       const getCalls = [...result.handlerCalls].filter(([route]) => route.startsWith('GET ')).reduce((a, [, n]) => a + n, 0);
       expect(getCalls).toBeLessThan(gets);
-      expect(Object.fromEntries(result.oracle.violations)).toEqual({});
+      expect(violations(result)).toEqual(NONE);
     }, 60_000);
   }
 });
