@@ -78,28 +78,28 @@ function handle(
   res: Response,
   next: NextFunction,
 ): void {
+  // Each of req's and res's fields is read once: Express gives every request a prototype of
+  // its own app, so a property read on req or res misses V8's inline caches and costs ~1 µs.
+  const resLocals = res.locals;
   // Nested cache middlewares: a later one of the same cache takes the request over (the
   // route-level options win); one of another cache steps aside (middleware/nested.ts).
-  if (claimRequest(res, cache, o) === 'step-aside') return next();
+  if (claimRequest(res, resLocals, cache, o) === 'step-aside') return next();
   const locals = new RequestCache<Request, Response>(cache);
-  res.locals.cache = locals;
+  resLocals.cache = locals;
   // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
   // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
   if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
-  // Each of req's fields is read once: Express gives every request a prototype of its own
-  // app, so a property read on req or res misses V8's inline caches and costs ~1 µs.
   const { method, headers, url } = req;
-  // Contexts for bypasses and callbacks are built on those paths only: a hit allocates none.
+  // The request's one context, bypass or not; its key is filled in once built.
+  const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = { engine, o, req, res, next, locals, method, headers, primaryKey: '' };
   if (!o.methods.has(method)) {
     if (o.invalidateUnsafe && isUnsafeMethod(method)) invalidateUnsafe(cache, req, res);
-    return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, `method ${method}`, 'method');
+    return bypass(ctx, `method ${method}`, 'method');
   }
   const reason = requestBypassReason({ method, headers }, o);
-  if (reason) return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, reason, 'request');
+  if (reason) return bypass(ctx, reason, 'request');
   // A bypass or key callback that throws is reported and the request passes through uncached.
-  if (o.bypass && callback({ engine, o, req, res, next, locals, primaryKey: '' }, 'bypass', () => o.bypass!(req)) !== false) {
-    return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'bypass()');
-  }
+  if (o.bypass && callback(ctx, 'bypass', () => o.bypass!(req)) !== false) return bypass(ctx, 'bypass()');
   // The built key is a pure function of method, URL and these options when no header is
   // part of it: remember it for hot URLs rather than parse and sort the query again.
   // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
@@ -115,42 +115,34 @@ function handle(
   if (primaryKey === undefined) {
     let custom: string | undefined;
     if (o.key) {
-      custom = callback({ engine, o, req, res, next, locals, primaryKey: '' }, 'key', () => o.key!(req));
-      if (typeof custom !== 'string') return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'the key callback threw or returned no string');
+      custom = callback(ctx, 'key', () => o.key!(req));
+      if (typeof custom !== 'string') return bypass(ctx, 'the key callback threw or returned no string');
     }
     try {
       primaryKey = engine.primaryKey({ method, host, path: req.baseUrl + req.path, query: rawQuery(url), headers }, o, custom);
     } catch (err) {
       engine.guarded.report(new CallbackError(`could not build the key: ${(err as Error).message}`, err), { operation: 'callback' });
-      return bypass({ engine, o, req, res, next, locals, primaryKey: '' }, 'no key');
+      return bypass(ctx, 'no key');
     }
     if (memoizable) keys.set(host ?? '', memoKey, primaryKey);
   }
-  proceed(engine, o, req, res, next, locals, primaryKey);
-}
-
-/** With the key known: a refresh leads at once; everything else looks the key up. */
-function proceed(
-  engine: CacheEngine<Request, Response>,
-  o: Options,
-  req: Request,
-  res: Response,
-  next: NextFunction,
-  locals: RequestCache<Request, Response>,
-  primaryKey: string,
-): void {
   const refresh = isRefresh(req);
   if (refresh) {
     refresh.taken = true;
     // The refresh stores under the key it was started for, even if its twin request
     // computes another one (a host or header the internal request cannot reproduce).
-    locals.key = refresh.key;
-    return lead({ engine, o, req, res, next, locals, primaryKey: refresh.key }, refresh.lead, { stale: refresh.stale });
+    locals.key = ctx.primaryKey = refresh.key;
+    return lead(ctx, refresh.lead, { stale: refresh.stale });
   }
-  locals.key = primaryKey;
-  const ctx: RequestContext = { engine, o, req, res, next, locals, primaryKey };
+  locals.key = ctx.primaryKey = primaryKey;
+  lookUp(ctx);
+}
+
+/** With the key known: look it up, then answer from what was found. */
+function lookUp(ctx: RequestContext): void {
+  const { engine } = ctx;
   const started = engine.metrics.start();
-  const found = engine.lookup(primaryKey, req.headers, o.storeTimeout);
+  const found = engine.lookup(ctx.primaryKey, ctx.headers, ctx.o.storeTimeout);
   if (found instanceof Promise)
     found.then(
       (l) => (engine.metrics.lookup(started), onLookup(ctx, l)),
@@ -192,12 +184,12 @@ function onShared(ctx: RequestContext, entry: CachedResponse, key: string): void
 }
 
 function hit(ctx: RequestContext, entry: CachedResponse, status: 'HIT' | 'STALE'): void {
-  const { engine, o, req, res, locals } = ctx;
+  const { engine, res, locals } = ctx;
   locals.status = status;
   if (status === 'HIT') engine.metrics.hit(locals.key);
   else engine.metrics.staleHit(locals.key);
   try {
-    replay(req, res, entry, status, o, engine.now());
+    replay(ctx, entry, status, engine.now());
   } catch (err) {
     // An entry that decodes but cannot be replayed (a header Node refuses): a miss, reported.
     engine.guarded.report(new CallbackError(`stored entry could not be replayed: ${(err as Error).message}`, err), { operation: 'decode', key: locals.key });

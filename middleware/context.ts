@@ -3,6 +3,7 @@
  * hit and miss paths instead of a long list of arguments.
  */
 
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { CacheEngine } from '../src/engine';
 import { CallbackError } from '../src/errors';
@@ -18,7 +19,10 @@ export interface RequestContext {
   readonly res: Response;
   readonly next: NextFunction;
   readonly locals: RequestCache<Request, Response>;
-  /** The key before any Vary: the flight's and the lock's. */
+  /** req.method and req.headers, read once: each read on req misses V8's inline caches (see handle()). */
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The key before any Vary: the flight's and the lock's ('' before it is built). */
   readonly primaryKey: string;
 }
 

@@ -309,11 +309,11 @@ function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[str
 }
 
 function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED', forwarded: { fwd: Forward; fwdStatus: number }): void {
-  const { engine, o, req, res, locals } = ctx;
+  const { engine, res, locals } = ctx;
   locals.status = status;
   if (status === 'STALE') engine.metrics.staleHit(locals.key);
   try {
-    replay(req, res, entry, status, o, engine.now(), forwarded);
+    replay(ctx, entry, status, engine.now(), forwarded);
   } catch (err) {
     engine.guarded.report(new CallbackError(`stored entry could not be replayed: ${(err as Error).message}`, err), { operation: 'decode', key: locals.key });
     if (!res.headersSent) res.statusCode = 502;

@@ -24,23 +24,13 @@ interface Claim {
 
 /**
  * Kept in `res.locals` (Express makes it per request, a null-prototype object: adding a
- * key is cheap), else beside the response. A property on the ServerResponse itself, or a
- * WeakMap entry per request, cost a hit path measurably more.
+ * key is cheap). A property on the ServerResponse itself, or a WeakMap entry per request,
+ * cost a hit path measurably more.
  */
 const CLAIM = Symbol('express-response-cache.claim');
-const loose = new WeakMap<object, Claim>();
-type WithLocals = { locals?: Record<PropertyKey, unknown> };
-const claims = {
-  get: (res: ServerResponse): Claim | undefined => {
-    const locals = (res as WithLocals).locals;
-    return locals ? (locals[CLAIM] as Claim | undefined) : loose.get(res);
-  },
-  set: (res: ServerResponse, claim: Claim): void => {
-    const locals = (res as WithLocals).locals;
-    if (locals) locals[CLAIM] = claim;
-    else loose.set(res, claim);
-  },
-};
+type Locals = Record<PropertyKey, unknown>;
+const claimOf = (locals: object): Claim | undefined => (locals as Locals)[CLAIM] as Claim | undefined;
+const setClaim = (locals: object, claim: Claim): void => void ((locals as Locals)[CLAIM] = claim);
 const warned = new WeakSet<object>();
 
 export type Nesting = 'first' | 'take-over' | 'step-aside';
@@ -49,10 +39,10 @@ export type Nesting = 'first' | 'take-over' | 'step-aside';
  * Decide what a cache middleware does with a request another one may already handle, and
  * record it as the one handling it when it does.
  */
-export function claimRequest(res: ServerResponse, cache: object, options: object, warn: (message: string) => void = console.warn): Nesting {
-  const prev = claims.get(res);
+export function claimRequest(res: ServerResponse, locals: object, cache: object, options: object, warn: (message: string) => void = console.warn): Nesting {
+  const prev = claimOf(locals);
   if (prev === undefined) {
-    claims.set(res, { cache, options, standAside: undefined });
+    setClaim(locals, { cache, options, standAside: undefined });
     return 'first';
   }
   // The same middleware mounted twice on one path (app.use and router.use): once is enough.
@@ -68,13 +58,13 @@ export function claimRequest(res: ServerResponse, cache: object, options: object
     return 'step-aside';
   }
   const standAside = prev.standAside;
-  claims.set(res, { cache, options, standAside: undefined });
+  setClaim(locals, { cache, options, standAside: undefined });
   standAside?.();
   return 'take-over';
 }
 
 /** Register how the middleware handling `res` stands aside if a later one takes over. */
 export function onTakeOver(res: ServerResponse, standAside: () => void): void {
-  const claim = claims.get(res);
+  const claim = claimOf((res as ServerResponse & { locals: object }).locals);
   if (claim) claim.standAside = standAside;
 }

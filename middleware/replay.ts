@@ -7,7 +7,7 @@
  * 304, for 2xx entries only), then If-Range and Range (a 206 or 416), else the whole 200.
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { appendCacheStatus, cacheStatusMember, remainingTtl, type CacheStatusMember, type Forward } from '../src/cache-status';
 import { isNotModified } from '../src/conditional';
 import type { CachedResponse } from '../src/entry';
@@ -22,19 +22,25 @@ type Options = ResolvedOptions<never, never> | ResolvedOptions<unknown, unknown>
 /** A 416 keeps only these of the stored fields: it describes no content. */
 const UNSATISFIABLE_HEADERS = new Set(['date', 'etag', 'last-modified']);
 
+/** The request a stored response answers: its method and headers as read once by the middleware. */
+export interface ReplayContext {
+  readonly res: ServerResponse;
+  readonly o: Options;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
 /** `forwarded`: the Cache-Status of a stale entry served after the handler failed (else a hit). */
 export function replay(
-  req: IncomingMessage,
-  res: ServerResponse,
+  ctx: ReplayContext,
   entry: CachedResponse,
   status: CacheStatus,
-  o: Options,
   now: number,
   forwarded?: { readonly fwd: Forward; readonly fwdStatus?: number },
 ): void {
-  // req's and res's fields and methods are looked up once each: Express gives every request
-  // its own prototype chain, so each lookup on them misses V8's inline caches.
-  const { headers: reqHeaders, method } = req;
+  // res's methods are looked up once each: Express gives every request its own prototype
+  // chain, so each lookup on it misses V8's inline caches.
+  const { res, o, method, headers: reqHeaders } = ctx;
   const setHeader = res.setHeader;
   const set = (name: string, value: number | string | readonly string[]): unknown => setHeader.call(res, name, value);
   // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
@@ -48,8 +54,7 @@ export function replay(
     for (let i = 0; i < headers.length; i++) if (NOT_MODIFIED_HEADERS.has(headers[i][0])) set(headers[i][0], headers[i][1]);
     body = undefined;
   } else {
-    const range =
-      entry.status === 200 && reqHeaders.range !== undefined ? rangeFor({ method: method ?? 'GET', headers: reqHeaders }, rangeTarget(entry)) : undefined;
+    const range = entry.status === 200 && reqHeaders.range !== undefined ? rangeFor({ method, headers: reqHeaders }, rangeTarget(entry)) : undefined;
     let acceptRanges = false;
     if (range?.kind === 'unsatisfiable') {
       // RFC 9110 §15.5.17: 416 with the current length, so the client can ask again.

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { claimRequest, onTakeOver } from '../../middleware/nested';
 
-const res = (headersSent = false) => ({ headersSent }) as unknown as ServerResponse;
+// Express gives every response a null-prototype res.locals; the claim is kept there.
+const res = (headersSent = false) => ({ headersSent, locals: Object.create(null) as object }) as unknown as ServerResponse & { locals: object };
 
 describe('nested cache middlewares', () => {
   const cacheA = {};
@@ -10,32 +11,32 @@ describe('nested cache middlewares', () => {
   const routeLevel = {};
 
   it('should let the first middleware handle the request', () => {
-    expect(claimRequest(res(), cacheA, appLevel)).toBe('first');
+    expect(claimRequest(res(), Object.create(null) as object, cacheA, appLevel)).toBe('first');
   });
 
   it('should let a later middleware of the same cache take over, making the earlier one stand aside once', () => {
     const r = res();
     const standAside = jest.fn();
-    claimRequest(r, cacheA, appLevel);
+    claimRequest(r, r.locals, cacheA, appLevel);
     onTakeOver(r, standAside);
-    expect(claimRequest(r, cacheA, routeLevel)).toBe('take-over');
+    expect(claimRequest(r, r.locals, cacheA, routeLevel)).toBe('take-over');
     expect(standAside).toHaveBeenCalledTimes(1);
     // A third, deeper one takes over from the second; the first is not called again.
-    expect(claimRequest(r, cacheA, {})).toBe('take-over');
+    expect(claimRequest(r, r.locals, cacheA, {})).toBe('take-over');
     expect(standAside).toHaveBeenCalledTimes(1);
   });
 
   it('should run the same middleware once when it is mounted twice on the path', () => {
     const r = res();
-    claimRequest(r, cacheA, appLevel);
-    expect(claimRequest(r, cacheA, appLevel)).toBe('step-aside');
+    claimRequest(r, r.locals, cacheA, appLevel);
+    expect(claimRequest(r, r.locals, cacheA, appLevel)).toBe('step-aside');
   });
 
   it('should not take over once the response has started', () => {
     const r = res();
-    claimRequest(r, cacheA, appLevel);
+    claimRequest(r, r.locals, cacheA, appLevel);
     (r as unknown as { headersSent: boolean }).headersSent = true;
-    expect(claimRequest(r, cacheA, routeLevel)).toBe('step-aside');
+    expect(claimRequest(r, r.locals, cacheA, routeLevel)).toBe('step-aside');
   });
 
   it('should make a middleware of another cache step aside and warn once per middleware', () => {
@@ -43,8 +44,8 @@ describe('nested cache middlewares', () => {
     const inner = {};
     for (let i = 0; i < 3; i++) {
       const r = res();
-      claimRequest(r, cacheA, appLevel, warn);
-      expect(claimRequest(r, cacheB, inner, warn)).toBe('step-aside');
+      claimRequest(r, r.locals, cacheA, appLevel, warn);
+      expect(claimRequest(r, r.locals, cacheB, inner, warn)).toBe('step-aside');
     }
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0][0]).toContain('two different caches');
