@@ -411,33 +411,39 @@ export class GuardedStore {
         throw e;
       });
     }
-    return this.track(
-      new Promise<T>((resolve, reject) => {
-        let settled = false;
-        const timer = setTimeout(() => {
-          settled = true;
+    // In flight until settled (drain() waits for it); every settling runs after this
+    // assignment, in a timer or a reaction.
+    const inflight = this.inflight;
+    const outer: Promise<T> = new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        inflight.delete(outer);
+        this.breaker.failure();
+        const err = new StoreTimeoutError(op, timeout);
+        this.report(err, { operation: op, key });
+        reject(err);
+      }, timeout);
+      pending.then(
+        (v) => {
+          if (settled) return;
+          inflight.delete(outer);
+          clearTimeout(timer);
+          this.breaker.success();
+          resolve(v);
+        },
+        (e) => {
+          if (settled) return;
+          inflight.delete(outer);
+          clearTimeout(timer);
           this.breaker.failure();
-          const err = new StoreTimeoutError(op, timeout);
+          const err = e instanceof CacheError ? e : new StoreError(`store ${op} failed: ${(e as Error)?.message ?? String(e)}`, e);
           this.report(err, { operation: op, key });
           reject(err);
-        }, timeout);
-        pending.then(
-          (v) => {
-            if (settled) return;
-            clearTimeout(timer);
-            this.breaker.success();
-            resolve(v);
-          },
-          (e) => {
-            if (settled) return;
-            clearTimeout(timer);
-            this.breaker.failure();
-            const err = e instanceof CacheError ? e : new StoreError(`store ${op} failed: ${(e as Error)?.message ?? String(e)}`, e);
-            this.report(err, { operation: op, key });
-            reject(err);
-          },
-        );
-      }),
-    );
+        },
+      );
+    });
+    inflight.add(outer);
+    return outer;
   }
 }

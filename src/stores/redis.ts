@@ -95,6 +95,8 @@ export class RedisStore implements CacheStore {
   /** The client's keyPrefix: ioredis adds it to command keys, but not to SCAN MATCH. */
   private readonly clientPrefix: string;
   private readonly firstContact: Promise<void>;
+  /** firstContact has settled: a read goes straight to the client (no await, no extra tick). */
+  private contacted = false;
   private readonly channel: string | false;
   private readonly id = randomUUID();
 
@@ -141,6 +143,7 @@ export class RedisStore implements CacheStore {
       this.firstContact = firstContact(own);
     }
     this.isCluster = (this.redis as { isCluster?: boolean }).isCluster === true;
+    void this.firstContact.then(() => (this.contacted = true));
   }
 
   /** The ioredis client in use (for example to `duplicate()` it for pub/sub). */
@@ -148,9 +151,11 @@ export class RedisStore implements CacheStore {
     return this.redis;
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    const c = await this.conn();
-    return unwrap(await c.getBuffer(this.key('e', key)));
+  // The hit path of a Redis hit: one command, one reaction once connected.
+  get(key: string): Promise<Buffer | undefined> {
+    const name = this.key('e', key);
+    if (this.contacted) return this.redis.getBuffer(name).then(unwrap);
+    return this.conn().then((c) => c.getBuffer(name).then(unwrap));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
