@@ -13,13 +13,14 @@ const { fork } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { parseArgs } = require('./args');
 const { PATH } = require('./payload');
 
-const args = process.argv.slice(2);
-const variant = args.find((a) => !a.startsWith('--'));
-const requests = Number(args.filter((a) => !a.startsWith('--'))[1]) || 200;
-const unique = args.includes('--unique');
-const connections = Number((args.find((a) => a.startsWith('--connections=')) || '=8').split('=')[1]);
+const args = parseArgs();
+const variant = args.variant;
+const requests = args.position(0, 200);
+const unique = args.has('unique');
+const connections = args.number('connections', 8);
 const dir = path.join(__dirname, '.tmp', 'profiles');
 
 /** Self and inclusive time per function, as percentages of the profile. */
