@@ -317,15 +317,17 @@ describe("when Redis takes a miss's write only after the cache gave up on it", (
   // another instance still keeps (README, Known issues).
   it('should never make that entry a hit: the next GET runs the handler again', async () => {
     const w = world();
-    const a = await instance(express5, 'A', w, 'direct', { storeTimeout: 100 });
+    // storeTimeout 300: the write is given up at 900 ms, well inside the 2 s pause, and a
+    // read (answered during PAUSE WRITE) is not cut on a loaded machine.
+    const a = await instance(express5, 'A', w, 'direct', { storeTimeout: 300 });
     const pauser = new Redis(fx.redis.url);
     try {
-      await pauser.client('PAUSE', 800, 'WRITE');
+      await pauser.client('PAUSE', 2000, 'WRITE');
       const first = await getItem(a.url, 'z');
       expect([first.v, first.reply.xCache]).toEqual([1, 'MISS']);
-      await until(() => errors.some((e) => e === 'A ERC_STORE_TIMEOUT'), 2000, 'write timed out');
+      await until(() => errors.some((e) => e === 'A ERC_STORE_TIMEOUT'), 4000, 'write timed out');
       // Past the pause, and past the time the held commands took to run.
-      await sleep(1000);
+      await sleep(2500);
       const second = await getItem(a.url, 'z');
       expect(second.reply.xCache).not.toBe('HIT');
       expect(w.calls.of('A')).toBe(2);
