@@ -34,7 +34,9 @@ valuesSuite('Redis', async () => new ResponseCache({ redis: redis.url, namespace
 function pair(options: { coalesce?: { timeout: number } } = {}): [ResponseCache<unknown, unknown>, ResponseCache<unknown, unknown>] {
   const namespace = uniqueNamespace('values-pair');
   const make = () => {
-    const c = new ResponseCache({ redis: redis.url, namespace, jitter: 0, onError: () => undefined, ...options });
+    // storeTimeout 2 s: these tests count factory calls across instances, not timeouts; a
+    // 100 ms cut on a loaded machine would let a caller compute for itself.
+    const c = new ResponseCache({ redis: redis.url, namespace, jitter: 0, storeTimeout: 2000, onError: () => undefined, ...options });
     open.push(c);
     return c;
   };
