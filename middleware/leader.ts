@@ -80,22 +80,22 @@ class Leader implements CaptureHooks {
     private readonly flight: Lead,
     private readonly options: MissOptions,
   ) {
-    const { req, res } = ctx;
+    const { res } = ctx;
     const stale = options.stale;
     this.stale = stale;
     // The leader makes the whole response for everyone: the client's conditional and range
     // headers are set aside (and put back for the answer), the entry's validators put in.
-    const headers = req.headers as Record<string, string | string[] | undefined>;
+    const headers = ctx.headers as Record<string, string | string[] | undefined>;
     for (const name of CONDITIONAL) {
       this.clientConditionals[name] = headers[name];
       // A delete of an absent name is a runtime call: the usual request has none of these.
       if (name in headers) delete headers[name];
     }
-    this.revalidating = stale !== undefined && req.method === 'GET';
+    this.revalidating = stale !== undefined && ctx.method === 'GET';
     if (stale !== undefined && this.revalidating) {
       // RFC 9111 §4.3.1: validate the stored response with its own validators.
-      req.headers['if-none-match'] = stale.etag;
-      if (stale.lastModified) req.headers['if-modified-since'] = stale.lastModified;
+      headers['if-none-match'] = stale.etag;
+      if (stale.lastModified) headers['if-modified-since'] = stale.lastModified;
     }
     this.before = res.getHeaders();
   }
@@ -188,7 +188,7 @@ class Leader implements CaptureHooks {
     engine
       .commit({
         primaryKey: ctx.primaryKey,
-        reqHeaders: req.headers,
+        reqHeaders: ctx.headers,
         path: req.baseUrl + req.path,
         status,
         headers,
@@ -239,7 +239,7 @@ class Leader implements CaptureHooks {
   }
 
   private restoreClient(): void {
-    const headers = this.ctx.req.headers as Record<string, string | string[] | undefined>;
+    const headers = this.ctx.headers as Record<string, string | string[] | undefined>;
     for (const name of CONDITIONAL) {
       const value = this.clientConditionals[name];
       if (value !== undefined) headers[name] = value;
@@ -288,7 +288,7 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   engine
     .commit({
       primaryKey: ctx.primaryKey,
-      reqHeaders: req.headers,
+      reqHeaders: ctx.headers,
       path: req.baseUrl + req.path,
       status: stale.status,
       headers,

@@ -11,13 +11,10 @@ import { variantKey } from '../src/key';
 import type { RequestContext } from './context';
 import { lead, type MissOptions } from './leader';
 
-export { callback } from './context';
-export { lead, type MissOptions } from './leader';
-
 /** A miss: follow a flight already making this key (here or on another instance), or lead one. */
 export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: RequestContext, entry: CachedResponse, key: string) => void): void {
   const { engine, o, req } = ctx;
-  const head = req.method === 'HEAD';
+  const head = ctx.method === 'HEAD';
   // A HEAD stores nothing: it may follow a GET's flight, never lead one.
   const coalesce = head && !engine.coordinator.running(ctx.primaryKey) ? false : o.coalesce;
   engine.coordinator
@@ -27,7 +24,7 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
       coalesce,
       lock: !head,
       lookup: () => {
-        const l = engine.lookup(ctx.primaryKey, req.headers, o.storeTimeout);
+        const l = engine.lookup(ctx.primaryKey, ctx.headers, o.storeTimeout);
         return l instanceof Promise ? l.then((x) => usable(ctx, x)) : usable(ctx, l);
       },
     })
@@ -54,7 +51,7 @@ function take(
 function fits(ctx: RequestContext, found: { entry: CachedResponse; key: string }): boolean {
   if (found.key === ctx.primaryKey) return true;
   const vary = found.entry.headers.find(([n]) => n === 'vary')?.[1];
-  return variantKey(ctx.primaryKey, varyNames(typeof vary === 'string' ? vary : vary?.join(', ')), ctx.req.headers) === found.key;
+  return variantKey(ctx.primaryKey, varyNames(typeof vary === 'string' ? vary : vary?.join(', ')), ctx.headers) === found.key;
 }
 
 /** What a follower takes: a stored response and the key it was found at. */

@@ -199,7 +199,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       headers.push(['etag', etag]);
     }
     // RFC 9110 §6.6.1: a replay carries the time the origin made the response.
-    if (!headers.some(([n]) => n === 'date')) headers.push(['date', httpDate(plan.times.storedAt)]);
+    if (!headers.some(([n]) => n === 'date')) headers.push(['date', httpDate(times.storedAt)]);
     const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
     const entry: CachedResponse = {
       kind: 'response',

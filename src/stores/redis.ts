@@ -212,8 +212,12 @@ export class RedisStore implements CacheStore {
       c.set(entryKey, withHead(PENDING, token, e.value), 'PX', ttl),
       ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), member])),
     ]);
-    // Past the caller's deadline it has given up: left pending (a miss to readers), never made live.
-    if (abandoned(guard)) return false;
+    const discard = (): false => {
+      runScript(c, DISCARD_PENDING, [entryKey], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
+      return false;
+    };
+    // Past the caller's deadline it has given up: dropped while pending, never made live.
+    if (abandoned(guard)) return discard();
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -229,10 +233,7 @@ export class RedisStore implements CacheStore {
     for (let i = 0; i + 1 < prefixes.length; i += 2) {
       if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
     }
-    if (overlapped) {
-      runScript(c, DISCARD_PENDING, [entryKey], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
-      return false;
-    }
+    if (overlapped) return discard();
     return Number(await runScript(c, MARK_LIVE, [entryKey], [token])) === 1;
   }
 
