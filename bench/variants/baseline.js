@@ -8,13 +8,23 @@
 
 const { ROUTE } = require('../payload');
 
-/** A Map of stored bytes and headers, answered with one writeHead + end. */
-function replayMiddleware() {
+/**
+ * A Map of stored bytes and headers, answered with one writeHead + end. With `fields`, a
+ * hit also sends what ours does beyond the handler's own fields (the stored Date,
+ * Accept-Ranges, X-Cache, Age): what those fields cost Node, apart from any cache logic.
+ */
+function replayMiddleware({ fields = false } = {}) {
   const stored = new Map();
   return function replay(req, res, next) {
     const key = req.url;
     const hit = stored.get(key);
     if (hit !== undefined) {
+      if (fields) {
+        res.setHeader('date', hit.date);
+        res.setHeader('accept-ranges', 'bytes');
+        res.setHeader('X-Cache', 'HIT');
+        res.setHeader('Age', Math.floor((Date.now() - hit.at) / 1000));
+      }
       res.writeHead(200, hit.headers);
       res.end(hit.body);
       return;
@@ -24,7 +34,7 @@ function replayMiddleware() {
     res.end = function captureEnd(chunk, encoding, cb) {
       if (res.statusCode === 200 && chunk !== undefined && typeof chunk !== 'function') {
         const body = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding);
-        stored.set(key, { headers: res.getHeaders(), body });
+        stored.set(key, { headers: res.getHeaders(), body, date: new Date().toUTCString(), at: Date.now() });
       }
       return end.call(this, chunk, encoding, cb);
     };
@@ -52,6 +62,10 @@ const replay = (app, ctx) => {
   app.use(replayMiddleware());
   app.get(ROUTE, ctx.handler);
 };
+const replayFields = (app, ctx) => {
+  app.use(replayMiddleware({ fields: true }));
+  app.get(ROUTE, ctx.handler);
+};
 const uncachedSlow = (app, ctx) => {
   app.get(ROUTE, ctx.slowHandler);
 };
@@ -60,6 +74,7 @@ const builders = {
   bare(app, ctx) {
     app.get(ROUTE, ctx.handler);
   },
+  'bare-replay-fields': replayFields,
 };
 for (const suffix of ['', '-64k', '-1m']) {
   builders[`bare-replay${suffix}`] = replay;

@@ -69,6 +69,7 @@ const mixed = (name, group, module, extra) => V(name, group, module, { scenario:
 const VARIANTS = Object.freeze([
   V('bare', 'baseline', 'baseline'),
   V('bare-replay', 'baseline', 'baseline', { cached: true }),
+  V('bare-replay-fields', 'baseline', 'baseline', { cached: true }),
   V('uncached-slow', 'baseline', 'baseline', { unique: true }),
   V('redis-floor', 'baseline', 'baseline', { redis: true }),
   V('memory-hit', 'ours', 'ours', { cached: true, ours: true }),
