@@ -99,6 +99,14 @@ export class RedisStore implements CacheStore {
   private contacted = false;
   private readonly channel: string | false;
   private readonly id = randomUUID();
+  /**
+   * When a connection to Redis was last lost (this process's monotonic ms). A Redis that
+   * restarts empty, or a failover to a replica the records had not reached, loses the
+   * invalidation records a guarded write reads; a making that spans a lost connection is
+   * therefore never made live (setGuarded).
+   */
+  private lostAt = -Infinity;
+  private readonly unwatch: () => void;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -143,7 +151,42 @@ export class RedisStore implements CacheStore {
       this.firstContact = firstContact(own);
     }
     this.isCluster = (this.redis as { isCluster?: boolean }).isCluster === true;
+    this.unwatch = this.watchConnections();
     void this.firstContact.then(() => (this.contacted = true));
+  }
+
+  /** Note every lost connection (a node's, on a Cluster); returns how to stop listening. */
+  private watchConnections(): () => void {
+    const lost = (): void => void (this.lostAt = monotonicNow());
+    if (!this.isCluster) {
+      const c = this.redis as Redis;
+      c.on('close', lost);
+      return () => void c.off('close', lost);
+    }
+    const cluster = this.redis as Cluster;
+    const watched = new Set<Redis>();
+    const watch = (node: Redis): void => {
+      if (watched.has(node)) return;
+      watched.add(node);
+      node.on('close', lost);
+    };
+    const gone = (node: Redis): void => {
+      lost();
+      watched.delete(node);
+      node.off('close', lost);
+    };
+    for (const node of cluster.nodes('all')) watch(node);
+    cluster.on('+node', watch).on('-node', gone);
+    return () => {
+      cluster.off('+node', watch).off('-node', gone);
+      for (const node of watched) node.off('close', lost);
+      watched.clear();
+    };
+  }
+
+  /** Did this process lose a connection to Redis since `startedAt` (records may be gone)? */
+  private lostSince(startedAt: number): boolean {
+    return this.lostAt >= startedAt;
   }
 
   /** The ioredis client in use (for example to `duplicate()` it for pub/sub). */
@@ -217,7 +260,8 @@ export class RedisStore implements CacheStore {
       return false;
     };
     // Past the caller's deadline it has given up: dropped while pending, never made live.
-    if (abandoned(guard)) return discard();
+    // After a lost connection the records may be gone (a restart, a failover): likewise.
+    if (abandoned(guard) || this.lostSince(guard.making.startedAt)) return discard();
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -228,7 +272,7 @@ export class RedisStore implements CacheStore {
     const elapsed = monotonicNow() - guard.making.startedAt;
     const margin = elapsed + driftMs(elapsed);
     const young = (age: number): boolean => age <= margin;
-    let overlapped = margin >= guard.windowMs || abandoned(guard);
+    let overlapped = margin >= guard.windowMs || abandoned(guard) || this.lostSince(guard.making.startedAt);
     for (const age of ages) if (Number(age) >= 0 && young(Number(age) / 1000)) overlapped = true;
     for (let i = 0; i + 1 < prefixes.length; i += 2) {
       if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
@@ -337,6 +381,7 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    this.unwatch();
     if (!this.owned) return;
     const c = this.redis as Redis;
     if (c.status === 'end') return;

@@ -247,3 +247,32 @@ function stopProcess(p: ChildProcess): Promise<void> {
     p.kill('SIGTERM');
   });
 }
+
+/** A redis-server of our own on `port`, so it can be killed and restarted there. */
+export function spawnRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(redisServerBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 5000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve(child);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}: ${out}`)));
+  });
+}
+
+export function killRedis(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}

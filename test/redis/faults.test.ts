@@ -9,12 +9,12 @@ import { engineOf } from '../../src/cache';
 import { ENTRY_VERSION } from '../../src/entry';
 import express from 'express';
 import { Redis } from 'ioredis';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import type { RedisStore } from '../../src/stores/redis';
-import { redisServerBinary, scanKeys } from '../helpers/redis';
+import { killRedis, scanKeys, spawnRedis } from '../helpers/redis';
 import { listen, percentile, request, sleep, until, uniqueNamespace, useRedis, type Reply } from './instances';
 
 const fx = useRedis('faults.test');
@@ -162,39 +162,10 @@ describe('when Redis is paused (CLIENT PAUSE ALL) longer than storeTimeout', () 
   });
 });
 
-/** A redis-server of our own on `port`, so it can be killed and restarted there. */
-function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(redisServerBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out}`)), 5000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume();
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server on ${port} exited with ${code}: ${out}`)));
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
 describe('when Redis is killed and restarted while requests flow', () => {
   let server: ChildProcess | undefined;
   afterEach(async () => {
-    if (server) await kill(server, 'SIGTERM');
+    if (server) await killRedis(server, 'SIGTERM');
   });
 
   it('should fail no request and serve HITs again within 5 s of the restart', async () => {
@@ -210,7 +181,7 @@ describe('when Redis is killed and restarted while requests flow', () => {
     // 150 requests, sequential, ~20 ms apart, over 5 paths: SIGKILL after ~1 s, restart 1 s later.
     for (let n = 0; n < 150; n++) {
       if (n === 45) {
-        await kill(server, 'SIGKILL');
+        await killRedis(server, 'SIGKILL');
         killedAt = performance.now() - t0;
         restart = sleep(1000).then(async () => {
           server = await spawnRedis(port);
@@ -258,6 +229,60 @@ describe('when Redis is killed and restarted while requests flow', () => {
     // Caching worked before the kill, and the outage was answered by the handler.
     expect(replies.filter((r) => r.at < killedAt && r.xCache === 'HIT').length).toBeGreaterThan(30);
     expect(replies.some((r) => r.at >= killedAt && r.at < restartedAt && r.xCache === 'BYPASS')).toBe(true);
+  });
+});
+
+describe('when Redis restarts empty while a GET that read before a PUT is being made', () => {
+  let server: ChildProcess | undefined;
+  afterEach(async () => {
+    if (server) await killRedis(server, 'SIGTERM');
+  });
+
+  // B makes a GET's answer from the row as it was; A's PUT invalidates it, leaving records
+  // in Redis; then Redis restarts and the records are gone. B's write finds none (and B's
+  // own log never heard of A's PUT): only the lost connection tells B that its making may
+  // predate an invalidation, so that answer must not be stored.
+  it('should answer every GET after the PUT with the new row, on both instances', async () => {
+    const port = await freePort();
+    server = await spawnRedis(port);
+    const namespace = uniqueNamespace('faults');
+    const row = { v: 1 };
+    const calls = { A: 0, B: 0 };
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const start = async (name: 'A' | 'B') => {
+      const cache = createCache({ namespace, jitter: 0, ttl: 60, redis: `redis://127.0.0.1:${port}`, storeTimeout: 500 });
+      const app = express();
+      app.get('/row', cache.middleware(), (_req, res) => {
+        const first = name === 'B' && calls.B === 0;
+        calls[name]++;
+        const read = row.v;
+        // B's first making reads its row, then waits while the PUT and the restart happen.
+        void (first ? held : Promise.resolve()).then(() => res.json({ v: read }));
+      });
+      app.put('/row', cache.invalidates({ paths: ['/row'] }), (_req, res) => {
+        row.v = 2;
+        res.sendStatus(204);
+      });
+      const i = await listen(name, app, cache);
+      fx.open.push(i);
+      const client = (engineOf(cache).store as RedisStore).client as Redis;
+      await until(() => client.status === 'ready', 5000, `${name} connected`);
+      return { ...i, client };
+    };
+    const a = await start('A');
+    const b = await start('B');
+    const first = request(b.url, '/row');
+    await until(() => calls.B === 1, 5000, "B's making started");
+    expect((await fetch(`${a.url}/row`, { method: 'PUT' })).status).toBe(204);
+    await killRedis(server, 'SIGKILL');
+    server = await spawnRedis(port);
+    await until(() => a.client.status === 'ready' && b.client.status === 'ready', 5000, 'both reconnected');
+    release();
+    // Sent before the PUT's answer: the old row is its right answer.
+    expect(JSON.parse((await first).text)).toEqual({ v: 1 });
+    await sleep(100);
+    for (const i of [b, a, b]) expect(JSON.parse((await request(i.url, '/row')).text)).toEqual({ v: 2 });
   });
 });
 
