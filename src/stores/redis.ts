@@ -184,9 +184,13 @@ export class RedisStore implements CacheStore {
     };
   }
 
-  /** Did this process lose a connection to Redis since `startedAt` (records may be gone)? */
-  private lostSince(startedAt: number): boolean {
-    return this.lostAt >= startedAt;
+  /**
+   * A guarded write that must not go live whatever the records say: past the caller's
+   * deadline (it has given up), or its making spans a lost connection (the records may be
+   * gone with a restart or a failover).
+   */
+  private givenUp(guard: StoreGuard): boolean {
+    return abandoned(guard) || this.lostAt >= guard.making.startedAt;
   }
 
   /** The ioredis client in use (for example to `duplicate()` it for pub/sub). */
@@ -259,9 +263,7 @@ export class RedisStore implements CacheStore {
       runScript(c, DISCARD_PENDING, [entryKey], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
       return false;
     };
-    // Past the caller's deadline it has given up: dropped while pending, never made live.
-    // After a lost connection the records may be gone (a restart, a failover): likewise.
-    if (abandoned(guard) || this.lostSince(guard.making.startedAt)) return discard();
+    if (this.givenUp(guard)) return discard();
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
     const [ages, prefixes] = await Promise.all([
@@ -272,7 +274,7 @@ export class RedisStore implements CacheStore {
     const elapsed = monotonicNow() - guard.making.startedAt;
     const margin = elapsed + driftMs(elapsed);
     const young = (age: number): boolean => age <= margin;
-    let overlapped = margin >= guard.windowMs || abandoned(guard) || this.lostSince(guard.making.startedAt);
+    let overlapped = margin >= guard.windowMs || this.givenUp(guard);
     for (const age of ages) if (Number(age) >= 0 && young(Number(age) / 1000)) overlapped = true;
     for (let i = 0; i + 1 < prefixes.length; i += 2) {
       if (e.index.path.startsWith(prefixes[i]) && young(Number(prefixes[i + 1]) / 1000)) overlapped = true;
