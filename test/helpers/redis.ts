@@ -97,6 +97,11 @@ export async function startRedis(): Promise<RunningRedis> {
 
 export interface RunningCluster {
   readonly nodes: ReadonlyArray<{ host: string; port: number }>;
+  /**
+   * Kill one master (SIGKILL) and start it again on the same port and nodes.conf: it comes
+   * back with its slots and no data (no persistence), as a restart without a replica does.
+   */
+  restartNode(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -123,39 +128,49 @@ export async function startCluster(): Promise<RunningCluster> {
   try {
     const ports = await freePorts(6);
     const nodes = [0, 1, 2].map((i) => ({ host: HOST, port: ports[i], bus: ports[i + 3] }));
-    for (const n of nodes) {
-      const args = [
-        '--port',
-        String(n.port),
-        '--bind',
-        HOST,
-        '--cluster-enabled',
-        'yes',
-        '--cluster-port',
-        String(n.bus),
-        '--cluster-config-file',
-        `nodes-${n.port}.conf`,
-        '--cluster-node-timeout',
-        '5000',
-        '--appendonly',
-        'no',
-        '--save',
-        '',
-        '--dir',
-        dir,
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
-      ];
-      procs.push(spawn(server, args, { stdio: 'ignore' }));
-    }
-    await Promise.all(nodes.map((n) => waitFor(() => run(cli, ['-h', HOST, '-p', String(n.port), 'ping']).then((o) => o.trim() === 'PONG'))));
+    const argsOf = (n: (typeof nodes)[number]): string[] => [
+      '--port',
+      String(n.port),
+      '--bind',
+      HOST,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-port',
+      String(n.bus),
+      '--cluster-config-file',
+      `nodes-${n.port}.conf`,
+      '--cluster-node-timeout',
+      '5000',
+      '--appendonly',
+      'no',
+      '--save',
+      '',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ];
+    for (const n of nodes) procs.push(spawn(server, argsOf(n), { stdio: 'ignore' }));
+    const answering = (ns: typeof nodes): Promise<unknown> =>
+      Promise.all(ns.map((n) => waitFor(() => run(cli, ['-h', HOST, '-p', String(n.port), 'ping']).then((o) => o.trim() === 'PONG'))));
+    const clusterOk = (): Promise<unknown> =>
+      Promise.all(nodes.map((n) => waitFor(async () => (await run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'))));
+    await answering(nodes);
     await run(cli, ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await Promise.all(
-      nodes.map((n) => waitFor(async () => (await run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'))),
-    );
-    return { nodes: nodes.map(({ host, port }) => ({ host, port })), stop };
+    await clusterOk();
+    const restartNode = async (port: number): Promise<void> => {
+      const i = nodes.findIndex((n) => n.port === port);
+      if (i === -1) throw new Error(`no Cluster node on port ${port}`);
+      const old = procs[i];
+      old.kill('SIGKILL');
+      await new Promise<void>((resolve) => (old.exitCode !== null || old.signalCode !== null ? resolve() : old.once('exit', () => resolve())));
+      procs[i] = spawn(server, argsOf(nodes[i]), { stdio: 'ignore' });
+      await answering([nodes[i]]);
+      await clusterOk();
+    };
+    return { nodes: nodes.map(({ host, port }) => ({ host, port })), restartNode, stop };
   } catch (err) {
     await stop();
     throw err;
