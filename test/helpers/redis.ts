@@ -110,6 +110,18 @@ export interface RunningCluster {
  * dir, and wait until every node says cluster_state:ok.
  */
 export async function startCluster(): Promise<RunningCluster> {
+  try {
+    return await startClusterOnce();
+  } catch (err) {
+    // Seen once in CI (2026-12-02): one node still short of cluster_state:ok 15 s after
+    // `--cluster create`, with the other test files busy; not reproduced in dozens of runs.
+    // A new Cluster on new ports, once, rather than failing every test of the file.
+    console.warn(`startCluster: ${(err as Error).message}; starting a new Cluster`);
+    return startClusterOnce();
+  }
+}
+
+async function startClusterOnce(): Promise<RunningCluster> {
   unrefParserTimers();
   const server = redisServerBinary();
   const cli = redisCliBinary();
@@ -155,8 +167,17 @@ export async function startCluster(): Promise<RunningCluster> {
     for (const n of nodes) procs.push(spawn(server, argsOf(n), { stdio: 'ignore' }));
     const answering = (ns: typeof nodes): Promise<unknown> =>
       Promise.all(ns.map((n) => waitFor(() => run(cli, ['-h', HOST, '-p', String(n.port), 'ping']).then((o) => o.trim() === 'PONG'))));
+    const info = (n: (typeof nodes)[number]): Promise<string> => run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info']);
     const clusterOk = (): Promise<unknown> =>
-      Promise.all(nodes.map((n) => waitFor(async () => (await run(cli, ['-h', HOST, '-p', String(n.port), 'cluster', 'info'])).includes('cluster_state:ok'))));
+      Promise.all(nodes.map((n) => waitFor(async () => (await info(n)).includes('cluster_state:ok')))).catch(async (err: Error) => {
+        // Say which node is short and what it knows, for the next time this happens.
+        const states = await Promise.all(
+          nodes.map(
+            async (n) => `${n.port}: ${((await info(n).catch(() => '')).match(/cluster_(state|slots_ok|known_nodes):\S+/g) ?? ['no answer']).join(' ')}`,
+          ),
+        );
+        throw new Error(`${err.message} (cluster_state:ok; ${states.join('; ')})`);
+      });
     await answering(nodes);
     await run(cli, ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     await clusterOk();
