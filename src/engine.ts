@@ -235,10 +235,10 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       return { kind: 'stored' };
     }
     if (outcome === 'refused') return { kind: 'none' };
-    // The store could not take it (slow, down): followers take the response itself rather
-    // than all run the handler, unless this instance invalidated it meanwhile.
-    if (this.guarded.log.overlaps(input.making, { keys: [key, ...alsoKeys], path: index.path, tags: index.tags })) return { kind: 'none' };
-    return { kind: 'shared', value: { entry, key } };
+    // The store could not take it (slow, down) but the guard cleared it: followers take the
+    // response itself rather than all run the handler. Not cleared: they make their own.
+    if (outcome === 'cleared') return { kind: 'shared', value: { entry, key } };
+    return { kind: 'failed' };
   }
 
   /** The namespaced path an entry is indexed under. */

@@ -29,8 +29,13 @@ export interface GuardedStoreOptions {
   keyPrefix: string;
 }
 
-/** How a guarded write ended: live in the store, refused by the guard, or not written (store failed). */
-export type WriteOutcome = 'stored' | 'refused' | 'failed';
+/**
+ * How a guarded write ended: live in the store; refused by the guard; not written (the
+ * store failed) yet cleared by the guard all the same (`cleared`: only where this
+ * instance's log is the whole guard, so what was made may still be handed to followers);
+ * or not written and not cleared (`failed`).
+ */
+export type WriteOutcome = 'stored' | 'refused' | 'cleared' | 'failed';
 
 type Op = ErrorContext['operation'];
 
@@ -149,7 +154,7 @@ export class GuardedStore {
       return 'failed';
     }
     const target = this.target();
-    if (!target) return 'failed';
+    if (!target) return this.unwritten(making, subject);
     const local = target === this.fallback;
     const ttl = local ? Math.min(ttlMs, this.o.fallbackTtl * 1000) : ttlMs;
     const guarded = target.setGuarded?.bind(target);
@@ -179,8 +184,20 @@ export class GuardedStore {
         );
         return kept ? 'stored' : 'refused';
       }
-      return 'failed';
+      return this.unwritten(making, subject);
     }
+  }
+
+  /**
+   * A making the store did not take: `cleared` when no invalidation it matches can have
+   * happened since it began, `refused` when one did, `failed` when that cannot be known. A store that keeps
+   * records for every instance (RedisStore, TieredStore) is the only place that knows of
+   * another instance's invalidations, and it just failed to answer: whatever made the
+   * write fail (a slow link, an outage) also kept its records unread.
+   */
+  private unwritten(making: Making, subject: GuardSubject): WriteOutcome {
+    if (this.store.setGuarded && !this.store.local) return 'failed';
+    return this.log.overlaps(making, subject) || this.pendingMatch(subject) ? 'refused' : 'cleared';
   }
 
   /** Is anything this instance could not yet invalidate in the store a match for `subject`? */

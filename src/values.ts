@@ -226,10 +226,10 @@ export class ValueCache<T> {
     // Through the guard: a value read before an invalidation of it is not stored.
     const outcome = await this.host.guarded.writeGuarded(packed.key, packed.entry, packed.ttlMs, packed.index, lead.making);
     if (outcome === 'stored') this.host.metrics.stored(packed.key, 'value');
-    if (outcome === 'failed' && !this.host.guarded.log.overlaps(lead.making, { keys: [packed.key], path: packed.index.path, tags: packed.index.tags })) {
-      // The store is struggling: waiters take the value itself rather than each call the factory.
-      lead.finish({ kind: 'shared', value });
-    } else lead.finish(outcome === 'stored' ? { kind: 'stored' } : { kind: 'none' });
+    // The store could not take it but the guard cleared it: waiters take the value itself
+    // rather than each call the factory. Not cleared (the store failed): they call their own.
+    if (outcome === 'cleared') lead.finish({ kind: 'shared', value });
+    else lead.finish(outcome === 'stored' ? { kind: 'stored' } : outcome === 'refused' ? { kind: 'none' } : { kind: 'failed' });
     return value;
   }
 

@@ -57,6 +57,8 @@ export interface ItemsApp {
   readonly onRead?: (id: string, version: number, name: string) => void;
   /** An ETag the GET handler sets itself (so a client can send a matching If-None-Match). */
   readonly etag?: (id: string, version: number) => string;
+  /** After the read, the answer waits for this instead of the sleep, when it gives a promise. */
+  readonly hold?: (id: string, name: string) => Promise<void> | undefined;
 }
 
 /**
@@ -76,20 +78,20 @@ export function itemsApp(express: ExpressFactory, spec: ItemsApp): Express {
     const v = rows.version(id);
     spec.onRead?.(id, v, name);
     res.locals.cache!.tag(`item:${id}`);
-    setTimeout(
-      () => {
-        if (res.destroyed || res.writableEnded) return;
-        const body: Record<string, unknown> = { id, v };
-        if (spec.vary) {
-          res.vary('Accept-Language');
-          body.lang = String(req.headers['accept-language'] ?? 'en');
-        }
-        if (spec.etag) res.setHeader('ETag', spec.etag(id, v));
-        body.by = name;
-        res.json(body);
-      },
-      delay(id, name),
-    );
+    const answer = (): void => {
+      if (res.destroyed || res.writableEnded) return;
+      const body: Record<string, unknown> = { id, v };
+      if (spec.vary) {
+        res.vary('Accept-Language');
+        body.lang = String(req.headers['accept-language'] ?? 'en');
+      }
+      if (spec.etag) res.setHeader('ETag', spec.etag(id, v));
+      body.by = name;
+      res.json(body);
+    };
+    const held = spec.hold?.(id, name);
+    if (held) void held.then(answer);
+    else setTimeout(answer, delay(id, name));
   });
   app.put(
     '/items/:id',
