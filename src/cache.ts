@@ -3,6 +3,7 @@
  * CacheEngine (src/engine.ts) that only the binding reaches, through `engineOf()`.
  */
 
+import { Counters, type CounterOptions } from './counters';
 import { CacheEngine, type Clock } from './engine';
 import type { MemorySize, PromRegistry } from './metrics';
 import { MemoryStore } from './stores/memory';
@@ -35,6 +36,15 @@ export class ResponseCache<Req = unknown, Res = unknown> {
   /** A typed cache of values in `namespace`, on this cache's store, tags and invalidation. */
   values<T>(namespace: string, options?: ValueCacheOptions<T>): ValueCache<T> {
     return new ValueCache<T>(engineOf(this).valueHost, namespace, options);
+  }
+
+  /**
+   * Atomic integer counters in `namespace` (visit counts, rate limits), on this cache's
+   * store: `increment`, `decrement`, `get`, `expire`, `delete`, `clear`. They reject when
+   * the store fails (unlike values), so the caller chooses what a failure means.
+   */
+  counters(namespace: string, options?: CounterOptions): Counters {
+    return new Counters(engineOf(this).valueHost, namespace, options);
   }
 
   /** Wrap a function so its results are cached by arguments; the wrapper has `.invalidate(...args)`. */

@@ -278,7 +278,10 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     const prefix = this.options.keyPrefix;
     const guard: GuardTarget = { keys: [], paths: [], prefixes: [prefix], tags: [] };
     this.coordinator.detach(guard);
-    const n = await this.guarded.invalidate(guard, [(s) => s.deleteByPrefix(prefix)], Math.max(1000, this.options.storeTimeout * 10));
+    // Counters (src/counters.ts) are not indexed entries on every store: their own clear.
+    const counters = (s: CacheStore): Promise<number> =>
+      s.counter ? s.counter({ op: 'clear', prefix: `${prefix}cnt:` }).then((c) => c ?? 0) : Promise.resolve(0);
+    const n = await this.guarded.invalidate(guard, [(s) => s.deleteByPrefix(prefix), counters], Math.max(1000, this.options.storeTimeout * 10));
     this.metrics.invalidated(n);
     return n;
   }

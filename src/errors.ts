@@ -10,7 +10,9 @@ export type CacheErrorCode =
   | 'ERC_ENTRY_CORRUPT'
   | 'ERC_SERIALIZE_FAILED'
   | 'ERC_CALLBACK_FAILED'
-  | 'ERC_STORE_CONFIG';
+  | 'ERC_STORE_CONFIG'
+  | 'ERC_COUNTER_UNAVAILABLE'
+  | 'ERC_COUNTER_OVERFLOW';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
@@ -68,5 +70,23 @@ export class CallbackError extends CacheError {
 export class StoreConfigError extends CacheError {
   constructor(message: string) {
     super('ERC_STORE_CONFIG', message);
+  }
+}
+
+/**
+ * A counter operation could not reach the store (it failed, timed out, or the breaker is
+ * open). Unlike values, counters reject: a rate limiter must choose to fail open or
+ * closed, never read a silent 0. `cause` holds the store's own error.
+ */
+export class CounterUnavailableError extends CacheError {
+  constructor(operation: string, key: string, cause?: unknown) {
+    super('ERC_COUNTER_UNAVAILABLE', `counter ${operation} of ${key} failed: the store did not answer`, { cause });
+  }
+}
+
+/** An increment would take a counter past Number.MAX_SAFE_INTEGER (either way); the counter is left as it was. */
+export class CounterOverflowError extends CacheError {
+  constructor(key: string, by: number) {
+    super('ERC_COUNTER_OVERFLOW', `counter ${key} + ${by} would leave the safe integer range; it was not changed`);
   }
 }

@@ -8,12 +8,12 @@
 import createDebug from 'debug';
 import { CircuitBreaker } from './breaker';
 import { decodeEntry, encodeEntry, type Entry } from './entry';
-import { CacheError, StoreConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from './errors';
+import { CacheError, CounterUnavailableError, StoreConfigError, StoreError, StoreTimeoutError, StoreUnavailableError } from './errors';
 import { GUARD_WINDOW_MS, GuardLog, monotonicNow, type GuardSubject, type GuardTarget, type Making } from './guard';
 import type { Metrics } from './metrics';
 import { PendingInvalidations, type PendingInvalidation } from './pending-invalidations';
 import { MemoryStore } from './stores/memory';
-import type { CacheStore, StoreIndex } from './stores/store';
+import type { CacheStore, CounterOp, StoreIndex } from './stores/store';
 import type { ErrorContext, ErrorHandler } from './types';
 
 const debug = createDebug('express-response-cache');
@@ -334,6 +334,27 @@ export class GuardedStore {
     if (!this.store.unlock) return;
     this.track(this.store.unlock(key, token)).catch((err) =>
       this.report(new StoreError(`unlock failed: ${(err as Error).message}`, err), { operation: 'lock', key }),
+    );
+  }
+
+  /**
+   * A counter operation, bounded by storeTimeout and behind the breaker like every call,
+   * but it rejects (CounterUnavailableError) where reads and writes fall back: a counter
+   * is never taken by the whenStoreDown memory fallback (a per-instance count is a wrong
+   * count) and never answers a made-up 0. The store's own error is reported as usual.
+   */
+  counter(op: CounterOp, key: string): Promise<number | undefined> {
+    const store = this.store;
+    if (!store.counter) return Promise.reject(new TypeError('cache.counters: this store has no counter() method'));
+    if (!store.local && !this.breaker.allow()) {
+      const cause = new StoreUnavailableError('counter');
+      this.report(cause, { operation: 'counter', key });
+      return Promise.reject(new CounterUnavailableError(op.op, key, cause));
+    }
+    return this.track(
+      this.call('counter', key, () => store.counter!(op), this.o.storeTimeout, false).catch((err: unknown) => {
+        throw new CounterUnavailableError(op.op, key, err);
+      }),
     );
   }
 

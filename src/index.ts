@@ -6,6 +6,7 @@
  */
 
 export { type ValueCache, type ValueCacheOptions, type SetOptions, type CachedOptions, type CachedFunction, type ValueId, type ValueIdPart } from './values';
+export { type Counters, type CounterOptions, type IncrementOptions } from './counters';
 export { buildCacheKey, type CacheKeyParts } from './key';
 export { ttlWithJitter } from './ttl';
 export {
@@ -16,12 +17,14 @@ export {
   EntryCorruptError,
   SerializeError,
   CallbackError,
+  CounterUnavailableError,
+  CounterOverflowError,
   type CacheErrorCode,
 } from './errors';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory';
 export { RedisStore, type RedisStoreOptions } from './stores/redis';
 export { TieredStore, type TieredStoreOptions } from './stores/tiered';
-export type { CacheStore, StoreIndex, StoreSetEntry } from './stores/store';
+export type { CacheStore, CounterOp, StoreIndex, StoreSetEntry } from './stores/store';
 export { CHANNELS, type CacheEventMessage, type ErrorEventMessage, type InvalidateEventMessage, type MetricKind, type PromRegistry } from './metrics';
 export type { Duration, DurationUnit } from './duration';
 export type { RedisLike } from './redis-like';

@@ -52,7 +52,7 @@ export interface ValueStats {
 
 /** Where an error reported to `onError` came from. */
 export interface ErrorContext {
-  operation: 'get' | 'set' | 'delete' | 'invalidate' | 'lock' | 'decode' | 'encode' | 'serialize' | 'ping' | 'refresh' | 'check' | 'callback';
+  operation: 'get' | 'set' | 'delete' | 'invalidate' | 'lock' | 'decode' | 'encode' | 'serialize' | 'ping' | 'refresh' | 'check' | 'callback' | 'counter';
   key?: string;
 }
 

@@ -17,6 +17,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { counterContract } from './contract-counters';
 import type { CacheStore, StoreIndex } from './store';
 
 /** Every test and hook of the suite is async and takes no arguments (no `done` callback). */
@@ -360,6 +361,17 @@ export function storeContract(name: string, makeStore: () => Promise<CacheStore>
         assert.equal(store.peek(s.key('p')), undefined);
       });
     });
+
+    counterContract(
+      t,
+      () => store,
+      () => {
+        const s = scope();
+        return (name: string) => s.key(name);
+      },
+      ttlMs,
+      slackMs,
+    );
 
     t.describe('when the store has ping', () => {
       t.it('should resolve', async () => {

@@ -10,7 +10,8 @@
 
 import { SlotLru, coarseNow, widened } from './lru';
 import { GuardLog, type GuardTarget } from '../guard';
-import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import { memoryCounter, type CounterCells } from './memory-counters';
+import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 export interface MemoryStoreOptions {
   /**
@@ -72,6 +73,7 @@ export class MemoryStore implements CacheStore {
   private readonly sweeper: NodeJS.Timeout | undefined;
   /** Records of invalidations, for setGuarded (src/guard.ts). */
   private readonly records = new GuardLog();
+  private readonly cells: CounterCells;
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxEntries = positiveInt(options.maxEntries ?? MEMORY_STORE_DEFAULTS.maxEntries, 'maxEntries');
@@ -91,6 +93,7 @@ export class MemoryStore implements CacheStore {
       dispose: (slot) => this.unindex(slot),
     });
     this.meta = this.lru.slots;
+    this.cells = this.counterCells(now ?? coarseNow);
     if (sweepInterval > 0) {
       this.sweeper = setInterval(() => this.lru.purgeStale(), sweepInterval);
       this.sweeper.unref();
@@ -190,6 +193,22 @@ export class MemoryStore implements CacheStore {
   }
 
   async ping(): Promise<void> {}
+
+  /** Integer counters (./memory-counters.ts), synchronous from read to write: atomic. */
+  async counter(op: CounterOp): Promise<number | undefined> {
+    return memoryCounter(this.cells, op);
+  }
+
+  private counterCells(now: () => number): CounterCells {
+    return {
+      peek: (key) => this.lru.get(key),
+      // Filed under its own key as path: cache.clear() (deleteByPrefix) reaches it like any entry.
+      put: (key, value, ttlMs) => this.setSync(key, value, ttlMs, { path: key, tags: [] }),
+      remove: (key) => this.remove(key),
+      keysWith: (prefix) => [...this.meta.keys()].filter((k) => k.startsWith(prefix)),
+      now,
+    };
+  }
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);

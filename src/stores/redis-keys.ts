@@ -10,6 +10,7 @@
  *             writer token + entry key, score = expiry in whole seconds)
  *   t:{tag}   tag index: writes of entries carrying this tag (likewise)
  *   l:{key}   single-flight lock
+ *   c:{key}   a counter (cache.counters()): a plain integer string, INCRBY's own format
  *
  * Why this shape:
  * - No collisions: the kind letter sets each key type apart, and `escapeName` is
@@ -23,8 +24,8 @@
  *   path indexes with `p:{<escaped prefix>*}` (glob characters escaped too).
  */
 
-/** e entry, p path index, t tag index, l lock, r invalidation record, x prefix records. */
-export type KeyKind = 'e' | 'p' | 't' | 'l' | 'r' | 'x';
+/** e entry, p path index, t tag index, l lock, r invalidation record, x prefix records, c counter. */
+export type KeyKind = 'e' | 'p' | 't' | 'l' | 'r' | 'x' | 'c';
 
 const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
 const UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };

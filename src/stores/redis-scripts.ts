@@ -118,6 +118,23 @@ for i = 1, #found, 2 do
 end
 return out`);
 
+/**
+ * KEYS[1] a counter; ARGV[1] the integer to add, ARGV[2] the ttl in ms of a new counter.
+ * INCRBY, then PEXPIRE NX: only a counter without an expiry (a new one) gets one, so a
+ * window is fixed, never pushed forward by each hit. A result past ±(2^53 - 1) is undone
+ * (both operands are safe integers, so INCRBY itself cannot overflow, and a new counter
+ * cannot pass the bound) and answered as nil: a JavaScript number would lose precision.
+ * The comparison is exact: 2^53 - 1 is a double, and anything past it rounds to >= 2^53.
+ */
+export const COUNTER_INCREMENT = script(`
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if v > 9007199254740991 or v < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return false
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
+return v`);
+
 /** EVALSHA, falling back to EVAL when the server does not know the script yet (restart, new node). */
 export async function runScript(client: Redis | Cluster, s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
   try {

@@ -28,8 +28,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { redisCounter } from './redis-counters';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 import {
   escapeChars,
   escapeGlob,
@@ -470,6 +471,22 @@ export class RedisStore implements CacheStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** Integer counters (./redis-counters.ts): one command or script on the counter's own slot. */
+  async counter(op: CounterOp): Promise<number | undefined> {
+    const client = await this.conn();
+    return redisCounter(
+      {
+        client,
+        key: (name) => this.key('c', name),
+        scan: async (prefix) => {
+          const found = await this.scan(`${escapeGlob(`${this.clientPrefix}${this.base}c:{${escapeChars(prefix)}`)}*}`);
+          return found.filter((k) => parseRedisKey(this.base, 'c', k)?.startsWith(prefix));
+        },
+      },
+      op,
+    );
   }
 }
 

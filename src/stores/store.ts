@@ -93,7 +93,35 @@ export interface CacheStore {
    * blocking the store (Redis: SCAN on every master, never KEYS).
    */
   keys?(prefix: string, limit: number): Promise<string[]>;
+  /**
+   * Optional, for `cache.counters()`: integer counters, kept apart from entries (a counter
+   * key is never an entry key, and `get()` need not see it). Each operation is atomic on
+   * its own and answers as CounterOp says. A store without it cannot hold counters:
+   * `cache.counters()` throws a TypeError on it.
+   */
+  counter?(op: CounterOp): Promise<number | undefined>;
 }
+
+/**
+ * One counter operation (`CacheStore.counter`). Values are integers within
+ * ±Number.MAX_SAFE_INTEGER; a counter that does not exist counts 0.
+ *
+ * - increment: add `by` (an integer, negative to decrement) atomically and answer the new
+ *   value. A counter that did not exist is created with `ttlMs` (> 0) to live; one that
+ *   exists keeps its expiry (a window is fixed, never pushed forward by each hit). Answers
+ *   `undefined`, changing nothing, when the result would leave the safe integer range.
+ * - get: the value, or `undefined` when there is none (or it expired).
+ * - expire: give an existing counter `ttlMs` more to live from now; answers 1, or 0 when there is none.
+ * - delete: remove it; answers 1, or 0 when there was none.
+ * - clear: remove every counter whose key starts with `prefix` (literally); answers the
+ *   count. The cache passes only prefixes that no entry key has.
+ */
+export type CounterOp =
+  | { readonly op: 'increment'; readonly key: string; readonly by: number; readonly ttlMs: number }
+  | { readonly op: 'get'; readonly key: string }
+  | { readonly op: 'expire'; readonly key: string; readonly ttlMs: number }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'clear'; readonly prefix: string };
 
 export interface StoreGuard {
   readonly making: Making;

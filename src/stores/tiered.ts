@@ -27,7 +27,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 const debug = createDebug('express-response-cache:tiered');
 
@@ -176,6 +176,15 @@ export class TieredStore implements CacheStore {
   }
 
   /** The shared store's keys (the tier holds a subset of them). */
+  /**
+   * Counters live in the shared store only, never in the tier: a copy here could not stay
+   * exact under increments from other instances. There when the shared store has them.
+   */
+  get counter(): ((op: CounterOp) => Promise<number | undefined>) | undefined {
+    const remote = this.remote;
+    return remote.counter ? (op) => remote.counter!(op) : undefined;
+  }
+
   keys(prefix: string, limit: number): Promise<string[]> {
     if (!this.remote.keys) return Promise.reject(new TypeError('cache.keys: the shared store behind the memory tier cannot list its keys'));
     return this.remote.keys(prefix, limit);

@@ -10,6 +10,7 @@ import { ResponseCache } from '../../src/cache';
 import { cleanPrefix, startCluster, type RunningCluster } from '../helpers/redis';
 import { send as request, until } from '../helpers/http';
 import { listen, uniqueNamespace, type Instance } from '../redis/instances';
+import { countersSuite } from './counters-suite';
 import { valuesSuite } from './suite';
 
 let cluster: RunningCluster;
@@ -36,6 +37,22 @@ afterAll(async () => {
 
 // The caches share our Cluster client and never close it; each test has its own namespace.
 valuesSuite('Cluster', async () => new ResponseCache({ redis: client, namespace: uniqueNamespace('values') }));
+// Two instances: one on our client, one on a Cluster client of its own.
+countersSuite(
+  'Cluster',
+  async () => new ResponseCache({ redis: client, namespace: uniqueNamespace('counters') }),
+  async () => {
+    const namespace = uniqueNamespace('counters-pair');
+    const own = new Cluster([...cluster.nodes]);
+    await new Promise<void>((resolve, reject) => {
+      own.once('ready', () => resolve());
+      own.once('error', reject);
+    });
+    const second = new ResponseCache({ redis: own, namespace, storeTimeout: 2000 });
+    open.push({ close: () => own.quit().then(() => undefined) });
+    return [new ResponseCache({ redis: client, namespace, storeTimeout: 2000 }), second];
+  },
+);
 
 describe('values and responses on a Cluster', () => {
   it('should make one factory call for 40 concurrent getOrSet callers over two instances', async () => {

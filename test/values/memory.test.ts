@@ -1,7 +1,18 @@
 import { ResponseCache } from '../../src/cache';
+import { MemoryStore } from '../../src/stores/memory';
+import { countersSuite } from './counters-suite';
 import { valuesSuite } from './suite';
 
 valuesSuite('MemoryStore', async () => new ResponseCache({}));
+// Two "instances" in one process: two caches on one MemoryStore.
+countersSuite(
+  'MemoryStore',
+  async () => new ResponseCache({}),
+  async () => {
+    const store = new MemoryStore();
+    return [new ResponseCache({ store }), new ResponseCache({ store })];
+  },
+);
 
 describe('cached() on memory', () => {
   it('should default its namespace to the function name and source, stable across instances', async () => {

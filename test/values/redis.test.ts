@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { ResponseCache } from '../../src/cache';
 import { cleanPrefix, startRedis, type RunningRedis } from '../helpers/redis';
 import { uniqueNamespace } from '../redis/instances';
+import { countersSuite } from './counters-suite';
 import { valuesSuite } from './suite';
 
 let redis: RunningRedis;
@@ -29,6 +30,15 @@ afterAll(async () => {
 
 // Each test its own namespace, on a connection the cache opens (and closes) from the URL.
 valuesSuite('Redis', async () => new ResponseCache({ redis: redis.url, namespace: uniqueNamespace('values') }));
+// Two instances: two caches, each with its own connection, on one namespace.
+countersSuite(
+  'Redis',
+  async () => new ResponseCache({ redis: redis.url, namespace: uniqueNamespace('counters') }),
+  async () => {
+    const namespace = uniqueNamespace('counters-pair');
+    return [new ResponseCache({ redis: redis.url, namespace, storeTimeout: 2000 }), new ResponseCache({ redis: redis.url, namespace, storeTimeout: 2000 })];
+  },
+);
 
 /** Two caches (two "instances") on one namespace of the one Redis. */
 function pair(options: { coalesce?: { timeout: number } } = {}): [ResponseCache<unknown, unknown>, ResponseCache<unknown, unknown>] {

@@ -1,0 +1,70 @@
+/**
+ * The counter part of storeContract() (CacheStore.counter, optional): skipped, test by
+ * test, for a store without it. Kept apart so contract.ts stays one screenful of entries.
+ */
+
+import assert from 'node:assert/strict';
+import type { CacheStore } from './store';
+
+interface Its {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, fn: () => Promise<void>): unknown;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `keys()` gives each test its own key space. */
+export function counterContract(t: Its, store: () => CacheStore, keys: () => (s: string) => string, ttlMs: number, slackMs: number): void {
+  t.describe('when the store counts (counter)', () => {
+    t.it('should increment atomically, answering each new value, and read, delete and clear', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const k = key('n');
+      assert.equal(await s.counter({ op: 'get', key: k }), undefined);
+      const got = await Promise.all(Array.from({ length: 50 }, () => s.counter!({ op: 'increment', key: k, by: 1, ttlMs: 3_600_000 })));
+      assert.deepEqual(
+        [...(got as number[])].sort((a, b) => a - b),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      assert.equal(await s.counter({ op: 'increment', key: k, by: -60, ttlMs: 3_600_000 }), -10);
+      assert.equal(await s.counter({ op: 'get', key: k }), -10);
+      // A counter is not an entry: get() of its key is not asked to see it, and never throws.
+      await s.get(k);
+      assert.equal(await s.counter({ op: 'delete', key: k }), 1);
+      assert.equal(await s.counter({ op: 'delete', key: k }), 0);
+      await s.counter({ op: 'increment', key: key('c:1'), by: 1, ttlMs: 3_600_000 });
+      await s.counter({ op: 'increment', key: key('c:2'), by: 1, ttlMs: 3_600_000 });
+      await s.counter({ op: 'increment', key: key('d'), by: 1, ttlMs: 3_600_000 });
+      assert.equal(await s.counter({ op: 'clear', prefix: key('c:') }), 2);
+      assert.equal(await s.counter({ op: 'get', key: key('c:1') }), undefined);
+      assert.equal(await s.counter({ op: 'get', key: key('d') }), 1);
+    });
+
+    t.it('should refuse to leave the safe integer range, changing nothing', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const k = key('big');
+      assert.equal(await s.counter({ op: 'increment', key: k, by: Number.MAX_SAFE_INTEGER, ttlMs: 3_600_000 }), Number.MAX_SAFE_INTEGER);
+      assert.equal(await s.counter({ op: 'increment', key: k, by: 1, ttlMs: 3_600_000 }), undefined);
+      assert.equal(await s.counter({ op: 'get', key: k }), Number.MAX_SAFE_INTEGER);
+    });
+
+    t.it('should expire a counter at the end of its first window, not pushed by increments, and renew it with expire', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const [fixed, renewed] = [key('w1'), key('w2')];
+      await s.counter({ op: 'increment', key: fixed, by: 1, ttlMs });
+      await s.counter({ op: 'increment', key: renewed, by: 1, ttlMs });
+      assert.equal(await s.counter({ op: 'expire', key: renewed, ttlMs: 3_600_000 }), 1);
+      assert.equal(await s.counter({ op: 'expire', key: key('none'), ttlMs: 3_600_000 }), 0);
+      await sleep(ttlMs / 2);
+      await s.counter({ op: 'increment', key: fixed, by: 1, ttlMs: 3_600_000 });
+      await sleep(ttlMs / 2 + slackMs);
+      assert.equal(await s.counter({ op: 'get', key: fixed }), undefined);
+      assert.equal(await s.counter({ op: 'get', key: renewed }), 1);
+    });
+  });
+}
