@@ -103,29 +103,36 @@ function handle(
   if (o.bypass && callback(ctx, 'bypass', () => o.bypass!(req)) !== false) return bypass(ctx, 'bypass()');
   // The built key is a pure function of method, URL and these options when no header is
   // part of it: remember it for hot URLs rather than parse and sort the query again.
-  // GET and HEAD share keys, so the URL alone (and the mount path) names the key.
-  const memoizable = o.vary.length === 0 && !o.key && url.length <= KeyMemo.MAX_URL;
-  const host = o.host && !o.key ? hostname(req, headers) || null : undefined;
+  // GET and HEAD share keys, so the scheme, host and URL (and the mount path) name the key.
+  const hosted = o.host && !o.key;
+  const scheme = hosted ? protocol(req, headers) : undefined;
+  const host = hosted ? hostname(req, headers) || null : undefined;
+  const memo = o.vary.length === 0 && !o.key && url.length <= KeyMemo.MAX_URL ? keys.hosts(scheme) : undefined;
   let primaryKey: string | undefined;
   let memoKey = '';
-  if (memoizable) {
+  if (memo) {
     const baseUrl = req.baseUrl;
     memoKey = baseUrl ? baseUrl + '\0' + url : url;
-    primaryKey = keys.get(host ?? '', memoKey);
+    primaryKey = memo.get(host ?? '')?.get(memoKey);
   }
   if (primaryKey === undefined) {
+    // A target in absolute form (RFC 9112 §3.2.2) or with a fragment (never sent by a
+    // browser, RFC 9110 §7.1) keeps its spelling in req.url and req.originalUrl while
+    // req.path drops it: it is neither answered from the cache nor stored. (Such a URL
+    // never enters the memo, so a memo hit is an origin-form target without a fragment.)
+    if (url.charCodeAt(0) !== 0x2f || url.includes('#')) return bypass(ctx, 'request target in absolute form or with a fragment', 'request');
     let custom: string | undefined;
     if (o.key) {
       custom = callback(ctx, 'key', () => o.key!(req));
       if (typeof custom !== 'string') return bypass(ctx, 'the key callback threw or returned no string');
     }
     try {
-      primaryKey = engine.primaryKey({ method, host, path: req.baseUrl + req.path, query: rawQuery(url), headers }, o, custom);
+      primaryKey = engine.primaryKey({ method, scheme, host, path: req.baseUrl + req.path, query: rawQuery(url), headers }, o, custom);
     } catch (err) {
       engine.guarded.report(new CallbackError(`could not build the key: ${(err as Error).message}`, err), { operation: 'callback' });
       return bypass(ctx, 'no key');
     }
-    if (memoizable) keys.set(host ?? '', memoKey, primaryKey);
+    if (memo) keys.set(memo, host ?? '', memoKey, primaryKey);
   }
   const refresh = isRefresh(req);
   if (refresh) {
@@ -232,36 +239,48 @@ function hostname(req: Request, headers: Request['headers']): string | undefined
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-/** The raw query string as sent, without `?` and any fragment. */
+/**
+ * The scheme as Express sees it (`req.protocol`: through `trust proxy` and X-Forwarded-Proto).
+ * Without X-Forwarded-Proto that is `https` over TLS and `http` otherwise, whatever `trust
+ * proxy` says, in Express 4 and 5 alike: read it here, without the getter's settings lookup.
+ */
+function protocol(req: Request, headers: Request['headers']): string {
+  if (headers['x-forwarded-proto'] !== undefined) return req.protocol;
+  return (req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
+}
+
+/** The raw query string as sent, without `?` (the target has no fragment: see handle()). */
 function rawQuery(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return '';
-  const hash = url.indexOf('#', q);
-  return hash === -1 ? url.slice(q + 1) : url.slice(q + 1, hash);
+  return q === -1 ? '' : url.slice(q + 1);
 }
 
 /**
- * Built keys of recent URLs per host, bounded in count and URL length (hostile URLs or
- * hosts cannot grow it). Two lookups rather than one of a concatenated string: no new
- * string to build and hash on every hit.
+ * Built keys of recent URLs per scheme and host, bounded in count and URL length (hostile
+ * URLs or hosts cannot grow it). One map of hosts per usual scheme (`http` also holds
+ * `host: false`'s keys, which have no host) and lookups rather than one of a concatenated
+ * string: no new string to build and hash on every hit. Other schemes (a forwarded
+ * `javascript:`) are not remembered.
  */
 class KeyMemo {
   static readonly MAX_URL = 256;
   private static readonly MAX_ENTRIES = 1000;
-  private readonly byHost = new Map<string, Map<string, string>>();
+  private readonly plain = new Map<string, Map<string, string>>();
+  private readonly tls = new Map<string, Map<string, string>>();
   private size = 0;
 
-  get(host: string, url: string): string | undefined {
-    return this.byHost.get(host)?.get(url);
+  hosts(scheme: string | undefined): Map<string, Map<string, string>> | undefined {
+    return scheme === undefined || scheme === 'http' ? this.plain : scheme === 'https' ? this.tls : undefined;
   }
 
-  set(host: string, url: string, key: string): void {
+  set(hosts: Map<string, Map<string, string>>, host: string, url: string, key: string): void {
     if (this.size >= KeyMemo.MAX_ENTRIES) {
-      this.byHost.clear();
+      this.plain.clear();
+      this.tls.clear();
       this.size = 0;
     }
-    let urls = this.byHost.get(host);
-    if (!urls) this.byHost.set(host, (urls = new Map<string, string>()));
+    let urls = hosts.get(host);
+    if (!urls) hosts.set(host, (urls = new Map<string, string>()));
     if (!urls.has(url)) this.size++;
     urls.set(url, key);
   }

@@ -53,19 +53,28 @@ function run(cache: ResponseCache<Request, Response>, target: () => InvalidateTa
     );
 }
 
+/**
+ * RFC 9111 §4.4: "a cache MUST NOT trigger an invalidation under these conditions if the
+ * origin ... of the URI to be invalidated differs from that of the target URI". The target's
+ * host is the one the app sees (`req.hostname`: trust proxy, X-Forwarded-Host), compared as
+ * the key compares it: without the port, and for http and https alike (a proxy in front
+ * terminates TLS or maps ports, and the index drops a path for every scheme and host
+ * anyway). Another host's URL is never invalidated.
+ */
 function sameOriginPaths(req: Request, res: Response): string[] {
-  const host = req.headers.host;
   const out: string[] = [];
   for (const name of ['location', 'content-location']) {
     const value = res.getHeader(name);
     if (typeof value !== 'string' || !value) continue;
     try {
-      const base = new URL(`http://${host ?? 'localhost'}${req.originalUrl}`);
-      const url = new URL(value, base);
-      // Only our own origin: another host's URIs are not ours to invalidate (§4.4).
-      if (url.host === base.host && (url.protocol === 'http:' || url.protocol === 'https:')) out.push(url.pathname);
+      // A relative reference resolves against the target (RFC 9110 §10.2.2); without a host
+      // the request names, only relative ones can be ours (`.invalid`: RFC 6761 §6.4).
+      const self = new URL(`http://${req.hostname || 'no-host.invalid'}`).hostname;
+      const target = req.originalUrl.charCodeAt(0) === 0x2f ? req.originalUrl : req.baseUrl + req.path;
+      const url = new URL(value, new URL(target, `http://${self}`));
+      if (url.hostname === self && (url.protocol === 'http:' || url.protocol === 'https:')) out.push(url.pathname);
     } catch {
-      // an unparseable Location invalidates nothing
+      // an unparseable Location (or host) invalidates nothing
     }
   }
   return out;

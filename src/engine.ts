@@ -117,10 +117,11 @@ export class CacheEngine<Req = unknown, Res = unknown> {
 
   /**
    * The primary key of a request: built, or the `key` option's, inside the namespace.
-   * `host`: the request's host when the `host` option is on (null: none sent), else undefined.
+   * `host`: the request's host when the `host` option is on (null: none sent), else undefined;
+   * `scheme`: the request's scheme (`req.protocol`), keyed with the host.
    */
   primaryKey(
-    req: { method: string; host?: string | null; path: string; query: string; headers: IncomingHeaders },
+    req: { method: string; scheme?: string; host?: string | null; path: string; query: string; headers: IncomingHeaders },
     o: ResolvedOptions<Req, Res>,
     custom?: string,
   ): string {
@@ -128,6 +129,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     return buildCacheKey({
       keyPrefix: o.keyPrefix,
       method: req.method,
+      scheme: req.scheme,
       host: req.host,
       path: req.path,
       query: req.query,

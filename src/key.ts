@@ -1,13 +1,14 @@
 /**
- * Cache keys: pure functions of the request's method, host, path, query and headers.
+ * Cache keys: pure functions of the request's method, scheme, host, path, query and headers.
  *
- *   prefix:version:namespace:GET:shop.example:/path?a=1&b=2|accept-language=fr
+ *   prefix:version:namespace:GET:https://shop.example/path?a=1&b=2|accept-language=fr
  *   prefix:version:namespace:GET:/path?a=1                   (host: false)
  *   prefix:version:namespace:k:<custom, percent-encoded>      (the key option)
  *
  * Every request-supplied part is percent-encoded so that none of the separators
- * (`:` after the method and the host, `?`, `&`, `=`, `|`, `#`) can appear inside it: no
- * input can make two different requests share a key, or a key leave its namespace.
+ * (`:` after the method and the scheme, `/` after the host, `?`, `&`, `=`, `|`, `#`) can
+ * appear inside it, and two spellings the app sees apart never share one: no input can
+ * make two different requests share a key, or a key leave its namespace.
  */
 
 import { createHash } from 'node:crypto';
@@ -26,6 +27,11 @@ export interface CacheKeyParts {
    * Omitted (undefined): the key has no host part (`host: false`).
    */
   host?: string | null;
+  /**
+   * The scheme the app sees (`req.protocol`), part of the key with the host; default 'http'.
+   * Ignored when `host` is undefined.
+   */
+  scheme?: string;
   /** The path as sent (`req.baseUrl + req.path`), without the query. */
   path: string;
   /** The raw query string, without the leading `?`. */
@@ -40,11 +46,11 @@ export interface CacheKeyParts {
 
 export type NameFilter = (name: string) => boolean;
 
-/** The key the middleware builds: method class (HEAD reads GET's), host, path, sorted query, vary headers. */
+/** The key the middleware builds: method class (HEAD reads GET's), scheme and host, path, sorted query, vary headers. */
 export function buildCacheKey(parts: CacheKeyParts): string {
   const method = parts.method.toUpperCase();
   let key = `${parts.keyPrefix ?? 'cache:v1:http:'}${method === 'HEAD' ? 'GET' : method}:`;
-  if (parts.host !== undefined) key += keyHost(parts.host) + ':';
+  if (parts.host !== undefined) key += keyScheme(parts.scheme ?? 'http') + '://' + keyHost(parts.host);
   key += keyPath(parts.path);
   const query = canonicalQuery(parts.query ?? '', parts.queryFilter);
   if (query) key += '?' + query;
@@ -76,9 +82,25 @@ export function keyHost(host: string | null | undefined): string {
   if (!host) return '';
   const lower = host.toLowerCase();
   if (/^[a-z0-9.-]+$/.test(lower)) return lower;
+  return encodeOutsideOf(/^[a-z0-9.-]$/, lower);
+}
+
+/**
+ * The scheme as it appears in a key: lower-cased (RFC 3986 §3.1: schemes are
+ * case-insensitive), every character outside a-z, 0-9, `+`, `.` and `-` percent-encoded,
+ * `%` included: a hostile `X-Forwarded-Proto` (`javascript:alert(1)//`) holds no `:` or `/`
+ * and no escape another value could spell.
+ */
+export function keyScheme(scheme: string): string {
+  if (scheme === 'http' || scheme === 'https') return scheme;
+  return encodeOutsideOf(/^[a-z0-9+.-]$/, scheme.toLowerCase());
+}
+
+/** Each character outside `safe` as percent-encoded UTF-8 (`!'()*` too, which encodeURIComponent keeps). */
+function encodeOutsideOf(safe: RegExp, s: string): string {
   let out = '';
-  for (const ch of toWellFormed(lower)) {
-    if (/^[a-z0-9.-]$/.test(ch)) out += ch;
+  for (const ch of toWellFormed(s)) {
+    if (safe.test(ch)) out += ch;
     else out += encodeURIComponent(ch).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
   }
   return out;
@@ -103,18 +125,27 @@ export function shortenKey(key: string): string {
 const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 
 /**
- * The path as it appears in a built key: every character outside RFC 3986's pchar set
- * percent-encoded (UTF-8) and hex digits upper-cased, so `/a|b`, `/a%7Cb` and `/a%7cb` are
- * one key. A `%` that starts no escape is kept as sent: `/a%zz` and `/a%25zz` are different
- * paths to Express (req.path), so they must not share a key. Escapes of unreserved
- * characters stay as sent here (unlike normalizePath): Express matches a literal route
- * `/a` against the raw path, so `/%61` is another resource to it (a 404, say) that must not
- * take `/a`'s entry. A path that does not start with `/` (never one Express gives) is
- * marked with `*`, which no host in a key starts with.
+ * The path as it appears in a built key: exactly as sent (`req.path`), hex case included,
+ * when it starts with `/` and holds only RFC 3986 pchar characters (what browsers send).
+ * Any other path is marked with a leading `*` and spelled injectively: `%` as `%25`, every
+ * character outside pchar percent-encoded (UTF-8). So `/a|b`, `/a%7Cb` and `/a%7cb` are
+ * three keys, as they are three `req.path`s to the app: a handler that reflects the path
+ * or `req.originalUrl` never gets one client's raw `"><svg>` served for another's
+ * `%22%3E%3Csvg%3E`, and a route Express matches against the raw path (a literal `/a` does
+ * not match `/%61`) never fills another spelling's entry. No host in a key starts with
+ * `*` or `/` (both are encoded there), so with `host: false` no path can pose as a host.
  */
 function keyPath(path: string): string {
-  const out = upperHex(PATH_SAFE.test(path) ? path : encodeOutside(path));
-  return out.startsWith('/') ? out : '*' + out;
+  if (path.charCodeAt(0) === 0x2f && PATH_SAFE.test(path)) return path;
+  let out = '*';
+  for (const ch of path) {
+    if (ch === '%') out += '%25';
+    else if (PATH_CHAR.test(ch)) out += ch;
+    else if (ch.length === 1 && ch >= '\uD800' && ch <= '\uDFFF')
+      out += '%EF%BF%BD'; // lone surrogate (never from the wire: Node reads the target as latin1): U+FFFD
+    else out += encodeURIComponent(ch);
+  }
+  return out;
 }
 
 /**
@@ -156,29 +187,63 @@ export function indexPath(path: string): string {
   return p;
 }
 
+/** Both Express parsers read the first 1000 parameters only (qs's parameterLimit, querystring's maxKeys). */
+const PARAMETER_LIMIT = 1000;
+
 /**
- * Query parameters sorted by (decoded) name, each name's values kept in order, every name
- * and value re-encoded with encodeURIComponent. `a` and `a=` are the same parameter, as
- * every query parser reads them. Independent of Express's query parser.
+ * Query parameters sorted by (decoded) base name, the one qs files a parameter under, each
+ * base name's parameters kept in their order, every name and value re-encoded with
+ * encodeURIComponent. `a` and `a=` are the same parameter, as every query parser reads them.
+ * Independent of Express's query parser, and never coarser than one: two queries share a
+ * key only when Express 4's qs and Express 5's querystring and qs read them alike.
+ *
+ * - qs merges `a[]=1&a=2` into `[1, 2]` and `a=2&a[]=1` into `[2, 1]`, so parameters of one
+ *   base name keep their order (sorting by the whole name would put `a` before `a[]`).
+ * - A part qs splits elsewhere than at its first `=` (`a[b=c]=d`: qs's name is `a[b=c]`,
+ *   querystring's `a[b`; its value is kept raw), a name that does not decode, or one whose
+ *   brackets qs versions read apart (`a[b` is `a[b` to qs 6.13, `a` to 6.16): such a part
+ *   is never filtered out, and the query keeps its order.
+ * - Past 1000 parts the parsers drop the rest, so which ones count depends on the order:
+ *   such a query is keyed as sent, behind a `&` no canonical query starts with.
  */
 export function canonicalQuery(raw: string, filter?: NameFilter): string {
   if (!raw) return '';
-  // [name as the filter and the sort read it, name in the key, value in the key]
+  const parts = raw.split('&');
+  if (parts.length > PARAMETER_LIMIT) return '&' + encodeURIComponent(toWellFormed(raw));
+  // [base name to sort by, name in the key, value in the key]
   const params: Array<[string, string, string]> = [];
-  for (const part of raw.split('&')) {
+  let ordered = false;
+  for (const part of parts) {
     if (!part) continue;
     const eq = part.indexOf('=');
     const rawName = eq === -1 ? part : part.slice(0, eq);
     const decoded = decodeComponent(rawName);
-    const name = decoded ?? rawName;
-    if (filter && !filter(name)) continue;
-    params.push([name, keyComponent(rawName, decoded), eq === -1 ? '' : keyComponent(part.slice(eq + 1))]);
+    const elsewhere = splitsElsewhere(part, eq);
+    if (decoded === undefined || elsewhere || !plainBrackets(decoded)) ordered = true;
+    else if (filter && !filter(decoded)) continue;
+    const rawValue = eq === -1 ? '' : part.slice(eq + 1);
+    const value = elsewhere ? '%%' + encodeURIComponent(toWellFormed(rawValue)) : keyComponent(rawValue);
+    params.push([decoded === undefined ? '' : baseName(decoded), keyComponent(rawName, decoded), value]);
   }
   if (params.length === 0) return '';
-  if (params.length > 1) params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); // stable: values keep their order
+  // stable: a base name's parameters keep their order
+  if (params.length > 1 && !ordered) params.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   let out = '';
   for (const [, name, value] of params) out += (out ? '&' : '') + name + '=' + value;
   return out;
+}
+
+/** A name every qs version files under one base name: `name`, `name[x][]`, `[name][x]`. */
+function plainBrackets(name: string): boolean {
+  return !name.includes('[') || /^(?:[^[]+|\[[^[\]]*\])(?:\[[^[\]]*\])*$/.test(name);
+}
+
+/** qs splits `name]=value` at the first `]=` (after reading `%5B` / `%5D` as brackets), not at the first `=`. */
+function splitsElsewhere(part: string, eq: number): boolean {
+  if (eq === -1 || !/\]|%5d/i.test(part)) return false;
+  const brackets = part.replace(/%5B/gi, '[').replace(/%5D/gi, ']');
+  const at = brackets.indexOf(']=');
+  return at !== -1 && at + 1 !== brackets.indexOf('=');
 }
 
 /**

@@ -45,7 +45,10 @@ export function rangeFor(req: { readonly method: string; readonly headers: Incom
   // §13.1.5: an If-Range that does not match means "send me the whole thing".
   const ifRange = req.headers['if-range'];
   if (ifRange !== undefined && !ifRangeMatches(typeof ifRange === 'string' ? ifRange : ifRange.join(','), target)) return FULL;
-  const parsed = parseRange(target.size, range, { combine: true });
+  // §14.1.1: on an empty body only a non-zero suffix is satisfiable, and no byte range can
+  // describe what it selects: the whole (empty) 200 (§14.2 lets a server ignore Range).
+  if (target.size === 0 && /(?:=|,)\s*-\s*0*[1-9]/.test(range)) return FULL;
+  const parsed = parseRange(target.size, clampSuffixes(range, target.size), { combine: true });
   // -2: malformed; §14.2 says ignore an invalid Range.
   if (parsed === -2) return FULL;
   // -1: no range overlaps the body (§15.5.17: 416 with the complete length).
@@ -54,6 +57,16 @@ export function rangeFor(req: { readonly method: string; readonly headers: Incom
   if (parsed.type !== 'bytes' || parsed.length !== 1) return FULL;
   const { start, end } = parsed[0];
   return { kind: 'partial', start, end, contentRange: `bytes ${start}-${end}/${target.size}` };
+}
+
+/**
+ * RFC 9110 §14.1.2: "If the selected representation is shorter than the specified
+ * suffix-length, the entire representation is used". range-parser drops such a range
+ * (its start is negative) and answers 416; a suffix is clamped to the body's size first.
+ */
+function clampSuffixes(range: string, size: number): string {
+  if (size === 0 || !range.includes('-')) return range;
+  return range.replace(/([=,]\s*)-\s*(\d+)(?=\s*(?:,|$))/g, (m, before: string, digits: string) => (Number(digits) > size ? `${before}-${size}` : m));
 }
 
 /**

@@ -88,7 +88,7 @@ forEachExpress((express) => {
       expect(errors.length).toBeGreaterThanOrEqual(1);
       expect(errors[0].err.code).toBe('ERC_STORE_FAILED');
       expect(errors[0].err.message).toBe(`store get failed: get ${fault === 'reject' ? 'rejected' : 'threw synchronously'}`);
-      expect(errors[0].context).toEqual({ operation: 'get', key: 'cache:v1:http:GET:127.0.0.1:/data' });
+      expect(errors[0].context).toEqual({ operation: 'get', key: 'cache:v1:http:GET:http://127.0.0.1/data' });
       expect(cache.stats()).toMatchObject({ bypasses: 2, hits: 0, stores: 0 });
       expect(cache.stats().errors).toBe(errors.length);
     });
@@ -192,12 +192,12 @@ forEachExpress((express) => {
       const stale = await send(url, '/data?a=1&b=2');
       expect(stale.headers['x-cache']).toBe('STALE');
       expect(seen.slice(0, 5)).toEqual([
-        { key: 'cache:v1:http:GET:127.0.0.1:/data?a=1&b=2', status: 'MISS' },
-        { key: 'cache:v1:http:GET:127.0.0.1:/data?a=1&b=2', status: 'HIT' },
+        { key: 'cache:v1:http:GET:http://127.0.0.1/data?a=1&b=2', status: 'MISS' },
+        { key: 'cache:v1:http:GET:http://127.0.0.1/data?a=1&b=2', status: 'HIT' },
         // The key is '' where the cache does not apply (RequestCache.key).
         { key: '', status: 'BYPASS' },
         { key: '', status: 'BYPASS' },
-        { key: 'cache:v1:http:GET:127.0.0.1:/data?a=1&b=2', status: 'STALE' },
+        { key: 'cache:v1:http:GET:http://127.0.0.1/data?a=1&b=2', status: 'STALE' },
       ]);
     });
 

@@ -346,6 +346,23 @@ forEachExpress((express) => {
       ]);
     });
 
+    it.each([
+      ['a Host with a port', { Host: 'shop.example:8080' }, false, 'https://shop.example/items/2', 'MISS'],
+      ['an upper-case Location host', { Host: 'shop.example' }, false, 'http://SHOP.example:3000/items/2', 'MISS'],
+      ['X-Forwarded-Host under trust proxy', { 'X-Forwarded-Host': 'shop.example' }, true, 'https://shop.example/items/2', 'MISS'],
+      ['X-Forwarded-Host without trust proxy', { 'X-Forwarded-Host': 'shop.example' }, false, 'https://shop.example/items/2', 'HIT'],
+      ['another host', { Host: 'shop.example:8080' }, false, 'https://shop.example.evil/items/2', 'HIT'],
+      ['another host, forwarded', { 'X-Forwarded-Host': 'shop.example' }, true, 'https://127.0.0.1/items/2', 'HIT'],
+    ])('should compare a Location to the host the app sees (§4.4, same origin): %s', async (_name, headers, trust, location, after) => {
+      const t = await catalogue({}, (app) => {
+        if (trust) app.set('trust proxy', true);
+        app.post('/orders', (_req, res) => res.redirect(303, location));
+      });
+      await send(t.url, '/items/2');
+      expect((await send(t.url, '/orders', { method: 'POST', headers })).status).toBe(303);
+      expect(await t.xcache('/items/2')).toBe(after);
+    });
+
     it('should invalidate on a 3xx answer (a 303 after a form POST)', async () => {
       const t = await catalogue({}, (app) => app.post('/items/:id', (req, res) => res.redirect(303, `/items/${req.params.id}`)));
       await send(t.url, '/items/1');

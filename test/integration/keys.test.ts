@@ -11,9 +11,9 @@ import { closeAfterEach, send, serve, track } from '../helpers/http';
 
 closeAfterEach();
 
-/** The head of a built key for a request to `url` (the host part carries its port). */
+/** The head of a built key for a request to `url` (the host part leaves its port out). */
 function head(url: string): string {
-  return `cache:v1:http:GET:${keyHost(new URL(url).hostname)}:`;
+  return `cache:v1:http:GET:http://${keyHost(new URL(url).hostname)}`;
 }
 
 /** Records res.locals.cache.key and .status of every finished request (mounted before the cache). */

@@ -139,7 +139,7 @@ forEachExpress((express) => {
       } finally {
         for (const off of subs) off();
       }
-      const key = 'cache:v1:traced:GET:127.0.0.1:/data';
+      const key = 'cache:v1:traced:GET:http://127.0.0.1/data';
       expect(seen.map(([n]) => n)).toEqual(['miss', 'store', 'hit', 'invalidate']);
       expect(seen[2][1]).toEqual({ namespace: 'traced', kind: 'response', key: expect.stringContaining('/data'), status: 'HIT' });
       expect((seen[0][1] as CacheEventMessage).key).toBe((seen[2][1] as CacheEventMessage).key);

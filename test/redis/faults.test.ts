@@ -305,7 +305,7 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
     const namespace = engineOf(a.cache).options.namespace;
     expect((await request(a.url, '/item/9')).xCache).toBe('MISS');
     await until(() => a.cache.stats().stores === 1, 1000, 'stored');
-    const [key] = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:GET:127.0.0.1:/item/9}`);
+    const [key] = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:GET:http://127.0.0.1/item/9}`);
     expect(key).toBeDefined();
     const good = (await fx.admin.getBuffer(key!))!;
     expect(await fx.admin.set(key!, corrupt(good), 'KEEPTTL')).toBe('OK');

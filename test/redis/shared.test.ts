@@ -188,7 +188,7 @@ forEachExpress((express: ExpressFactory) => {
       expect(miss.body.equals(body)).toBe(true);
       await stored(a, 1);
       const keys = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:*`);
-      expect(keys).toEqual([`e:{cache:v1:${namespace}:GET:127.0.0.1:/bin}`]);
+      expect(keys).toEqual([`e:{cache:v1:${namespace}:GET:http://127.0.0.1/bin}`]);
       const bytes = (await fx.admin.getBuffer(keys[0]!))!;
       expect(bytes[0]).toBe(0xe1); // live (the guard's state byte), then the writer's token
       expect(bytes[9]).toBe(ENTRY_VERSION); // codec version

@@ -6,6 +6,7 @@ import {
   customKey,
   indexPath,
   keyHost,
+  keyScheme,
   normalizePath,
   shortenKey,
   variantKey,
@@ -56,18 +57,45 @@ describe('key', () => {
       const none = buildCacheKey({ method: 'GET', host: null, path: '/a' });
       const empty = buildCacheKey({ method: 'GET', host: '', path: '/a' });
       const off = buildCacheKey({ method: 'GET', path: '/a' });
-      expect(none).toBe('cache:v1:http:GET::/a');
+      expect(none).toBe('cache:v1:http:GET:http:///a');
       expect(empty).toBe(none);
       expect(off).toBe('cache:v1:http:GET:/a');
-      expect(buildCacheKey({ method: 'GET', host: 'a', path: '/a' })).toBe('cache:v1:http:GET:a:/a');
+      expect(buildCacheKey({ method: 'GET', host: 'a', path: '/a' })).toBe('cache:v1:http:GET:http://a/a');
     });
 
-    it('should mark a path that does not start with / so it cannot pose as a host', () => {
-      const relative = buildCacheKey({ method: 'GET', path: 'shop.example:/a' });
+    it('should mark a path that does not start with / so it cannot pose as a scheme and host', () => {
+      const relative = buildCacheKey({ method: 'GET', path: 'http://shop.example/a' });
       const hosted = buildCacheKey({ method: 'GET', host: 'shop.example', path: '/a' });
-      expect(relative).toBe('cache:v1:http:GET:*shop.example:/a');
+      expect(relative).toBe('cache:v1:http:GET:*http://shop.example/a');
       expect(relative).not.toBe(hosted);
-      expect(buildCacheKey({ method: 'GET', path: '_x:/y' })).not.toBe(buildCacheKey({ method: 'GET', host: '_x', path: '/y' }));
+      expect(buildCacheKey({ method: 'GET', path: 'http://_x/y' })).not.toBe(buildCacheKey({ method: 'GET', host: '_x', path: '/y' }));
+    });
+
+    it.each([
+      ['a hostile X-Forwarded-Proto', 'javascript:alert(1)//', 'javascript%3Aalert%281%29%2F%2F'],
+      ['upper case', 'HTTPS', 'https'],
+      ['an escape', 'a%3A', 'a%253a'],
+      ['the usual', 'https', 'https'],
+    ])('should encode a scheme with %s so that it holds no separator', (_name, scheme, expected) => {
+      expect(keyScheme(scheme)).toBe(expected);
+      expect(buildCacheKey({ method: 'GET', scheme, host: 'a', path: '/p' })).toBe(`cache:v1:http:GET:${expected}://a/p`);
+    });
+
+    it('should key http and https apart, and leave the scheme out with the host (host: false)', () => {
+      const http = buildCacheKey({ method: 'GET', host: 'a', path: '/p' });
+      expect(http).toBe(buildCacheKey({ method: 'GET', scheme: 'http', host: 'a', path: '/p' }));
+      expect(http).not.toBe(buildCacheKey({ method: 'GET', scheme: 'https', host: 'a', path: '/p' }));
+      expect(buildCacheKey({ method: 'GET', scheme: 'https', path: '/p' })).toBe('cache:v1:http:GET:/p');
+    });
+
+    it.each([
+      ['hex case', '/a%2fb', '/a%2Fb'],
+      ['a raw character and its escape', '/a|b', '/a%7Cb'],
+      ['raw markup and its escapes', '/x"><svg>', '/x%22%3E%3Csvg%3E'],
+      ['a lone % and its escape', '/a%zz', '/a%25zz'],
+      ['an escaped % and a marked path', '/a%25', '/a|'],
+    ])('should key paths Express sees apart apart: %s', (_name, a, b) => {
+      expect(buildCacheKey({ method: 'GET', path: a })).not.toBe(buildCacheKey({ method: 'GET', path: b }));
     });
 
     it.each(['x', 'GET:/a', 'a#b', 'a|v|b', 'q?x=1', '%41', '50%', '\uD800'])(
@@ -101,7 +129,15 @@ describe('key', () => {
       ['"a" and "a=" are one parameter', { method: 'GET', path: '/a', query: 'a' }, 'cache:v1:http:GET:/a?a='],
       ['"+" and "%20" are one value', { method: 'GET', path: '/a', query: 'q=a+b' }, 'cache:v1:http:GET:/a?q=a%20b'],
       ['empty query parts are dropped', { method: 'GET', path: '/a', query: '&&' }, 'cache:v1:http:GET:/a'],
-      ['hex case in the path is normalised', { method: 'GET', path: '/a%2fb' }, 'cache:v1:http:GET:/a%2Fb'],
+      ['hex case in the path is kept, as req.path keeps it', { method: 'GET', path: '/a%2fb' }, 'cache:v1:http:GET:/a%2fb'],
+      ['a path outside pchar is marked and spelled injectively', { method: 'GET', path: '/a|b%7C' }, 'cache:v1:http:GET:*/a%7Cb%257C'],
+      ['a base name keeps its order (qs merges by it)', { method: 'GET', path: '/a', query: 'a[]=1&b=0&a=2' }, 'cache:v1:http:GET:/a?a%5B%5D=1&a=2&b=0'],
+      [
+        'a part qs splits at "]=" keeps its raw value and the order',
+        { method: 'GET', path: '/a', query: 'b=1&a[b=c]=d' },
+        'cache:v1:http:GET:/a?b=1&a%5Bb=%%c%5D%3Dd',
+      ],
+      ['scheme and host', { method: 'GET', scheme: 'https', host: 'Shop.example', path: '/a' }, 'cache:v1:http:GET:https://shop.example/a'],
       [
         'vary headers, absent and empty apart',
         { method: 'GET', path: '/a', vary: ['accept-language', 'x-empty', 'x-none'], headers: { 'accept-language': ' fr ', 'x-empty': '' } },
@@ -125,13 +161,25 @@ describe('key', () => {
       ['[page]', 'page'],
       ['[page][x]', 'page'],
       ['page', 'page'],
-      ['page[', 'page['],
       ['page]', 'page]'],
       ['pa]ge[x]', 'pa]ge'],
       ['[]', ''],
-      ['a[[b]]', 'a['],
     ])('should read %s as qs does: %s', (name, base) => {
       expect(baseName(name)).toBe(base);
+    });
+
+    it.each([
+      ['page[x=1&sort=a', 'page%5Bx=1'],
+      ['page[[x]]=1', 'page%5B%5Bx%5D%5D=1'],
+      ['page%zz=1&b=2', '%%page%25zz=1'],
+    ])('should keep %s, a name qs versions read apart, whatever the filter', (query, kept) => {
+      for (const option of [{ only: ['sort'] }, { ignore: ['page'] }]) expect(canonicalQuery(query, compileNameFilter(option))).toContain(kept);
+    });
+
+    it('should key a query past 1000 parameters as sent (the parsers drop the rest)', () => {
+      const many = Array.from({ length: 1001 }, (_, i) => `p${i}=1`).join('&');
+      expect(canonicalQuery(many)).toBe('&' + encodeURIComponent(many));
+      expect(canonicalQuery('&'.repeat(1000) + 'a=1')).not.toBe(canonicalQuery('a=1'));
     });
 
     it('should match only / ignore by base name as well as by name', () => {

@@ -32,6 +32,10 @@ describe('range', () => {
       ['first ten bytes', { range: 'bytes=0-9' }, 0, 9],
       ['open-ended', { range: 'bytes=90-' }, 90, 99],
       ['suffix', { range: 'bytes=-5' }, 95, 99],
+      ['suffix longer than the body: all of it (RFC 9110 §14.1.2)', { range: 'bytes=-99999' }, 0, 99],
+      ['suffix as long as the body', { range: 'bytes=-100' }, 0, 99],
+      ['a long suffix with spaces', { range: 'bytes= -101 ' }, 0, 99],
+      ['a long suffix combined with another range', { range: 'bytes=0-9, -500' }, 0, 99],
       ['end past the length is clipped', { range: 'bytes=95-500' }, 95, 99],
       ['overlapping ranges combined into one', { range: 'bytes=0-9,5-19' }, 0, 19],
       ['If-Range with the strong ETag', { range: 'bytes=10-19', 'if-range': '"abc"' }, 10, 19],
@@ -46,8 +50,14 @@ describe('range', () => {
       expect(rangeFor(get({ range }), target)).toEqual({ kind: 'unsatisfiable', contentRange: 'bytes */100' });
     });
 
-    it('should answer any range on an empty body with 416', () => {
+    it('should answer a byte range on an empty body with 416, a non-zero suffix with the whole 200 (§14.1.1)', () => {
       expect(rangeFor(get({ range: 'bytes=0-0' }), { ...target, size: 0 })).toEqual({ kind: 'unsatisfiable', contentRange: 'bytes */0' });
+      expect(rangeFor(get({ range: 'bytes=-0' }), { ...target, size: 0 })).toEqual({ kind: 'unsatisfiable', contentRange: 'bytes */0' });
+      expect(rangeFor(get({ range: 'bytes=-5' }), { ...target, size: 0 })).toEqual({ kind: 'full' });
+    });
+
+    it('should keep a zero-length suffix unsatisfiable (§14.1.1)', () => {
+      expect(rangeFor(get({ range: 'bytes=-0' }), target)).toEqual({ kind: 'unsatisfiable', contentRange: 'bytes */100' });
     });
   });
 
