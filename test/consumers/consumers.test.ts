@@ -1,6 +1,6 @@
 /**
- * The package as a new user gets it: the build assembled as the tarball's files (package.json
- * `files`) into node_modules of fresh consumer projects outside the repository, where
+ * The package as a new user gets it: the tarball `npm pack` makes (package.json `files`,
+ * the `prepack` build) unpacked into node_modules of fresh consumer projects outside the repository, where
  * ioredis cannot be resolved, then compiled strictly (no skipLibCheck) and run:
  * TypeScript ESM (nodenext) on Express 5, CommonJS on Express 4 with a default import,
  * moduleResolution bundler under tsx, and storeContract() under `node --test`.
@@ -17,13 +17,25 @@ const tsx = join(modules, 'tsx/dist/cli.mjs');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[]; dependencies: Record<string, string> };
 let build: string;
 let work: string;
+let tarball: string;
+let packed: string[];
 
 beforeAll(() => {
-  // Built inside the repository (the build loads itself to list its exports), assembled outside it.
+  // Built inside the repository (the build loads itself to list its exports), packed by npm
+  // from a copy of the package's files (so the repository's own dist/ is left alone), and
+  // unpacked outside it. The copy runs the real `prepack` script: what `npm publish` runs.
   build = mkdtempSync(join(root, '.build-test-'));
-  execFileSync(process.execPath, [join(root, 'scripts/build.js'), '--out', join(build, 'dist')], { cwd: root, stdio: 'pipe' });
+  cpSync(join(root, 'package.json'), join(build, 'package.json'));
+  for (const file of [...pkg.files, 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'src', 'middleware']) {
+    if (file !== 'dist' && existsSync(join(root, file))) cpSync(join(root, file), join(build, file), { recursive: true });
+  }
+  symlinkSync(modules, join(build, 'node_modules'), 'dir');
   work = mkdtempSync(join(tmpdir(), 'erc-consumers-'));
-}, 120_000);
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: build, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const info = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(work, info[0].filename);
+  packed = info[0].files.map((f) => f.path).sort();
+}, 180_000);
 afterAll(() => {
   rmSync(build, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
@@ -36,11 +48,7 @@ function project(fixture: string, express: 'express' | 'express4' = 'express'): 
   const nm = join(dir, 'node_modules');
   const own = join(nm, 'express-response-cache');
   mkdirSync(own, { recursive: true });
-  cpSync(join(root, 'package.json'), join(own, 'package.json'));
-  for (const file of pkg.files) {
-    const from = file === 'dist' ? join(build, 'dist') : join(root, file);
-    cpSync(from, join(own, file), { recursive: true });
-  }
+  execFileSync('tar', ['-xzf', tarball, '-C', own, '--strip-components=1']);
   const link = (name: string, target = name): void => {
     mkdirSync(dirname(join(nm, name)), { recursive: true });
     symlinkSync(join(modules, target), join(nm, name), 'dir');
@@ -60,6 +68,32 @@ function run(cwd: string, args: string[]): string {
     throw new Error(`${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
 }
+
+describe('the packed tarball', () => {
+  it('should ship the build (prepack), no source maps pointing at unshipped sources, and the docs', () => {
+    for (const file of [
+      'package.json',
+      'README.md',
+      'CHANGELOG.md',
+      'dist/esm/index.mjs',
+      'dist/esm/index.d.mts',
+      'dist/cjs/middleware/index.js',
+      'dist/cjs/middleware/index.d.ts',
+    ]) {
+      expect(packed).toContain(file);
+    }
+    // Decided: no maps. The build is tsc output, readable as it is; maps would point at src/.
+    expect(packed.filter((f) => f.endsWith('.map') || /^(src|middleware|test|scripts)\//.test(f))).toEqual([]);
+    expect(packed.some((f) => f.startsWith('docs/'))).toBe(existsSync(join(root, 'docs')));
+  });
+
+  it('should carry the version the CHANGELOG describes', () => {
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const changelog = readFileSync(join(root, 'CHANGELOG.md'), 'utf8');
+    expect(/^## (\d+\.\d+\.\d+)/m.exec(changelog)?.[1]).toBe(version);
+    expect(tarball).toMatch(new RegExp(`express-response-cache-${version.replace(/\./g, '\\.')}\\.tgz$`));
+  });
+});
 
 describe('a fresh consumer project', () => {
   it('should not resolve ioredis (what the fixtures prove depends on it)', () => {

@@ -40,6 +40,31 @@ describe('the built package', () => {
     }
   });
 
+  it('should give an ESM default import exactly the documented object require(...).default gives', () => {
+    const esm = JSON.stringify(`${out}/esm/index.mjs`);
+    const cjs = JSON.stringify(`${out}/cjs/middleware/index.js`);
+    const result = JSON.parse(
+      node(`
+      import erc from ${esm};
+      import { createRequire } from 'node:module';
+      const cjs = createRequire(import.meta.url)(${cjs});
+      console.log(JSON.stringify({ esm: Object.keys(erc).sort(), cjs: Object.keys(cjs.default).sort(), same: erc === cjs.default }));
+    `),
+    );
+    expect(result.esm).toEqual([
+      'MemoryStore',
+      'RedisStore',
+      'TieredStore',
+      'buildCacheKey',
+      'cacheResponses',
+      'createCache',
+      'getRequestCache',
+      'ttlWithJitter',
+    ]);
+    expect(result.cjs).toEqual(result.esm);
+    expect(result.same).toBe(true);
+  });
+
   it('should cache a response when imported as ESM', () => {
     const esm = JSON.stringify(`${out}/esm/index.mjs`);
     const out2 = node(`

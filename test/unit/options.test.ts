@@ -95,10 +95,10 @@ describe('options', () => {
     });
   });
 
-  describe('the README', () => {
+  describe('the options reference (docs/options.md)', () => {
     // bentocache's docs drifted from its code; this keeps ours honest.
     it('should state the defaults DEFAULTS holds', () => {
-      const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+      const readme = fs.readFileSync(path.join(__dirname, '../../docs/options.md'), 'utf8');
       const stated = (name: string): string | undefined => {
         const m = readme.match(new RegExp('^#### `' + name + '`[^\\n]*\\n+Default: `([^`]*)`', 'm'));
         return m?.[1];
