@@ -9,7 +9,7 @@
  */
 
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
-import { getRequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
+import { CounterUnavailableError, getRequestCache, type ExpressResponseCache, type InvalidateTarget } from '../middleware';
 import { SlowDb, type Category, type Product, type ProductPatch } from './db';
 
 export interface AppOptions {
@@ -17,6 +17,9 @@ export interface AppOptions {
   /** Simulated latency of every database call, in ms. @default 50 */
   dbDelayMs?: number;
 }
+
+/** Reviews one user may post in a minute (a fixed window, cache.counters). */
+export const REVIEWS_PER_MINUTE = 3;
 
 const GREETINGS: Record<string, string> = {
   en: 'Welcome to the shop!',
@@ -140,6 +143,32 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
     const favourite = categories[hashOf(user) % categories.length];
     res.set('Cache-Control', 'private, no-store');
     res.json({ user, category: favourite.slug, products: await picksFor(favourite.slug) });
+  });
+
+  // A fixed-window rate limit on the same store (cache.counters): 3 reviews a minute per
+  // user. The first review opens the window and later ones never push its end forward.
+  // With the store down an increment rejects: this route fails open (a review is harmless);
+  // a login route would fail closed with a 503 instead.
+  const reviewRate = cache.counters('review-rate', { ttl: 60 });
+  app.post('/products/:id/reviews', async (req, res) => {
+    const user = req.get('x-user-id');
+    if (!user) return badRequest(res, 'send an X-User-Id header');
+    const id = parseId(req.params.id);
+    if (id === undefined || !(await productRow(id))) return notFound(res);
+    let used: number | undefined;
+    try {
+      used = await reviewRate.increment(user);
+    } catch (err) {
+      if (!(err instanceof CounterUnavailableError)) throw err;
+    }
+    if (used !== undefined && used > REVIEWS_PER_MINUTE) {
+      res
+        .status(429)
+        .set('Retry-After', '60')
+        .json({ error: `at most ${REVIEWS_PER_MINUTE} reviews a minute` });
+      return;
+    }
+    res.status(201).json({ product: id, user, remaining: used === undefined ? null : REVIEWS_PER_MINUTE - used });
   });
 
   // Manual invalidation, e.g. from a back office: { tags?, paths?, prefixes?, keys? }.

@@ -38,6 +38,7 @@ Try it (watch X-Cache: MISS, then HIT):
   curl -s -X PUT -H 'Content-Type: application/json' -d '{"price":1999}' ${base}/products/7
   curl -si ${base}/products/7 | grep -iE 'x-cache|price'              # MISS with the new price
   curl -si ${base}/products/10/stock | grep -i x-cache                # sold out: never a HIT
+  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} ' -X POST -H 'X-User-Id: alice' ${base}/products/7/reviews; done   # 201 201 201 429
   curl -si -H 'Accept-Language: fr' ${base}/greeting                  # one entry per language
   curl -s -H 'X-User-Id: alice' ${base}/recommendations               # personal; its data cached as values
   curl -s ${base}/health/cache

@@ -5,7 +5,7 @@
 
 import request from 'supertest';
 import type { Express } from 'express';
-import { createCache, type ExpressResponseCache } from '../../middleware';
+import { createCache, MemoryStore, type ExpressResponseCache } from '../../middleware';
 import { createApp } from '../../example-app/app';
 import type { Product, SlowDb } from '../../example-app/db';
 
@@ -199,6 +199,35 @@ describe('example app', () => {
     expect(after.body.products[0].name).toBe('Fresh name');
 
     await request(app).get('/recommendations').expect(400);
+  });
+
+  it('limits reviews to 3 a minute per user, in a fixed window (cache.counters)', async () => {
+    let now = Date.now();
+    const clock = (): number => now;
+    cache = createCache({ namespace: 'shop', jitter: 0, store: new MemoryStore({ now: clock }) }, { now: clock });
+    opened.push(cache);
+    app = createApp({ cache, dbDelayMs: 1 });
+    const post = (user: string) => request(app).post('/products/7/reviews').set('X-User-Id', user).send({ text: 'good' });
+    expect((await post('alice').expect(201)).body).toEqual({ product: 7, user: 'alice', remaining: 2 });
+    now += 30_000; // later reviews do not push the window's end
+    expect((await post('alice').expect(201)).body.remaining).toBe(1);
+    expect((await post('alice').expect(201)).body.remaining).toBe(0);
+    const refused = await post('alice').expect(429);
+    expect(refused.headers['retry-after']).toBe('60');
+    expect((await post('bob').expect(201)).body.remaining).toBe(2); // a window per user
+    now += 30_001; // 60 s after alice's first review: a new window
+    expect((await post('alice').expect(201)).body.remaining).toBe(2);
+    await request(app).post('/products/7/reviews').expect(400);
+    await request(app).post('/products/999/reviews').set('X-User-Id', 'alice').expect(404);
+  });
+
+  it('fails open when the store cannot count (CounterUnavailableError)', async () => {
+    const store = new MemoryStore();
+    store.counter = () => Promise.reject(new Error('store down'));
+    cache = createCache({ namespace: 'shop', jitter: 0, store, onError: () => {} });
+    opened.push(cache);
+    app = createApp({ cache, dbDelayMs: 1 });
+    for (let i = 0; i < 5; i++) expect((await request(app).post('/products/7/reviews').set('X-User-Id', 'alice').expect(201)).body.remaining).toBeNull();
   });
 
   it('reports the cache: /health/cache, /stats, /metrics', async () => {
