@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { tsSnippets } from '../docs/markdown';
 
 const root = join(__dirname, '../..');
 const modules = join(root, 'node_modules');
@@ -42,7 +43,7 @@ afterAll(() => {
 });
 
 /** A consumer project: the fixture's files, and a node_modules with the package and what it needs, but no ioredis. */
-function project(fixture: string, express: 'express' | 'express4' = 'express'): string {
+function project(fixture: string, express: 'express' | 'express4' = 'express', extra: string[] = []): string {
   const dir = join(work, fixture);
   cpSync(join(__dirname, 'fixtures', fixture), dir, { recursive: true });
   const nm = join(dir, 'node_modules');
@@ -57,6 +58,7 @@ function project(fixture: string, express: 'express' | 'express4' = 'express'): 
   link('express', express);
   link('@types');
   link('prom-client');
+  for (const dep of extra) link(dep);
   return dir;
 }
 
@@ -121,6 +123,21 @@ describe('a fresh consumer project', () => {
     run(dir, [tsc, '-p', 'tsconfig.json']);
     const out = JSON.parse(run(dir, [tsx, 'app.ts']));
     expect(out).toEqual({ xcache: 'HIT', hits: 1, defaultImport: 'function' });
+  }, 60_000);
+
+  it('should compile every ts block of README.md and docs/ strictly, as ESM (nodenext) and as CommonJS', () => {
+    // Each block is its own module, with the prelude's `app`, `cache` and app types; as a .cts
+    // file it is CommonJS, where a top-level await is TS1309.
+    const dir = project('snippets', 'express', ['ioredis']);
+    const blocks = tsSnippets();
+    expect(blocks.length).toBeGreaterThanOrEqual(15);
+    mkdirSync(join(dir, 'snippets'));
+    for (const b of blocks) {
+      const text = `// ${b.file}:${b.line}\n${b.code}\n`;
+      writeFileSync(join(dir, 'snippets', `${b.name}.mts`), text);
+      writeFileSync(join(dir, 'snippets', `${b.name}.cts`), text);
+    }
+    expect(run(dir, [tsc, '-p', 'tsconfig.json', '--pretty', 'false'])).toBe('');
   }, 60_000);
 
   it('should run storeContract() under node --test', () => {
