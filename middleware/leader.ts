@@ -58,6 +58,8 @@ class Leader implements CaptureHooks {
   private readonly stale: CachedResponse | undefined;
   /** The client's conditional and range headers, set aside while the handler runs. */
   private readonly clientConditionals: Record<string, string | string[] | undefined> = {};
+  /** The client's Cache-Control, set aside while the handler revalidates (see the constructor). */
+  private clientCacheControl: string | undefined = undefined;
   private readonly revalidating: boolean;
   /** The response's headers before the handler ran: what the routes after the cache changed is what is stored. */
   private readonly before: Record<string, unknown>;
@@ -96,6 +98,13 @@ class Leader implements CaptureHooks {
       // RFC 9111 §4.3.1: validate the stored response with its own validators.
       headers['if-none-match'] = stale.etag;
       if (stale.lastModified) headers['if-modified-since'] = stale.lastModified;
+      // The validation request is the cache's, not the client's: a client's no-cache would
+      // make Express's req.fresh (jshttp/fresh) refuse the 304 that validates the entry.
+      const cc = headers['cache-control'];
+      if (typeof cc === 'string') {
+        this.clientCacheControl = cc;
+        delete headers['cache-control'];
+      }
     }
     this.before = res.getHeaders();
   }
@@ -249,6 +258,7 @@ class Leader implements CaptureHooks {
 
   private restoreClient(): void {
     const headers = this.ctx.headers as Record<string, string | string[] | undefined>;
+    if (this.clientCacheControl !== undefined) headers['cache-control'] = this.clientCacheControl;
     for (const name of CONDITIONAL) {
       const value = this.clientConditionals[name];
       if (value !== undefined) headers[name] = value;

@@ -209,4 +209,42 @@ forEachExpress((express) => {
       expect(seen.map((s) => s.inm)).toEqual([undefined, '"a1"', '"a1"']);
     });
   });
+
+  describe('when the client sends Cache-Control: no-cache or Pragma: no-cache', () => {
+    it.each<Record<string, string>>([{ 'Cache-Control': 'no-cache' }, { Pragma: 'no-cache' }, { 'Cache-Control': 'max-age=0' }])(
+      'should answer %j from a fresh entry (the origin is not asked: no reload storms)',
+      async (headers) => {
+        const { url, seen } = await start({}, (_req, res) => void res.set('Cache-Control', 'max-age=60').send('page'));
+        await send(url, '/r');
+        const b = await send(url, '/r', { headers });
+        expect([b.xCache, b.text, seen.length]).toEqual(['HIT', 'page', 1]);
+      },
+    );
+
+    it('should answer a conditional no-cache request (what fetch() sends) with a 304 from the store when it matches', async () => {
+      const { url, seen } = await start({}, (_req, res) => void res.set('Cache-Control', 'max-age=60').send('page'));
+      const a = await send(url, '/r');
+      const etag = String(a.headers.etag);
+      const b = await send(url, '/r', { headers: { 'If-None-Match': etag, 'Cache-Control': 'no-cache', Pragma: 'no-cache' } });
+      expect([b.status, b.text, b.xCache, b.headers.etag]).toEqual([304, '', 'HIT', etag]);
+      const viaFetch = await fetch(`${url}/r`, { headers: { 'If-None-Match': etag } });
+      expect([viaFetch.status, await viaFetch.text()]).toEqual([304, '']);
+      expect(seen.length).toBe(1);
+    });
+
+    it('should answer 304 on the miss that makes the entry, and on revalidations of a no-cache entry', async () => {
+      const { url, seen } = await start({}, (_req, res) => void res.set('Cache-Control', 'no-cache').set('ETag', '"a1"').send('page a1'));
+      const client = { 'If-None-Match': '"a1"', 'Cache-Control': 'no-cache' };
+      const a = await send(url, '/r', { headers: client });
+      const b = await send(url, '/r', { headers: client });
+      expect([a.status, a.xCache, b.status, b.xCache]).toEqual([304, 'MISS', 304, 'REVALIDATED']);
+      // The validation is the cache's request: the client's no-cache would make Express refuse its 304.
+      expect(seen).toEqual([
+        { inm: undefined, ims: undefined, cc: 'no-cache' },
+        { inm: '"a1"', ims: undefined, cc: undefined },
+      ]);
+      const c = await send(url, '/r');
+      expect([c.status, c.text, c.xCache]).toEqual([200, 'page a1', 'REVALIDATED']);
+    });
+  });
 });
