@@ -26,6 +26,9 @@ type End = ServerResponse['end'];
 type Callback = (err?: Error | null) => void;
 type Original = { writeHead: WriteHead; write: Write; end: End };
 
+/** What `abandoned()` hears when a swallowed response ended: `onSwallowed()` comes right after. */
+export const SWALLOWED = 'swallowed (stale-if-error)';
+
 export interface CaptureHooks {
   /** Swallow a response with this status instead of sending it (checked first, once). */
   swallow?(status: number): boolean;
@@ -162,7 +165,7 @@ class Capture {
     res.writeHead = original.writeHead;
     res.write = original.write;
     res.end = original.end;
-    this.settle(false, 'swallowed (stale-if-error)');
+    this.settle(false, SWALLOWED);
     let answered = true;
     try {
       this.hooks.onSwallowed?.(original);
@@ -207,7 +210,7 @@ class Capture {
   /** Why a finished response's copy is not the whole response, or undefined when it is. */
   private incomplete(): string | undefined {
     if (this.failed) return 'a capture hook threw';
-    if (this.swallowing) return 'swallowed (stale-if-error)';
+    if (this.swallowing) return SWALLOWED;
     if (!this.copying) return 'not kept (not storable, or over maxEntryBytes)';
     // RFC 9110 §8.6: the body is as long as Content-Length says; a shorter one was cut off.
     const declared = this.declaredLength;

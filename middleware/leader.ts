@@ -11,7 +11,6 @@
 
 import createDebug from 'debug';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { parseCacheControl } from '../src/cache-control';
 import { bodyEtag, isNotModified } from '../src/conditional';
 import type { Lead } from '../src/coordinator';
 import type { Forward } from '../src/cache-status';
@@ -20,7 +19,8 @@ import type { Plan } from '../src/engine';
 import { CallbackError } from '../src/errors';
 import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
 import { header, responseNotStorableReason } from '../src/policy';
-import { capture, type CaptureHooks } from './capture';
+import { parseCacheControl } from '../src/cache-control';
+import { capture, SWALLOWED, type CaptureHooks } from './capture';
 import { callback, type RequestContext } from './context';
 import { onTakeOver } from './nested';
 import { replay, setCacheStatus } from './replay';
@@ -58,6 +58,8 @@ class Leader implements CaptureHooks {
   private readonly stale: CachedResponse | undefined;
   /** The client's conditional and range headers, set aside while the handler runs. */
   private readonly clientConditionals: Record<string, string | string[] | undefined> = {};
+  /** The client's Cache-Control, set aside while the handler revalidates (see the constructor). */
+  private clientCacheControl: string | undefined = undefined;
   private readonly revalidating: boolean;
   /** The response's headers before the handler ran: what the routes after the cache changed is what is stored. */
   private readonly before: Record<string, unknown>;
@@ -96,6 +98,13 @@ class Leader implements CaptureHooks {
       // RFC 9111 §4.3.1: validate the stored response with its own validators.
       headers['if-none-match'] = stale.etag;
       if (stale.lastModified) headers['if-modified-since'] = stale.lastModified;
+      // The validation request is the cache's, not the client's: a client's no-cache would
+      // make Express's req.fresh (jshttp/fresh) refuse the 304 that validates the entry.
+      const cc = headers['cache-control'];
+      if (typeof cc === 'string') {
+        this.clientCacheControl = cc;
+        delete headers['cache-control'];
+      }
     }
     this.before = res.getHeaders();
   }
@@ -205,6 +214,10 @@ class Leader implements CaptureHooks {
   }
 
   abandoned(reason: string): void {
+    // The swallowed 304 is never stored itself: onSwallowed() runs next and ends the flight
+    // with the freshened entry's commit, which answers the followers (a no-cache entry is
+    // never fresh: a flight ended empty here would make each of them validate in turn).
+    if (this.swallowed === 'revalidated' && reason === SWALLOWED) return;
     debug('not stored %s: %s', this.ctx.locals.key, reason);
     this.end({ kind: 'none' });
   }
@@ -231,7 +244,12 @@ class Leader implements CaptureHooks {
       this.end({ kind: 'none' });
       return answer(ctx, stale, 'STALE', { fwd: 'stale', fwdStatus: this.failedStatus });
     }
-    revalidated(ctx, this.flight, stale, got);
+    try {
+      revalidated(ctx, this.flight, stale, got);
+    } catch (err) {
+      this.end({ kind: 'none' });
+      throw err;
+    }
   }
 
   private end(outcome: Parameters<Lead['finish']>[0]): void {
@@ -240,6 +258,7 @@ class Leader implements CaptureHooks {
 
   private restoreClient(): void {
     const headers = this.ctx.headers as Record<string, string | string[] | undefined>;
+    if (this.clientCacheControl !== undefined) headers['cache-control'] = this.clientCacheControl;
     for (const name of CONDITIONAL) {
       const value = this.clientConditionals[name];
       if (value !== undefined) headers[name] = value;
@@ -279,10 +298,13 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   );
   const record: Record<string, HeaderValue> = {};
   for (const [n, v] of headers) record[n] = v;
+  // RFC 9111 §4.2.3: the 304's Age is the validated response's age at the origin.
+  if (from304.age !== undefined) record.age = from304.age as HeaderValue;
   const plan = engine.plan(req, { status: stale.status, headers: record }, o, locals.ttlOverride);
   engine.metrics.revalidated();
   locals.status = 'REVALIDATED';
-  const entry: CachedResponse = typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times };
+  const entry: CachedResponse =
+    typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times, originAge: plan.originAge };
   answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
   if (typeof plan === 'string') return flight.finish({ kind: 'none' });
   engine

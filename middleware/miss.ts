@@ -17,6 +17,7 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
   const head = ctx.method === 'HEAD';
   // A HEAD stores nothing: it may follow a GET's flight, never lead one.
   const coalesce = head && !engine.coordinator.running(ctx.primaryKey) ? false : o.coalesce;
+  const since = engine.now();
   engine.coordinator
     .begin({
       key: ctx.primaryKey,
@@ -25,7 +26,7 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
       lock: !head,
       lookup: () => {
         const l = engine.lookup(ctx.primaryKey, ctx.headers, o.storeTimeout);
-        return l instanceof Promise ? l.then((x) => usable(ctx, x)) : usable(ctx, l);
+        return l instanceof Promise ? l.then((x) => usable(ctx, x, since)) : usable(ctx, l, since);
       },
     })
     .then(
@@ -57,7 +58,12 @@ function fits(ctx: RequestContext, found: { entry: CachedResponse; key: string }
 /** What a follower takes: a stored response and the key it was found at. */
 type Found = { entry: CachedResponse; key: string };
 
-/** A follower takes what its leader stored only while it is fresh. */
-function usable(ctx: RequestContext, l: Lookup): Found | undefined {
-  return l.kind === 'found' && ctx.engine.freshness(l.entry) === 'fresh' ? { entry: l.entry, key: l.key } : undefined;
+/**
+ * A follower takes what its leader stored while it is fresh, or when it was made or
+ * validated by the handler since the follower arrived: a no-cache entry (RFC 9111
+ * §5.2.2.4) is never fresh, yet the 304 that validated it answers its waiting requests.
+ */
+function usable(ctx: RequestContext, l: Lookup, since: number): Found | undefined {
+  if (l.kind !== 'found') return undefined;
+  return ctx.engine.freshness(l.entry) === 'fresh' || l.entry.storedAt >= since ? { entry: l.entry, key: l.key } : undefined;
 }

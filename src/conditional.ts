@@ -11,8 +11,14 @@ import type { IncomingHeaders } from './policy';
 /** True when the client's copy is current: answer 304 (RFC 9110 §15.4.5). */
 export function isNotModified(reqHeaders: IncomingHeaders, etag: string, lastModified: string | undefined): boolean {
   // Only a conditional request can be answered 304; checked first, it keeps the hit path short.
-  if (reqHeaders['if-none-match'] === undefined && reqHeaders['if-modified-since'] === undefined) return false;
-  return fresh(reqHeaders as Record<string, string>, { etag, 'last-modified': lastModified });
+  const ifNoneMatch = reqHeaders['if-none-match'];
+  const ifModifiedSince = reqHeaders['if-modified-since'];
+  if (ifNoneMatch === undefined && ifModifiedSince === undefined) return false;
+  // Only the validators go to fresh(): it answers "modified" to any request with
+  // Cache-Control: no-cache, yet a stored response this cache answers with is current for
+  // the validator the client holds (RFC 9110 §13.1; fetch() adds no-cache to every request
+  // that carries If-None-Match, and would get the whole 200 back).
+  return fresh({ 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince } as Record<string, string>, { etag, 'last-modified': lastModified });
 }
 
 /**

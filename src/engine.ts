@@ -19,7 +19,7 @@ import { resolveOptions, type ResolvedOptions } from './options';
 import { header, responseNotStorableReason, type IncomingHeaders, type RequestInfo, type ResponseInfo } from './policy';
 import { MemoryStore } from './stores/memory';
 import { assertCacheStore, type CacheStore } from './stores/store';
-import { entryTimes, freshSeconds, parseAge, staleWindows, statedLifetime } from './ttl';
+import { entryTimes, freshSeconds, parseAge, revalidateTimes, staleWindows, statedLifetime } from './ttl';
 import type { CacheOptions, InvalidateTarget } from './types';
 import { createStoreFromOptions } from './store-factory';
 import type { ValueHost } from './values';
@@ -176,11 +176,29 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     const originAge = parseAge(header(res.headers.age));
     // freshness: 'ttl': the configured ttl decides how long this cache keeps the response,
     // whatever it tells browsers (the storability rules above still applied).
-    const stated = o.freshness === 'ttl' ? undefined : statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
+    const ttlDecides = o.freshness === 'ttl';
+    const stated = ttlDecides ? undefined : statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
     const fresh = freshSeconds({ override: ttlOverride, stated, originAge, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
-    if (fresh <= 0) return 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive)';
     const windows = staleWindows(cc, o.staleWhileRevalidate, o.staleIfError);
-    return { times: entryTimes(now, fresh, windows.swr, windows.sie), cc, vary: varyNames(header(res.headers.vary)), originAge };
+    const vary = varyNames(header(res.headers.vary));
+    // RFC 9111 §5.2.2.4: no-cache is stored but never used without validation; so is a
+    // response stale on arrival (§4.2.1: max-age=0, an Expires in the past, an invalid
+    // directive). Only the handler's own validator makes keeping it worth anything.
+    if (!ttlDecides && (cc.has('no-cache') || fresh <= 0)) {
+      if (res.headers.etag === undefined && res.headers['last-modified'] === undefined) {
+        return cc.has('no-cache')
+          ? 'Cache-Control: no-cache without a validator'
+          : 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive) without a validator';
+      }
+      // Kept for its stated lifetime, else `ttl`: the 304s that revalidate it renew it.
+      const keep =
+        fresh > 0
+          ? fresh
+          : freshSeconds({ override: undefined, stated: undefined, originAge: 0, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
+      return { times: revalidateTimes(now, keep, windows.swr, windows.sie), cc, vary, originAge };
+    }
+    if (fresh <= 0) return 'stale on arrival (max-age=0, an Expires in the past, or an invalid directive)';
+    return { times: entryTimes(now, fresh, windows.swr, windows.sie), cc, vary, originAge };
   }
 
   /**

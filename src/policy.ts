@@ -46,8 +46,8 @@ export function requestBypassReason(req: RequestInfo, opts: PolicyOptions): stri
 
 /**
  * Why this response must not be stored, or undefined when it may. `cc` is the response's
- * parsed Cache-Control. Freshness (max-age=0, an Expires in the past) is judged apart,
- * by freshSeconds() in ttl.ts.
+ * parsed Cache-Control. Freshness (max-age=0, an Expires in the past) is judged apart, by
+ * freshSeconds() in ttl.ts; no-cache is stored and revalidated on every use (engine.plan).
  */
 export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, cc: Directives, opts: PolicyOptions): string | undefined {
   // A HEAD answer has no body to store; the next GET fills the entry HEAD reads.
@@ -58,9 +58,6 @@ export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, c
   if (res.headers['set-cookie'] !== undefined) return 'response sets a cookie';
   if (cc.has('no-store')) return 'Cache-Control: no-store'; // RFC 9111 §5.2.2.5
   if (cc.has('private')) return 'Cache-Control: private'; // RFC 9111 §5.2.2.7 (shared cache)
-  // RFC 9111 §5.2.2.4: no-cache means revalidate on every use, so it is not stored; with
-  // freshness: 'ttl' the operator has said how long this cache may keep it (DESIGN.md).
-  if (cc.has('no-cache') && opts.freshness !== 'ttl') return 'Cache-Control: no-cache';
   if (parseCacheControl(req.headers['cache-control']).has('no-store')) return 'request Cache-Control: no-store'; // §5.2.1.5
   const vary = header(res.headers.vary);
   if (vary !== undefined && vary.split(',').some((v) => v.trim() === '*')) return 'Vary: *'; // §4.1

@@ -93,6 +93,17 @@ export function entryTimes(now: number, fresh: number, swr: number, sie: number)
   return { storedAt: now, staleAt, swrUntil, sieUntil, expiresAt: Math.max(swrUntil, sieUntil) };
 }
 
+/**
+ * The times of an entry that is stale from the start, stored only to be revalidated on every
+ * use (no-cache, RFC 9111 §5.2.2.4; max-age=0): kept `keep` seconds, or for its stale windows
+ * when longer (a max-age=0 entry may be served stale as the options allow, RFC 5861).
+ */
+export function revalidateTimes(now: number, keep: number, swr: number, sie: number): EntryTimes {
+  const swrUntil = now + Math.round(swr * 1000);
+  const sieUntil = now + Math.round(sie * 1000);
+  return { storedAt: now, staleAt: now, swrUntil, sieUntil, expiresAt: Math.max(now + Math.round(keep * 1000), swrUntil, sieUntil) };
+}
+
 /** The Age to send with a hit: the origin's Age plus whole seconds stored (RFC 9111 §4.2.3). */
 export function currentAge(originAge: number, storedAt: number, now: number): number {
   return originAge + Math.max(0, Math.floor((now - storedAt) / 1000));

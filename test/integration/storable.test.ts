@@ -31,6 +31,17 @@ forEachExpress((express) => {
     return { a, b, second: b.headers['x-cache'] };
   }
 
+  /** Responses this cache may use only once validated (RFC 9111 §5.2.2.4, §4.2.1). */
+  const REVALIDATE_EACH_USE: Array<[string, (res: import('express').Response) => void]> = [
+    ['Cache-Control: no-cache', (res) => res.set('Cache-Control', 'no-cache')],
+    ['Cache-Control: no-cache, max-age=600', (res) => res.set('Cache-Control', 'no-cache, max-age=600')],
+    ['Cache-Control: max-age=0', (res) => res.set('Cache-Control', 'max-age=0')],
+    ['Cache-Control: s-maxage=0, max-age=600', (res) => res.set('Cache-Control', 's-maxage=0, max-age=600')],
+    ['Cache-Control: max-age=abc', (res) => res.set('Cache-Control', 'max-age=abc')],
+    ['an Expires in the past', (res) => res.set('Expires', 'Tue, 01 Jan 2019 00:00:00 GMT')],
+    ['Expires: 0', (res) => res.set('Expires', '0')],
+  ];
+
   describe('when the status is not one of the stored statuses', () => {
     it.each([201, 206, 404, 500])('should not store %i', async (status) => {
       const { url, calls } = await start({}, (app, count) =>
@@ -61,17 +72,39 @@ forEachExpress((express) => {
     });
   });
 
+  describe('when the response may be used only once validated (no-cache, stale on arrival)', () => {
+    it.each(REVALIDATE_EACH_USE)('should store a response with %s and revalidate it through the handler on every use', async (_name, set) => {
+      const seen: Array<string | undefined> = [];
+      let version = 1;
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/r', (req, res) => {
+          count('r');
+          seen.push(req.get('if-none-match'));
+          set(res);
+          res.set('ETag', `"v${version}"`).send(`body v${version}`);
+        }),
+      );
+      const a = await send(url, '/r');
+      const b = await send(url, '/r');
+      const c = await send(url, '/r');
+      // Each use runs the handler with the stored validator; its 304 answers from the store.
+      expect([a.headers['x-cache'], b.headers['x-cache'], c.headers['x-cache']]).toEqual(['MISS', 'REVALIDATED', 'REVALIDATED']);
+      expect([b.status, b.text, c.text]).toEqual([200, 'body v1', 'body v1']);
+      expect(seen).toEqual([undefined, '"v1"', '"v1"']);
+      version = 2;
+      const d = await send(url, '/r');
+      const e = await send(url, '/r');
+      expect([d.headers['x-cache'], d.text, e.headers['x-cache'], e.text]).toEqual(['MISS', 'body v2', 'REVALIDATED', 'body v2']);
+      expect(seen.slice(3)).toEqual(['"v1"', '"v2"']);
+      expect(calls.r).toBe(5);
+    });
+  });
+
   describe('when the response must not be stored', () => {
     const CASES: Array<[string, (res: import('express').Response) => void]> = [
       ['Set-Cookie', (res) => res.cookie('sid', 'abc')],
       ['Cache-Control: no-store', (res) => res.set('Cache-Control', 'no-store')],
       ['Cache-Control: private', (res) => res.set('Cache-Control', 'private, max-age=600')],
-      ['Cache-Control: no-cache', (res) => res.set('Cache-Control', 'no-cache')],
-      ['Cache-Control: max-age=0', (res) => res.set('Cache-Control', 'max-age=0')],
-      ['Cache-Control: s-maxage=0, max-age=600', (res) => res.set('Cache-Control', 's-maxage=0, max-age=600')],
-      ['Cache-Control: max-age=abc', (res) => res.set('Cache-Control', 'max-age=abc')],
-      ['an Expires in the past', (res) => res.set('Expires', 'Tue, 01 Jan 2019 00:00:00 GMT')],
-      ['Expires: 0', (res) => res.set('Expires', '0')],
       ['Vary: *', (res) => res.set('Vary', '*')],
       ['Content-Type: text/event-stream', (res) => res.type('text/event-stream')],
     ];
@@ -86,6 +119,19 @@ forEachExpress((express) => {
       const { second } = await twice(url, '/n');
       expect(second).toBe('MISS');
       expect(calls.n).toBe(2);
+    });
+
+    // RFC 9111 §5.2.2.4, §4.2.1: kept only to be revalidated, which needs the handler's own validator.
+    it.each(REVALIDATE_EACH_USE)('should not store a response with %s and no validator of its own', async (_name, set) => {
+      const { url, calls } = await start({}, (app, count) =>
+        app.get('/n', (_req, res) => {
+          count('n');
+          set(res);
+          res.end('no etag'); // res.end, not res.send: Express adds no ETag
+        }),
+      );
+      const { a, b, second } = await twice(url, '/n');
+      expect([second, a.text, b.text, calls.n]).toEqual(['MISS', 'no etag', 'no etag', 2]);
     });
 
     it("should never replay one client's Set-Cookie to another", async () => {

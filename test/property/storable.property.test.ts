@@ -80,7 +80,7 @@ function table(c: Case): Verdict {
   if (names.has('no-store')) return 'no'; // RFC 9111 §5.2.2.5
   if (c.requestNoStore) return 'no'; // RFC 9111 §5.2.1.5
   if (names.has('private')) return 'no'; // RFC 9111 §5.2.2.7, qualified or not: this is a shared cache
-  if (names.has('no-cache')) return 'no'; // RFC 9111 §5.2.2.4: revalidate on every use, which this cache does not
+  // no-cache (RFC 9111 §5.2.2.4) is storable: the entry is revalidated on every use (engine.plan).
   if (c.vary !== undefined && c.vary.split(',').some((v) => v.trim() === '*')) return 'no'; // RFC 9111 §4.1
   if (c.contentType !== undefined && /^text\/event-stream/i.test(c.contentType)) return 'no'; // a stream, not a document
   if (c.authorization) {

@@ -27,6 +27,9 @@ describe('conditional', () => {
       ['If-Modified-Since before Last-Modified', { 'if-modified-since': 'Wed, 31 Dec 2025 00:00:00 GMT' }, false],
       ['If-None-Match wins over If-Modified-Since', { 'if-none-match': '"no"', 'if-modified-since': lm }, false],
       ['not conditional', {}, false],
+      // A client's no-cache (what fetch() adds beside If-None-Match) does not stop a matching 304: the cache ignores it.
+      ['with Cache-Control: no-cache', { 'if-none-match': '"abc"', 'cache-control': 'no-cache' }, true],
+      ['no-cache alone', { 'cache-control': 'no-cache' }, false],
     ])('%s', (_n, headers, expected) => {
       expect(isNotModified(headers, etag, lm)).toBe(expected);
     });

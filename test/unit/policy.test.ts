@@ -17,7 +17,6 @@ describe('policy', () => {
       ['no-store', { headers: { 'cache-control': 'public, no-store' } }, 'no-store'],
       ['private', { headers: { 'cache-control': 'private' } }, 'private'],
       ['private="x"', { headers: { 'cache-control': 'private="set-cookie"' } }, 'private'],
-      ['no-cache', { headers: { 'cache-control': 'No-Cache' } }, 'no-cache'],
       ['Vary: *', { headers: { vary: 'accept, *' } }, 'Vary: *'],
       ['event stream', { headers: { 'content-type': 'text/event-stream; charset=utf-8' } }, 'event stream'],
       ['too large', { headers: { 'content-length': '1001' } }, 'maxEntryBytes'],
@@ -122,6 +121,10 @@ describe('policy', () => {
       expect(notStorable({ status: 503, headers: { 'cache-control': 'max-age=5' } }, get, o)).toBeUndefined();
       expect(notStorable({ status: 503 }, get, o)).toBeUndefined();
       expect(notStorable({ status: 500, headers: { 'cache-control': 'max-age=5' } }, get, o)).toContain('5xx only when listed');
+    });
+
+    it('should leave no-cache to engine.plan: stored, and revalidated on every use (RFC 9111 §5.2.2.4)', () => {
+      expect(notStorable({ headers: { 'cache-control': 'No-Cache' } })).toBeUndefined();
     });
 
     it('should never store 206 or 304, even listed with freshness', () => {
