@@ -36,6 +36,7 @@ export const DEFAULTS = Object.freeze({
   tagHeader: 'Cache-Tag' as string | false,
   shareAuthorized: false,
   tiered: false,
+  storeErrors: false as false | 'explicit',
 });
 /* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
 
@@ -81,6 +82,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly bypass: ((req: Req) => boolean) | undefined;
   readonly shareAuthorized: boolean;
   readonly onError: ErrorHandler | undefined;
+  /** `'explicit'`: a 5xx is stored only with freshness of its own (RFC 9111 §3). */
+  readonly storeErrors: false | 'explicit';
 }
 
 const KNOWN = new Set([
@@ -114,6 +117,7 @@ const KNOWN = new Set([
   'bypass',
   'shareAuthorized',
   'onError',
+  'storeErrors',
 ]);
 const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method and header names)
@@ -295,6 +299,8 @@ export function resolveOptions<Req, Res>(
   }
 
   if (o.tiered !== undefined && typeof o.tiered !== 'boolean') fail('tiered', 'true or false', o.tiered);
+  const storeErrors = pick<unknown>('storeErrors', base ? base.storeErrors : DEFAULTS.storeErrors);
+  if (storeErrors !== false && storeErrors !== 'explicit') fail('storeErrors', "false or 'explicit'", storeErrors);
 
   return Object.freeze({
     namespace,
@@ -328,6 +334,7 @@ export function resolveOptions<Req, Res>(
     bypass: fn<(req: Req) => boolean>('bypass', base?.bypass),
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
     onError: fn<ErrorHandler>('onError', base?.onError),
+    storeErrors: storeErrors as false | 'explicit',
   });
 }
 

@@ -26,6 +26,8 @@ export interface PolicyOptions {
   readonly maxEntryBytes: number;
   /** `'ttl'`: the response's own freshness is ignored here (see statusNotStorableReason). @default 'response' */
   readonly freshness?: 'response' | 'ttl';
+  /** `'explicit'`: a 5xx is stored only when it states its own freshness, `statuses` aside. @default false */
+  readonly storeErrors?: false | 'explicit';
 }
 
 /** RFC 9110 §9.2.1: the methods that cannot change state on the origin. */
@@ -52,7 +54,8 @@ export function requestBypassReason(req: RequestInfo, opts: PolicyOptions): stri
 export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, cc: Directives, opts: PolicyOptions): string | undefined {
   // A HEAD answer has no body to store; the next GET fills the entry HEAD reads.
   if (req.method === 'HEAD') return 'HEAD responses carry no body';
-  const status = statusNotStorableReason(res.status, opts.freshness === 'ttl' ? false : statesFreshness(cc, res.headers.expires), opts.statuses);
+  const explicit = opts.freshness === 'ttl' ? false : statesFreshness(cc, res.headers.expires);
+  const status = statusNotStorableReason(res.status, explicit, opts.statuses, opts.storeErrors);
   if (status) return status;
   // Another client must never receive this one's cookie.
   if (res.headers['set-cookie'] !== undefined) return 'response sets a cookie';
@@ -78,10 +81,20 @@ export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, c
  * request for the whole would be wrong: §3.3 needs range support we do not store) and 304
  * (Express makes one from any matching conditional GET). A 5xx is a failure, kept only when
  * listed in `statuses`. Without explicit freshness `statuses` alone decides (the
- * heuristically cacheable ones of RFC 9110 §15.1, by default).
+ * heuristically cacheable ones of RFC 9110 §15.1, by default). `storeErrors: 'explicit'`
+ * reads §3 literally for 5xx: stored when it states its freshness, never otherwise, and
+ * `statuses` does not count for them (§4.2.2: no 5xx is heuristically cacheable).
  */
-export function statusNotStorableReason(status: number, explicit: boolean, statuses: ReadonlySet<number>): string | undefined {
+export function statusNotStorableReason(
+  status: number,
+  explicit: boolean,
+  statuses: ReadonlySet<number>,
+  storeErrors: false | 'explicit' = false,
+): string | undefined {
   if (status === 206 || status === 304) return `status ${status} is never stored`;
+  if (storeErrors === 'explicit' && status >= 500) {
+    return explicit && status <= 599 ? undefined : `status ${status} is not stored without explicit freshness (storeErrors: 'explicit')`;
+  }
   if (statuses.has(status)) return undefined;
   if (explicit && status >= 200 && status <= 499) return undefined;
   return explicit ? `status ${status} is not stored (a 5xx only when listed in statuses)` : `status ${status} is not stored without explicit freshness`;

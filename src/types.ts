@@ -114,6 +114,12 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   methods?: readonly string[];
   /** Statuses stored (RFC 9110 §15.1's cacheable-by-default 2xx). @default [200, 203, 204] */
   statuses?: readonly number[];
+  /**
+   * `'explicit'`: a 5xx (500–599) is stored only when it states its own freshness
+   * (s-maxage, max-age, Expires), RFC 9111 §3 read literally; a 5xx without one never is,
+   * whatever `statuses` lists. @default false (a 5xx only when listed in `statuses`)
+   */
+  storeErrors?: false | 'explicit';
   /** Request headers always part of the key. @default [] */
   vary?: readonly string[];
   /**

@@ -56,6 +56,49 @@ forEachExpress((express) => {
     });
   });
 
+  describe("when a 5xx states its own freshness, with storeErrors: 'explicit' (RFC 9111 §3)", () => {
+    /** A route that fails with `status` and these headers; each body names its call, so a replay shows. */
+    async function failing(options: ExpressCacheOptions, status: number, headers: Record<string, string>) {
+      const { url, calls } = await start(options, (app, count) =>
+        app.get('/e', (_req, res) => {
+          count('e');
+          res.status(status).set(headers).send(`failure ${calls.e}`);
+        }),
+      );
+      const a = await send(url, '/e');
+      const b = await send(url, '/e');
+      return { a, b, calls: calls.e };
+    }
+
+    it.each<[number, Record<string, string>]>([
+      [500, { 'Cache-Control': 'max-age=60' }],
+      [503, { 'Cache-Control': 's-maxage=30' }],
+      [599, { Expires: 'Thu, 01 Jan 2099 00:00:00 GMT' }],
+    ])('should store %i with %j and replay it', async (status, headers) => {
+      const { a, b, calls } = await failing({ storeErrors: 'explicit' }, status, headers);
+      expect([a.status, a.text, a.xCache]).toEqual([status, 'failure 1', 'MISS']);
+      expect([b.status, b.text, b.xCache, calls]).toEqual([status, 'failure 1', 'HIT', 1]);
+    });
+
+    it('should never store a 5xx without freshness, even listed in statuses', async () => {
+      const { b, calls } = await failing({ storeErrors: 'explicit', statuses: [200, 500, 503] }, 503, { 'Cache-Control': 'public' });
+      expect([b.status, b.text, b.xCache, calls]).toEqual([503, 'failure 2', 'MISS', 2]);
+    });
+
+    it('should store a 5xx with freshness only when listed in statuses by default (storeErrors: false)', async () => {
+      const unlisted = await failing({}, 503, { 'Cache-Control': 'max-age=60' });
+      expect([unlisted.b.text, unlisted.b.xCache, unlisted.calls]).toEqual(['failure 2', 'MISS', 2]);
+      // Listed, a 5xx is stored with or without freshness: what 'explicit' refuses.
+      const listed = await failing({ statuses: [200, 500] }, 500, {});
+      expect([listed.b.text, listed.b.xCache, listed.calls]).toEqual(['failure 1', 'HIT', 1]);
+    });
+
+    it('should leave the other statuses to statuses and explicit freshness as before', async () => {
+      const { b, calls } = await failing({ storeErrors: 'explicit' }, 404, { 'Cache-Control': 'max-age=60' });
+      expect([b.status, b.text, b.xCache, calls]).toEqual([404, 'failure 1', 'HIT', 1]);
+    });
+  });
+
   describe('when the status is 200, 203 or 204', () => {
     it.each([200, 203, 204])('should store %i and replay it', async (status) => {
       const { url, calls } = await start({}, (app, count) =>

@@ -23,6 +23,7 @@ interface Case {
   expires: boolean;
   statuses: number[];
   shareAuthorized: boolean;
+  storeErrors: false | 'explicit';
 }
 
 const MAX_ENTRY_BYTES = 1000;
@@ -69,6 +70,7 @@ const aCase: fc.Arbitrary<Case> = fc.record({
   expires: fc.boolean(),
   statuses: fc.oneof(fc.constant<number[]>([200, 203, 204]), fc.subarray([200, 203, 204, 301, 404, 500], { minLength: 1 })),
   shareAuthorized: fc.boolean(),
+  storeErrors: fc.constantFrom<false | 'explicit'>(false, 'explicit'),
 });
 
 /** The rules, as RFC 9111 and DESIGN.md's "What is stored" state them. */
@@ -88,6 +90,9 @@ function table(c: Case): Verdict {
     if (!names.has('public') && !names.has('s-maxage') && !names.has('must-revalidate')) return 'no'; // RFC 9111 §3.5
   }
   if (c.contentLength !== undefined && c.contentLength > MAX_ENTRY_BYTES) return 'no';
+  const stated = names.has('max-age') || names.has('s-maxage') || c.expires;
+  // storeErrors: 'explicit' (RFC 9111 §3 read literally): a 5xx with its own freshness, never without; statuses aside.
+  if (c.storeErrors === 'explicit' && c.status >= 500) return stated ? 'store' : 'no';
   if (c.statuses.includes(c.status)) return 'store';
   // RFC 9111 §3: explicit freshness makes any final status storable. DESIGN.md stores
   // 200–499 (not 206, 304) then; policy.ts learns this in issue 10, so either answer passes
@@ -103,6 +108,7 @@ function decide(c: Case): boolean {
     statuses: new Set(c.statuses),
     shareAuthorized: c.shareAuthorized,
     maxEntryBytes: MAX_ENTRY_BYTES,
+    storeErrors: c.storeErrors,
   };
   const reqHeaders: Record<string, string> = {};
   if (c.authorization) reqHeaders.authorization = 'Bearer x';

@@ -42,6 +42,8 @@ describe('options', () => {
       [{ invalidateUnsafe: 'yes' }, 'invalidateUnsafe'],
       [{ shareAuthorized: 1 }, 'shareAuthorized'],
       [{ tiered: 'yes' }, 'tiered'],
+      [{ storeErrors: true }, 'storeErrors'],
+      [{ storeErrors: 'always' }, 'storeErrors'],
       [{ ttL: 5 }, 'unknown option "ttL"'],
     ])('%j throws a TypeError naming it', (input, message) => {
       expect(() => resolveOptions(input as never)).toThrow(TypeError);
@@ -124,6 +126,7 @@ describe('options', () => {
       expect(stated('headers')).toBe(`{ xCache: '${DEFAULTS.headers.xCache}', age: ${DEFAULTS.headers.age}, cacheStatus: ${DEFAULTS.headers.cacheStatus} }`);
       expect(stated('freshness')).toBe(`'${DEFAULTS.freshness}'`);
       expect(stated('tagHeader')).toBe(`'${DEFAULTS.tagHeader}'`);
+      expect(stated('storeErrors')).toBe(String(DEFAULTS.storeErrors));
     });
   });
 });

@@ -127,6 +127,18 @@ describe('policy', () => {
       expect(notStorable({ headers: { 'cache-control': 'No-Cache' } })).toBeUndefined();
     });
 
+    it("should store a 5xx under storeErrors: 'explicit' only when it states its freshness, statuses aside (RFC 9111 §3)", () => {
+      const explicit = { ...opts, storeErrors: 'explicit' as const, statuses: new Set([200, 500, 503]) };
+      expect(notStorable({ status: 503, headers: { 'cache-control': 'max-age=5' } }, get, explicit)).toBeUndefined();
+      expect(notStorable({ status: 599, headers: { expires: 'Thu, 01 Jan 2099 00:00:00 GMT' } }, get, explicit)).toBeUndefined();
+      expect(notStorable({ status: 500, headers: { 'cache-control': 's-maxage=5' } }, get, explicit)).toBeUndefined();
+      expect(notStorable({ status: 500 }, get, explicit)).toContain("storeErrors: 'explicit'");
+      expect(notStorable({ status: 503, headers: { 'cache-control': 'public' } }, get, explicit)).toContain("storeErrors: 'explicit'");
+      // The default: a 5xx only when listed, with or without freshness.
+      expect(notStorable({ status: 503, headers: { 'cache-control': 'max-age=5' } })).toContain('status 503');
+      expect(notStorable({ status: 500 }, get, { ...opts, statuses: new Set([200, 500]) })).toBeUndefined();
+    });
+
     it('should never store 206 or 304, even listed with freshness', () => {
       const o = { ...opts, statuses: new Set([200, 206, 304]) };
       expect(notStorable({ status: 206, headers: { 'cache-control': 'max-age=5' } }, get, o)).toContain('never stored');
