@@ -90,6 +90,8 @@ function handle(
   // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
   // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
   if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
+  // RFC 9213 §2.2: the targeted field speaks to this cache; after the capture has stored it.
+  if (o.targetedField !== undefined && !o.forwardTargetedField) hideTargetedField(res, o.targetedField);
   const { method, headers, url } = req;
   // The request's one context, bypass or not; its key is filled in once built.
   const ctx: { -readonly [K in keyof RequestContext]: RequestContext[K] } = { engine, o, req, res, next, locals, method, headers, primaryKey: '' };
@@ -223,6 +225,10 @@ function bypass(ctx: RequestContext, reason: string, fwd: Forward = 'bypass'): v
     else res.setHeader('cache-status', before);
   });
   next();
+}
+
+function hideTargetedField(res: Response, name: string): void {
+  onHeaders(res, () => res.removeHeader(name));
 }
 
 /**

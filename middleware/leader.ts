@@ -19,7 +19,7 @@ import type { Plan } from '../src/engine';
 import { CallbackError } from '../src/errors';
 import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
 import { header, responseNotStorableReason } from '../src/policy';
-import { parseCacheControl } from '../src/cache-control';
+import { responseDirectives } from '../src/targeted';
 import { capture, SWALLOWED, type CaptureHooks } from './capture';
 import { callback, type RequestContext } from './context';
 import { onTakeOver } from './nested';
@@ -179,7 +179,10 @@ class Leader implements CaptureHooks {
     // visitor's, and a Vary added late picks what the entry is stored under.
     const status = this.madeStatus ?? res.statusCode;
     const final = { status, headers: this.madeStatus === undefined ? res.getHeaders() : { ...sent, ...res.getHeaders() } };
-    const late = responseNotStorableReason(req, final, parseCacheControl(final.headers['cache-control']), o);
+    // The targeted field went to the store, not to the client (removed at header time).
+    if (o.targetedField !== undefined && !o.forwardTargetedField) final.headers[o.targetedField] = sent[o.targetedField];
+    const { cc, expires } = responseDirectives(final.headers, o.targetedField);
+    const late = responseNotStorableReason(req, final, cc, o, expires);
     if (late) {
       notStored(ctx, `${late} (added after the handler)`);
       return this.end({ kind: 'none' });

@@ -5,7 +5,7 @@
  * invalidates. The Express binding reaches it through `engineOf(cache)`.
  */
 
-import { parseCacheControl, type Directives } from './cache-control';
+import type { Directives } from './cache-control';
 import { bodyEtag } from './conditional';
 import { MissCoordinator } from './coordinator';
 import type { CachedResponse, Entry, EntryTimes, HeaderValue } from './entry';
@@ -20,6 +20,7 @@ import { header, responseNotStorableReason, type IncomingHeaders, type RequestIn
 import { MemoryStore } from './stores/memory';
 import { assertCacheStore, type CacheStore } from './stores/store';
 import { entryTimes, freshSeconds, parseAge, revalidateTimes, staleWindows, statedLifetime } from './ttl';
+import { responseDirectives } from './targeted';
 import type { CacheOptions, InvalidateTarget } from './types';
 import { createStoreFromOptions } from './store-factory';
 import type { ValueHost } from './values';
@@ -169,15 +170,16 @@ export class CacheEngine<Req = unknown, Res = unknown> {
    * Returns the plan, or the reason it may not be stored.
    */
   plan(req: RequestInfo, res: ResponseInfo, o: ResolvedOptions<Req, Res>, ttlOverride: number | undefined): Plan | string {
-    const cc = parseCacheControl(res.headers['cache-control']);
-    const reason = responseNotStorableReason(req, res, cc, o);
+    // RFC 9213 §2.2: the targeted field, when the option names one and it is valid, else Cache-Control and Expires.
+    const { cc, expires } = responseDirectives(res.headers, o.targetedField);
+    const reason = responseNotStorableReason(req, res, cc, o, expires);
     if (reason) return reason;
     const now = this.now();
     const originAge = parseAge(header(res.headers.age));
     // freshness: 'ttl': the configured ttl decides how long this cache keeps the response,
     // whatever it tells browsers (the storability rules above still applied).
     const ttlDecides = o.freshness === 'ttl';
-    const stated = ttlDecides ? undefined : statedLifetime(cc, header(res.headers.expires), header(res.headers.date), now);
+    const stated = ttlDecides ? undefined : statedLifetime(cc, expires, header(res.headers.date), now);
     const fresh = freshSeconds({ override: ttlOverride, stated, originAge, ttl: o.ttl, maxTtl: o.maxTtl, jitter: o.jitter, random: this.random });
     const windows = staleWindows(cc, o.staleWhileRevalidate, o.staleIfError);
     const vary = varyNames(header(res.headers.vary));

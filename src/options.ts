@@ -37,6 +37,8 @@ export const DEFAULTS = Object.freeze({
   shareAuthorized: false,
   tiered: false,
   storeErrors: false as false | 'explicit',
+  targetedField: undefined as string | undefined,
+  forwardTargetedField: false,
 });
 /* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
 
@@ -84,6 +86,9 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly onError: ErrorHandler | undefined;
   /** `'explicit'`: a 5xx is stored only with freshness of its own (RFC 9111 §3). */
   readonly storeErrors: false | 'explicit';
+  /** Lower-case name of the RFC 9213 targeted field this cache obeys, or undefined. */
+  readonly targetedField: string | undefined;
+  readonly forwardTargetedField: boolean;
 }
 
 const KNOWN = new Set([
@@ -118,6 +123,8 @@ const KNOWN = new Set([
   'shareAuthorized',
   'onError',
   'storeErrors',
+  'targetedField',
+  'forwardTargetedField',
 ]);
 const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method and header names)
@@ -301,6 +308,14 @@ export function resolveOptions<Req, Res>(
   if (o.tiered !== undefined && typeof o.tiered !== 'boolean') fail('tiered', 'true or false', o.tiered);
   const storeErrors = pick<unknown>('storeErrors', base ? base.storeErrors : DEFAULTS.storeErrors);
   if (storeErrors !== false && storeErrors !== 'explicit') fail('storeErrors', "false or 'explicit'", storeErrors);
+  let targetedField = base ? base.targetedField : DEFAULTS.targetedField;
+  if (o.targetedField !== undefined) {
+    const v = o.targetedField;
+    // RFC 9213 §2: a field name; Cache-Control itself would make it a no-op that hides the real one.
+    if (typeof v !== 'string' || !TOKEN.test(v) || v.toLowerCase() === 'cache-control')
+      fail('targetedField', "a header name other than Cache-Control (e.g. 'CDN-Cache-Control')", v);
+    targetedField = (v as string).toLowerCase();
+  }
 
   return Object.freeze({
     namespace,
@@ -335,6 +350,8 @@ export function resolveOptions<Req, Res>(
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
     onError: fn<ErrorHandler>('onError', base?.onError),
     storeErrors: storeErrors as false | 'explicit',
+    targetedField,
+    forwardTargetedField: bool('forwardTargetedField', base ? base.forwardTargetedField : DEFAULTS.forwardTargetedField),
   });
 }
 

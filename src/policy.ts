@@ -48,13 +48,20 @@ export function requestBypassReason(req: RequestInfo, opts: PolicyOptions): stri
 
 /**
  * Why this response must not be stored, or undefined when it may. `cc` is the response's
- * parsed Cache-Control. Freshness (max-age=0, an Expires in the past) is judged apart, by
+ * parsed Cache-Control (or its targeted field's, src/targeted.ts, which also says which
+ * `expires` counts). Freshness (max-age=0, an Expires in the past) is judged apart, by
  * freshSeconds() in ttl.ts; no-cache is stored and revalidated on every use (engine.plan).
  */
-export function responseNotStorableReason(req: RequestInfo, res: ResponseInfo, cc: Directives, opts: PolicyOptions): string | undefined {
+export function responseNotStorableReason(
+  req: RequestInfo,
+  res: ResponseInfo,
+  cc: Directives,
+  opts: PolicyOptions,
+  expires: string | undefined = header(res.headers.expires),
+): string | undefined {
   // A HEAD answer has no body to store; the next GET fills the entry HEAD reads.
   if (req.method === 'HEAD') return 'HEAD responses carry no body';
-  const explicit = opts.freshness === 'ttl' ? false : statesFreshness(cc, res.headers.expires);
+  const explicit = opts.freshness === 'ttl' ? false : statesFreshness(cc, expires);
   const status = statusNotStorableReason(res.status, explicit, opts.statuses, opts.storeErrors);
   if (status) return status;
   // Another client must never receive this one's cookie.
@@ -101,7 +108,7 @@ export function statusNotStorableReason(
 }
 
 /** True when the response states its own freshness lifetime (RFC 9111 §4.2.1). */
-export function statesFreshness(cc: Directives, expires: number | string | readonly string[] | undefined): boolean {
+export function statesFreshness(cc: Directives, expires: string | undefined): boolean {
   return cc.has('s-maxage') || cc.has('max-age') || expires !== undefined;
 }
 

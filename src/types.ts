@@ -120,6 +120,15 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
    * whatever `statuses` lists. @default false (a 5xx only when listed in `statuses`)
    */
   storeErrors?: false | 'explicit';
+  /**
+   * A targeted Cache-Control field for this cache (RFC 9213), e.g. 'App-Cache-Control' or
+   * 'CDN-Cache-Control'. When a response carries it as a valid, non-empty Structured Fields
+   * Dictionary it replaces Cache-Control and Expires for this cache's storability and
+   * freshness decisions; the client still gets Cache-Control. @default undefined
+   */
+  targetedField?: string;
+  /** Send the `targetedField` header on to clients (for a CDN in front that reads it too). @default false */
+  forwardTargetedField?: boolean;
   /** Request headers always part of the key. @default [] */
   vary?: readonly string[];
   /**

@@ -127,6 +127,8 @@ describe('options', () => {
       expect(stated('freshness')).toBe(`'${DEFAULTS.freshness}'`);
       expect(stated('tagHeader')).toBe(`'${DEFAULTS.tagHeader}'`);
       expect(stated('storeErrors')).toBe(String(DEFAULTS.storeErrors));
+      expect(stated('targetedField')).toBe(String(DEFAULTS.targetedField));
+      expect(stated('forwardTargetedField')).toBe(String(DEFAULTS.forwardTargetedField));
     });
   });
 });
