@@ -67,6 +67,11 @@ export interface CommitInput<Req, Res> {
 /** Longest a stale entry with the handler's own validator is kept for revalidation. */
 const REVALIDATE_GRACE_MS = 3_600_000;
 
+/** How long past its freshness an entry with a validator is kept to be revalidated: its lifetime again, at least `ttl` seconds, at most an hour. */
+function revalidateGrace(times: EntryTimes, ttl: number): number {
+  return Math.min(Math.max(times.staleAt - times.storedAt, ttl * 1000), REVALIDATE_GRACE_MS);
+}
+
 /** Options that describe the shared store or the key space: createCache() only. */
 const STORE_LEVEL = ['whenStoreDown', 'fallbackTtl', 'onError', 'namespace', 'version', 'prefix'] as const;
 
@@ -214,7 +219,8 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     let etag = headers.find(([n]) => n === 'etag')?.[1];
     const lastModified = headers.find(([n]) => n === 'last-modified')?.[1];
     // The handler's own validator lets a stale entry be revalidated through it (RFC 9111
-    // §4.3): keep such an entry past its freshness, for as long again (at most an hour).
+    // §4.3): keep such an entry past its freshness, for as long again or `ttl` when longer
+    // (at most an hour): a 1 s lifetime would otherwise leave nothing to validate a moment later.
     const validated = typeof etag === 'string' || typeof lastModified === 'string';
     if (typeof etag !== 'string') {
       etag = bodyEtag(input.body);
@@ -238,7 +244,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       staleAt: times.staleAt,
       swrUntil: times.swrUntil,
       sieUntil: times.sieUntil,
-      expiresAt: validated ? Math.max(times.expiresAt, times.staleAt + Math.min(times.staleAt - times.storedAt, REVALIDATE_GRACE_MS)) : times.expiresAt,
+      expiresAt: validated ? Math.max(times.expiresAt, times.staleAt + revalidateGrace(times, o.ttl)) : times.expiresAt,
     };
     const key = plan.vary.length > 0 ? variantKey(input.primaryKey, plan.vary, input.reqHeaders) : input.primaryKey;
     const ttlMs = entry.expiresAt - this.now();

@@ -46,8 +46,12 @@ export function parseHttpDate(value: string): number {
 
 /** The origin's Age header in whole seconds (RFC 9111 §5.1); 0 when absent or invalid. */
 export function parseAge(header: string | undefined): number {
-  if (header === undefined || !/^\s*\d+\s*$/.test(header)) return 0;
-  return Math.min(Number(header), 2147483648);
+  if (header === undefined) return 0;
+  // §5.1: a list-based Age (two lines, or "7200, 0") counts by its first member.
+  const comma = header.indexOf(',');
+  const first = comma === -1 ? header : header.slice(0, comma);
+  if (!/^\s*\d+\s*$/.test(first)) return 0;
+  return Math.min(Number(first), 2147483648);
 }
 
 export interface TtlInput {

@@ -7,7 +7,7 @@
  */
 
 import type { Express, Request, Response } from 'express';
-import { createCache, type ExpressCacheOptions } from '../../middleware';
+import { createCache, MemoryStore, type ExpressCacheOptions } from '../../middleware';
 import { forEachExpress } from '../helpers/express';
 import { closeAfterEach, deferred, send, serve, TestClock, track, until } from '../helpers/http';
 
@@ -187,6 +187,40 @@ forEachExpress((express) => {
       clock.t = t0 + 64_000;
       const c = await send(url, '/r');
       expect([b.xCache, b.headers.age, c.xCache, c.headers.age, c.text]).toEqual(['REVALIDATED', '7', 'HIT', '10', 'page a1']);
+    });
+  });
+
+  describe('when a short-lived entry with a validator goes stale', () => {
+    it('should keep it at least ttl seconds past its freshness to revalidate it, not only its own lifetime again', async () => {
+      const clock = new TestClock();
+      const cache = track(createCache({ jitter: 0, ttl: 60, store: new MemoryStore({ now: clock.now }) }, clock));
+      const app: Express = express();
+      const seen: Array<string | undefined> = [];
+      app.use(cache.middleware());
+      app.get('/r', (req, res) => {
+        seen.push(req.get('if-none-match'));
+        res.set('Cache-Control', 'max-age=1').set('ETag', '"a1"').send('page a1');
+      });
+      const { url } = await serve(app);
+      const t0 = clock.t;
+      await send(url, '/r');
+      clock.t = t0 + 3_000; // past twice its 1 s lifetime, within ttl
+      const b = await send(url, '/r');
+      clock.t = t0 + 3_000 + 62_000; // the 304 renewed it: 1 s fresh, then ttl; now past both
+      const c = await send(url, '/r');
+      expect([b.xCache, b.text, c.xCache, c.text]).toEqual(['REVALIDATED', 'page a1', 'MISS', 'page a1']);
+      expect(seen).toEqual([undefined, '"a1"', undefined]);
+    });
+
+    it('should read a list-based Age by its first member (RFC 9111 §5.1)', async () => {
+      const { url, seen } = await start({}, (_req, res) => {
+        res.set('Cache-Control', 'max-age=3600').set('Age', ['7200', '0']).set('ETag', '"a1"').send('page a1');
+      });
+      await send(url, '/r');
+      const b = await send(url, '/r');
+      // 7200 s old with a 3600 s lifetime: stale on arrival, so validated on use.
+      expect([b.xCache, b.text]).toEqual(['REVALIDATED', 'page a1']);
+      expect(seen.map((s) => s.inm)).toEqual([undefined, '"a1"']);
     });
   });
 

@@ -90,6 +90,8 @@ forEachExpress((express) => {
     it.each([
       ['not a dictionary', 'max-age=60,,'],
       ['upper case (keys are lower case)', 'MAX-AGE=60'],
+      ['of the wrong type (a String max-age)', 'max-age="10000"'],
+      ['of the wrong type (a Decimal max-age)', 'max-age=1.5'],
     ])('should ignore it when %s and follow Cache-Control', async (_name, value) => {
       const stored = await start({ targetedField: 'App-Cache-Control' }, (res) => res.set('Cache-Control', 'max-age=600').set('App-Cache-Control', value));
       await send(stored.url, '/t');

@@ -19,8 +19,14 @@ describe('targeted Cache-Control (RFC 9213)', () => {
           ['private', true],
         ],
       ],
-      // Parameters are ignored; false booleans mean absent; a decimal where an integer belongs is dropped.
-      ['max-age=60;a=1, no-store=?0, stale-if-error=1.5', [['max-age', '60']]],
+      // Parameters are ignored; false booleans mean absent; unknown directives keep their value.
+      [
+        'max-age=60;a=1, no-store=?0, x=1.5',
+        [
+          ['max-age', '60'],
+          ['x', '1.5'],
+        ],
+      ],
       ['max-age=-1', [['max-age', '-1']]],
       [
         'x="quoted", y=tok',
@@ -35,7 +41,20 @@ describe('targeted Cache-Control (RFC 9213)', () => {
   });
 
   describe('when the field is absent, empty or invalid (§2.1: ignored)', () => {
-    it.each([[undefined], [''], ['  '], ['max-age=60,,'], ['MAX-AGE=60'], ['max-age=60, "x"']])('%j', (value) => {
+    it.each([
+      [undefined],
+      [''],
+      ['  '],
+      ['max-age=60,,'],
+      ['MAX-AGE=60'],
+      ['max-age=60, "x"'],
+      // A known directive with a value of the wrong type makes the field invalid.
+      ['max-age="60"'],
+      ['max-age=1.5'],
+      ['s-maxage=60, no-store=1'],
+      ['private="set-cookie"'],
+      ['must-revalidate=(a)'],
+    ])('%j', (value) => {
       expect(targetedDirectives(value)).toBeUndefined();
     });
   });

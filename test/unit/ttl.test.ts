@@ -20,6 +20,8 @@ describe('ttl', () => {
       expect(parseAge('abc')).toBe(0);
       expect(parseAge(undefined)).toBe(0);
       expect(parseAge(' 7 ')).toBe(7);
+      // RFC 9111 §5.1: a list counts by its first member.
+      expect([parseAge('7200, 0'), parseAge('0, 7200'), parseAge('x, 5')]).toEqual([7200, 0, 0]);
     });
   });
 
