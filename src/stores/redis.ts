@@ -477,8 +477,12 @@ export class RedisStore implements CacheStore {
     return sum(counts.map(Number));
   }
 
-  /** SCAN every master for `pattern`; answers keys relative to the client (its keyPrefix removed). */
-  private async scan(pattern: string): Promise<string[]> {
+  /**
+   * SCAN every master for `pattern`; answers keys relative to the client (its keyPrefix
+   * removed). With a `limit`, each master stops once that many are found (cache.keys(),
+   * cache.inspect(): bounded in time and memory however big the database).
+   */
+  private async scan(pattern: string, limit = Infinity): Promise<string[]> {
     const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     if (nodes.length === 0) throw new Error('RedisStore: no Cluster master is known yet; cannot scan');
     const found = new Set<string>();
@@ -489,7 +493,7 @@ export class RedisStore implements CacheStore {
           const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
           for (const k of keys) if (k.startsWith(this.clientPrefix)) found.add(k.slice(this.clientPrefix.length));
           cursor = next;
-        } while (cursor !== '0');
+        } while (cursor !== '0' && found.size < limit);
       }),
     );
     return [...found];
@@ -500,7 +504,7 @@ export class RedisStore implements CacheStore {
     await this.conn();
     const pattern = `${escapeGlob(`${this.clientPrefix}${this.base}e:{${escapeChars(prefix)}`)}*}`;
     const out: string[] = [];
-    for (const name of await this.scan(pattern)) {
+    for (const name of await this.scan(pattern, limit)) {
       const key = parseRedisKey(this.base, 'e', name);
       if (key !== undefined && key.startsWith(prefix)) out.push(key);
       if (out.length >= limit) break;
