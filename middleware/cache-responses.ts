@@ -19,6 +19,7 @@ import type { CacheEngine, Clock, Lookup } from '../src/engine';
 import type { Forward } from '../src/cache-status';
 import type { CachedResponse } from '../src/entry';
 import { CallbackError } from '../src/errors';
+import { optionsObject } from '../src/options';
 import { isUnsafeMethod, requestBypassReason } from '../src/policy';
 import type { CacheOptions, RouteOptions } from '../src/types';
 import { callback, type Options, type RequestContext } from './context';
@@ -64,6 +65,7 @@ export type CacheResponsesHandler = RequestHandler & { cache: ExpressResponseCac
 
 /** `app.use(cacheResponses())`: in memory, 60 s, GET/HEAD, 200/203/204. */
 export function cacheResponses(options?: ExpressCacheOptions): CacheResponsesHandler {
+  optionsObject(options, 'cacheResponses'); // a TypeError that names this function, not createCache
   const cache = createCache(options);
   const handler = cache.middleware() as CacheResponsesHandler;
   handler.cache = cache;

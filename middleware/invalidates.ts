@@ -5,6 +5,7 @@
 
 import type { Request, RequestHandler, Response } from 'express';
 import { engineOf, type ResponseCache } from '../src/cache';
+import { checkTarget } from '../src/engine';
 import { CallbackError } from '../src/errors';
 import type { InvalidateTarget } from '../src/types';
 import { holdUntil } from './defer';
@@ -20,6 +21,8 @@ export function invalidates(cache: ResponseCache<Request, Response>, target: Tar
   if (typeof target !== 'function' && (target === null || typeof target !== 'object')) {
     throw new TypeError('cache.invalidates: target must be { keys?, paths?, prefixes?, tags? } or a function returning one');
   }
+  // A fixed target is checked now, at mount, as options are.
+  if (typeof target !== 'function') checkTarget(target, 'cache.invalidates');
   return function invalidatesMiddleware(req, res, next) {
     holdUntil(res, (status) => {
       if (status < 200 || status > 399) return undefined;

@@ -13,11 +13,17 @@
 
 import type { ServerResponse } from 'node:http';
 
+/** What a claim needs of a middleware's resolved options: identity, and the cache's name. */
+interface ClaimOptions {
+  /** `prefix:version:namespace:` */
+  readonly keyPrefix: string;
+}
+
 interface Claim {
   /** The cache instance whose middleware handles the request. */
   readonly cache: object;
   /** That middleware's resolved options: the same object for the same middleware. */
-  readonly options: object;
+  readonly options: ClaimOptions;
   /** Set by whoever is handling the request: make it stop, so a later middleware can. */
   standAside: (() => void) | undefined;
 }
@@ -31,6 +37,7 @@ const CLAIM = Symbol('express-response-cache.claim');
 type Locals = Record<PropertyKey, unknown>;
 const claimOf = (locals: object): Claim | undefined => (locals as Locals)[CLAIM] as Claim | undefined;
 const setClaim = (locals: object, claim: Claim): void => void ((locals as Locals)[CLAIM] = claim);
+/** Apps (else middlewares, outside Express) already warned about two caches: once each. */
 const warned = new WeakSet<object>();
 
 export type Nesting = 'first' | 'take-over' | 'step-aside';
@@ -39,7 +46,13 @@ export type Nesting = 'first' | 'take-over' | 'step-aside';
  * Decide what a cache middleware does with a request another one may already handle, and
  * record it as the one handling it when it does.
  */
-export function claimRequest(res: ServerResponse, locals: object, cache: object, options: object, warn: (message: string) => void = console.warn): Nesting {
+export function claimRequest(
+  res: ServerResponse,
+  locals: object,
+  cache: object,
+  options: ClaimOptions,
+  warn: (message: string) => void = console.warn,
+): Nesting {
   const prev = claimOf(locals);
   if (prev === undefined) {
     setClaim(locals, { cache, options, standAside: undefined });
@@ -48,12 +61,11 @@ export function claimRequest(res: ServerResponse, locals: object, cache: object,
   // The same middleware mounted twice on one path (app.use and router.use): once is enough.
   if (prev.options === options || res.headersSent) return 'step-aside';
   if (prev.cache !== cache) {
-    if (!warned.has(options)) {
-      warned.add(options);
-      warn(
-        'express-response-cache: a request met cache middlewares of two different caches; the later one steps aside. ' +
-          'Use one createCache() instance with route-level options (cache.middleware({ ... })) instead.',
-      );
+    // Once per app, however many middlewares and requests meet the mistake (issue 23).
+    const app = (res as ServerResponse & { app?: object }).app ?? options;
+    if (!warned.has(app)) {
+      warned.add(app);
+      warn(twoCachesMessage(res, prev.options, options));
     }
     return 'step-aside';
   }
@@ -61,6 +73,18 @@ export function claimRequest(res: ServerResponse, locals: object, cache: object,
   setClaim(locals, { cache, options, standAside: undefined });
   standAside?.();
   return 'take-over';
+}
+
+function twoCachesMessage(res: ServerResponse, first: ClaimOptions, later: ClaimOptions): string {
+  const req = (res as ServerResponse & { req?: { method?: string; baseUrl?: string; path?: string; route?: { path?: unknown } } }).req;
+  const route = req ? `${req.method} ${req.baseUrl ?? ''}${typeof req.route?.path === 'string' ? req.route.path : (req.path ?? '')}` : 'a request';
+  const name = (o: ClaimOptions): string => `'${o.keyPrefix.slice(0, -1)}'`;
+  const same = first.keyPrefix === later.keyPrefix ? ' (another instance with the same namespace)' : '';
+  return (
+    `express-response-cache: ${route} met the middlewares of two caches: ${name(first)} handles it, ${name(later)}${same} steps aside ` +
+    `(its options and tags are not used, and its invalidations do not reach what the first stores). ` +
+    `Mount one createCache() instance: app.use(cache.middleware()) and cache.middleware({ ... }) per route. (Said once per app.)`
+  );
 }
 
 /** Register how the middleware handling `res` stands aside if a later one takes over. */

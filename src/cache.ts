@@ -5,6 +5,7 @@
 
 import { Counters, type CounterOptions } from './counters';
 import { CacheEngine, type Clock } from './engine';
+import { inspectStore, type InspectOptions, type InspectResult } from './inspect';
 import type { MemorySize, PromRegistry } from './metrics';
 import { MemoryStore } from './stores/memory';
 import type { CacheOptions, CacheStats, InvalidateTarget } from './types';
@@ -109,6 +110,18 @@ export class ResponseCache<Req = unknown, Res = unknown> {
     const all = found.slice(0, limit).sort();
     const valuePrefix = `${prefix}val:`;
     return { responses: all.filter((k) => !k.startsWith(valuePrefix)), values: all.filter((k) => k.startsWith(valuePrefix)), truncated };
+  }
+
+  /**
+   * What this namespace holds, entry by entry, for debugging: key, path, status, size,
+   * stored / fresh-until / expires, tags and Vary of each response and value, at most
+   * `limit` (default 100, at most 1000), only those under the path `prefix` if given.
+   * Bounded on every store (Redis: SCAN, never KEYS; at most 10,000 keys listed a call).
+   * Needs a store with `keys()`; rejects otherwise. Reads the store directly: no counters move.
+   */
+  inspect(options?: InspectOptions): Promise<InspectResult> {
+    const e = engineOf(this);
+    return inspectStore(e.store, e.options.keyPrefix, options);
   }
 
   /**

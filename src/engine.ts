@@ -342,13 +342,22 @@ function pathOnly(path: string): string {
   return end === -1 ? path : path.slice(0, end);
 }
 
-function checkTarget(target: InvalidateTarget): void {
-  if (!target || typeof target !== 'object') throw new TypeError('invalidate: target must be an object { keys?, paths?, prefixes?, tags? }');
+/**
+ * A target that can only mean a mistake is a TypeError, never a silent 0 (issue 23): one
+ * that names nothing (`{}`), and a path or prefix that no request path can have (`'products'`:
+ * request paths start with '/'). Empty lists are fine (tags computed from an empty list).
+ */
+export function checkTarget(target: InvalidateTarget, where = 'invalidate'): void {
+  if (!target || typeof target !== 'object') throw new TypeError(`${where}: target must be an object { keys?, paths?, prefixes?, tags? }`);
+  let named = false;
   for (const name of Object.keys(target)) {
-    if (!['keys', 'paths', 'prefixes', 'tags'].includes(name)) throw new TypeError(`invalidate: unknown target "${name}"`);
+    if (!['keys', 'paths', 'prefixes', 'tags'].includes(name)) throw new TypeError(`${where}: unknown target "${name}"`);
     const list = (target as Record<string, unknown>)[name];
-    if (list !== undefined && (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))) {
-      throw new TypeError(`invalidate: ${name} must be an array of strings`);
-    }
+    if (list === undefined) continue;
+    named = true;
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new TypeError(`${where}: ${name} must be an array of strings`);
+    const bad = name === 'paths' || name === 'prefixes' ? list.find((s) => !s.startsWith('/') && !(name === 'prefixes' && s === '')) : undefined;
+    if (bad !== undefined) throw new TypeError(`${where}: ${name} are request paths and start with '/', got ${JSON.stringify(bad)} (write '/${bad}')`);
   }
+  if (!named) throw new TypeError(`${where}: the target names nothing; give keys, paths, prefixes or tags`);
 }

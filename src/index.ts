@@ -8,6 +8,7 @@
 export { type ValueCache, type ValueCacheOptions, type SetOptions, type CachedOptions, type CachedFunction, type ValueId, type ValueIdPart } from './values';
 export { type Counters, type CounterOptions, type IncrementOptions } from './counters';
 export { buildCacheKey, type CacheKeyParts } from './key';
+export type { InspectOptions, InspectResult, InspectedEntry } from './inspect';
 export { ttlWithJitter } from './ttl';
 export {
   CacheError,

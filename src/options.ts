@@ -131,6 +131,20 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method
 const NAME_PART = /^[A-Za-z0-9._-]+$/; // namespace, version, prefix: nothing that acts as a separator
 
 /**
+ * The options object `where` was given (none: `{}`); anything else is a TypeError that says
+ * what was passed and, for a duration, how to write it (`cacheResponses('5 minutes')`).
+ */
+export function optionsObject(input: unknown, where: string): Record<string, unknown> {
+  if (input === undefined || input === null) return {};
+  if (typeof input === 'object' && !Array.isArray(input)) return input as Record<string, unknown>;
+  let hint = '';
+  if (typeof input === 'number') hint = `; for a TTL, write ${where}({ ttl: ${input} })`;
+  // A bare number in a string is seconds here: the hint must not suggest a refused duration.
+  else if (typeof input === 'string') hint = `; for a TTL, write ${where}({ ttl: ${/^\d+(\.\d+)?$/.test(input) ? Number(input) : `'${input}'`} })`;
+  throw new TypeError(`${where}: options must be an object, got ${show(input)}${hint}`);
+}
+
+/**
  * Validate `input` and merge it over `base` (the cache's own options, for per-route
  * overrides). `where` names the caller in messages: 'createCache' or 'cache.middleware'.
  */
@@ -139,9 +153,7 @@ export function resolveOptions<Req, Res>(
   base?: ResolvedOptions<Req, Res>,
   where = 'createCache',
 ): ResolvedOptions<Req, Res> {
-  if (input === undefined || input === null) input = {};
-  if (typeof input !== 'object' || Array.isArray(input)) throw new TypeError(`${where}: options must be an object`);
-  const o = input as Record<string, unknown>;
+  const o = optionsObject(input, where);
   for (const name of Object.keys(o)) {
     if (!KNOWN.has(name)) throw new TypeError(`${where}: unknown option "${name}"`);
     if (base && CONSTRUCTION_ONLY.includes(name) && o[name] !== undefined) {

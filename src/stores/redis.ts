@@ -108,6 +108,20 @@ export class RedisStore implements CacheStore {
    */
   private lostAt = -Infinity;
   private readonly unwatch: () => void;
+  /** Where a connection the store opened looks for Redis (its URL, password hidden). */
+  private readonly where: string = '';
+  /** That connection's last error while it is not ready: what a refused command is told. */
+  private outage: Error | undefined;
+  /**
+   * A command refused while the store's own connection is down says where and why, not
+   * ioredis's "Stream isn't writeable and enableOfflineQueue options is false" (issue 23).
+   * A reject handler: nothing more runs on a read that succeeds.
+   */
+  private readonly unreachable = (err: unknown): never => {
+    const outage = this.outage;
+    if (outage === undefined || this.redis.status === 'ready') throw err;
+    throw new Error(`cannot reach Redis at ${this.where}: ${outage.message}`, { cause: err });
+  };
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -145,8 +159,25 @@ export class RedisStore implements CacheStore {
     } else {
       const IORedis = loadIoredis();
       const own = new IORedis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisOptions });
-      // Never leave an 'error' event unhandled on a connection we opened.
-      own.on('error', (err: Error) => (onError ? onError(err) : log('connection error: %s', err.message)));
+      // Never leave an 'error' event unhandled on a connection we opened. Without an onError,
+      // say once per outage where Redis was looked for and why it failed (issue 23: ioredis's
+      // own words at the first request named neither the URL nor the refused connection).
+      this.where = redacted(url!);
+      let warned = false; // once per outage: until the connection is ready again
+      own.on('ready', () => {
+        this.outage = undefined;
+        warned = false;
+      });
+      own.on('error', (err: Error) => {
+        if (own.status !== 'ready') this.outage = err;
+        if (onError) return onError(err);
+        log('connection error: %s', err.message);
+        if (warned) return;
+        warned = true;
+        console.warn(
+          `express-response-cache: cannot reach Redis at ${this.where}: ${err.message}; retrying, and until it answers whenStoreDown decides (by default the app answers, X-Cache: BYPASS)`,
+        );
+      });
       this.redis = own;
       this.owned = true;
       this.firstContact = firstContact(own);
@@ -202,8 +233,8 @@ export class RedisStore implements CacheStore {
   // The hit path of a Redis hit: one command, one reaction once connected.
   get(key: string): Promise<Buffer | undefined> {
     const name = this.key('e', key);
-    if (this.contacted) return this.redis.getBuffer(name).then(unwrap);
-    return this.conn().then((c) => c.getBuffer(name).then(unwrap));
+    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.unreachable);
+    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.unreachable));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
@@ -417,6 +448,10 @@ export class RedisStore implements CacheStore {
   /** Wait, once, for a connection the store opened to answer or fail, then hand out the client. */
   private async conn(): Promise<Redis | Cluster> {
     await this.firstContact;
+    // Refused by ioredis at once anyway without an offline queue: refused here with the reason.
+    if (this.outage !== undefined && this.redis.status !== 'ready' && this.redis.options.enableOfflineQueue === false) {
+      this.unreachable(new Error(`Redis connection is ${this.redis.status}`));
+    }
     return this.redis;
   }
 
@@ -442,8 +477,12 @@ export class RedisStore implements CacheStore {
     return sum(counts.map(Number));
   }
 
-  /** SCAN every master for `pattern`; answers keys relative to the client (its keyPrefix removed). */
-  private async scan(pattern: string): Promise<string[]> {
+  /**
+   * SCAN every master for `pattern`; answers keys relative to the client (its keyPrefix
+   * removed). With a `limit`, each master stops once that many are found (cache.keys(),
+   * cache.inspect(): bounded in time and memory however big the database).
+   */
+  private async scan(pattern: string, limit = Infinity): Promise<string[]> {
     const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     if (nodes.length === 0) throw new Error('RedisStore: no Cluster master is known yet; cannot scan');
     const found = new Set<string>();
@@ -454,7 +493,7 @@ export class RedisStore implements CacheStore {
           const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
           for (const k of keys) if (k.startsWith(this.clientPrefix)) found.add(k.slice(this.clientPrefix.length));
           cursor = next;
-        } while (cursor !== '0');
+        } while (cursor !== '0' && found.size < limit);
       }),
     );
     return [...found];
@@ -465,7 +504,7 @@ export class RedisStore implements CacheStore {
     await this.conn();
     const pattern = `${escapeGlob(`${this.clientPrefix}${this.base}e:{${escapeChars(prefix)}`)}*}`;
     const out: string[] = [];
-    for (const name of await this.scan(pattern)) {
+    for (const name of await this.scan(pattern, limit)) {
       const key = parseRedisKey(this.base, 'e', name);
       if (key !== undefined && key.startsWith(prefix)) out.push(key);
       if (out.length >= limit) break;
@@ -555,5 +594,16 @@ function loadIoredis(): IORedisModule['Redis'] {
     return (load('ioredis') as IORedisModule).Redis;
   } catch (err) {
     throw new Error('RedisStore: a Redis URL needs the "ioredis" package: npm install ioredis', { cause: err });
+  }
+}
+
+/** A Redis URL without its password, for messages. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the given URL';
   }
 }

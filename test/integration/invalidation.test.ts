@@ -79,6 +79,38 @@ forEachExpress((express) => {
       await expect(cache.invalidate({ path: ['/x'] } as never)).rejects.toThrow(/^invalidate: unknown target "path"$/);
       await expect(cache.invalidate(null as never)).rejects.toThrow(TypeError);
     });
+
+    // Issue 23: these resolved 0 in silence, which reads as "nothing was cached".
+    it('should reject a target that names nothing, and a path or prefix without its leading slash', async () => {
+      const cache = track(createCache());
+      await expect(cache.invalidate({})).rejects.toThrow(new TypeError('invalidate: the target names nothing; give keys, paths, prefixes or tags'));
+      await expect(cache.invalidate({ tags: undefined })).rejects.toThrow(/names nothing/);
+      await expect(cache.invalidate({ paths: ['/a', 'products'] })).rejects.toThrow(
+        new TypeError(`invalidate: paths are request paths and start with '/', got "products" (write '/products')`),
+      );
+      await expect(cache.invalidate({ prefixes: ['search'] })).rejects.toThrow(/^invalidate: prefixes are request paths and start with '\/', got "search"/);
+      // Empty lists (tags computed from an empty list) and the documented '' prefix stay valid.
+      await expect(cache.invalidate({ tags: [] })).resolves.toBe(0);
+      await expect(cache.invalidate({ prefixes: [''] })).resolves.toBe(0);
+      expect(() => cache.invalidates({})).toThrow(/^cache\.invalidates: the target names nothing/);
+      expect(() => cache.invalidates({ paths: ['products'] })).toThrow(/^cache\.invalidates: paths are request paths/);
+    });
+
+    it('should report a target function that returns such a target, and still send the answer', async () => {
+      const errors: string[] = [];
+      const cache = track(createCache({ onError: (err) => errors.push(err.message) }));
+      const app = express();
+      app.get('/products', cache.middleware(), (_req, res) => res.send('list'));
+      app.put(
+        '/products/:id',
+        cache.invalidates(() => ({ paths: ['products'] })),
+        (_req, res) => res.send('ok'),
+      );
+      const { url } = await serve(app);
+      await send(url, '/products');
+      expect((await send(url, '/products/1', { method: 'PUT' })).status).toBe(200);
+      expect(errors.some((m) => m.includes("paths are request paths and start with '/'"))).toBe(true);
+    });
   });
 
   describe('when cache.invalidate() is called', () => {

@@ -61,7 +61,15 @@ forEachExpress((express) => {
     });
 
     it('should throw when options is not an object', () => {
-      expect(() => createCache('60' as never)).toThrow(/^createCache: options must be an object$/);
+      expect(() => createCache('60' as never)).toThrow(/^createCache: options must be an object, got "60"; for a TTL, write createCache\(\{ ttl: 60 \}\)$/);
+      // The one-liner names itself and shows the fix (issue 23).
+      expect(() => cacheResponses('5 minutes' as never)).toThrow(
+        new TypeError(`cacheResponses: options must be an object, got "5 minutes"; for a TTL, write cacheResponses({ ttl: '5 minutes' })`),
+      );
+      expect(() => cacheResponses(300 as never)).toThrow(
+        /^cacheResponses: options must be an object, got 300; for a TTL, write cacheResponses\(\{ ttl: 300 \}\)$/,
+      );
+      expect(() => cacheResponses([] as never)).toThrow(/^cacheResponses: options must be an object, got \[\]$/);
     });
   });
 

@@ -219,6 +219,53 @@ describe('RedisStore', () => {
       await s.close();
     });
 
+    it('should say once per outage, without an onError, which URL it could not reach and why (password hidden)', async () => {
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+      try {
+        const port = await deadPort();
+        const s = new RedisStore({ url: `redis://:hunter2@127.0.0.1:${port}/0`, redisOptions: { retryStrategy: () => 20 } });
+        const own = s.client as Redis;
+        let errors = 0;
+        own.on('error', () => errors++);
+        await until(() => errors >= 3, 10_000);
+        expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
+          `express-response-cache: cannot reach Redis at redis://:***@127.0.0.1:${port}/0: connect ECONNREFUSED 127.0.0.1:${port}; ` +
+            'retrying, and until it answers whenStoreDown decides (by default the app answers, X-Cache: BYPASS)',
+        ]);
+        await s.close();
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    // Issue 23: ioredis alone says "Stream isn't writeable and enableOfflineQueue options is false".
+    it('should reject a command with the URL and the refused connection, the ioredis error as its cause', async () => {
+      const port = await deadPort();
+      const s = new RedisStore({ url: `redis://127.0.0.1:${port}`, onError: () => {} });
+      const why = `cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`;
+      const refused = (p: Promise<unknown>) =>
+        p.then(
+          () => 'resolved',
+          (err: Error) => [err.message, err.cause instanceof Error],
+        );
+      // The first read waits for the first contact; the second goes straight to the client.
+      expect(await refused(s.get('k'))).toEqual([why, true]);
+      expect(await refused(s.get('k'))).toEqual([why, true]);
+      expect(await refused(s.set('k', Buffer.from('v'), HOUR, index('/p', 't')))).toEqual([why, true]);
+      expect(await refused(s.deleteByTag(['t']))).toEqual([why, true]);
+      await s.close();
+    });
+
+    it('should leave the errors of a client it was given as ioredis makes them', async () => {
+      const given = new Redis({ port: await deadPort(), host: '127.0.0.1', enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+      given.on('error', () => {});
+      await given.connect().catch(() => undefined);
+      const s = new RedisStore({ client: given });
+      await expect(s.get('k')).rejects.toThrow(/^Connection is closed\.$/);
+      await s.close();
+      given.disconnect();
+    });
+
     it('should close without waiting when it never connected', async () => {
       const s = new RedisStore({ url: `redis://127.0.0.1:${await deadPort()}` });
       const started = Date.now();

@@ -22,6 +22,8 @@ import erc, {
   type CacheStore,
   type ExpressResponseCache,
   type InvalidateTarget,
+  type InspectResult,
+  type InspectedEntry,
   type RequestCache,
   type ValueId,
   type Duration,
@@ -133,6 +135,9 @@ describe('public types', () => {
     const removed: number = await cache.clear();
     const listed: { responses: string[]; values: string[]; truncated: boolean } = await cache.keys({ limit: 10 });
     expect([removed, listed.truncated]).toEqual([0, false]);
+    const inspected: InspectResult = await cache.inspect({ prefix: '/p', limit: 10 });
+    const first: InspectedEntry | undefined = inspected.entries[0];
+    expect([first, inspected.truncated]).toEqual([undefined, false]);
     await cache.close();
   });
 

@@ -7,8 +7,8 @@ const res = (headersSent = false) => ({ headersSent, locals: Object.create(null)
 describe('nested cache middlewares', () => {
   const cacheA = {};
   const cacheB = {};
-  const appLevel = {};
-  const routeLevel = {};
+  const appLevel = { keyPrefix: 'cache:v1:http:' };
+  const routeLevel = { keyPrefix: 'cache:v1:http:' };
 
   it('should let the first middleware handle the request', () => {
     expect(claimRequest(res(), Object.create(null) as object, cacheA, appLevel)).toBe('first');
@@ -22,7 +22,7 @@ describe('nested cache middlewares', () => {
     expect(claimRequest(r, r.locals, cacheA, routeLevel)).toBe('take-over');
     expect(standAside).toHaveBeenCalledTimes(1);
     // A third, deeper one takes over from the second; the first is not called again.
-    expect(claimRequest(r, r.locals, cacheA, {})).toBe('take-over');
+    expect(claimRequest(r, r.locals, cacheA, { keyPrefix: 'cache:v1:http:' })).toBe('take-over');
     expect(standAside).toHaveBeenCalledTimes(1);
   });
 
@@ -39,15 +39,26 @@ describe('nested cache middlewares', () => {
     expect(claimRequest(r, r.locals, cacheA, routeLevel)).toBe('step-aside');
   });
 
-  it('should make a middleware of another cache step aside and warn once per middleware', () => {
+  it('should make a middleware of another cache step aside and warn once per app, naming both caches and the route', () => {
     const warn = jest.fn();
-    const inner = {};
-    for (let i = 0; i < 3; i++) {
-      const r = res();
-      claimRequest(r, r.locals, cacheA, appLevel, warn);
-      expect(claimRequest(r, r.locals, cacheB, inner, warn)).toBe('step-aside');
+    const app = {};
+    const other = {};
+    const withApp = (a: object, method: string, path: string) => Object.assign(res(), { app: a, req: { method, baseUrl: '', path, route: { path } } });
+    for (const inner of [{ keyPrefix: 'cache:v1:shop:' }, { keyPrefix: 'cache:v1:admin:' }]) {
+      for (let i = 0; i < 3; i++) {
+        const r = withApp(app, 'GET', '/products');
+        claimRequest(r, r.locals, cacheA, appLevel, warn);
+        expect(claimRequest(r, r.locals, cacheB, inner, warn)).toBe('step-aside');
+      }
     }
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0][0]).toContain('two different caches');
+    expect(warn.mock.calls[0][0]).toMatch(
+      /^express-response-cache: GET \/products met the middlewares of two caches: 'cache:v1:http' handles it, 'cache:v1:shop' steps aside/,
+    );
+    const r = withApp(other, 'PUT', '/x');
+    claimRequest(r, r.locals, cacheA, appLevel, warn);
+    claimRequest(r, r.locals, cacheB, { keyPrefix: 'cache:v1:http:' }, warn);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn.mock.calls[1][0]).toContain("'cache:v1:http' (another instance with the same namespace) steps aside");
   });
 });
