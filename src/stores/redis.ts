@@ -122,6 +122,8 @@ export class RedisStore implements CacheStore {
     if (outage === undefined || this.redis.status === 'ready') throw err;
     throw new Error(`cannot reach Redis at ${this.where}: ${outage.message}`, { cause: err });
   };
+  /** A GET's reject handler: a key of another type is a miss (missOnWrongType), the rest as unreachable. */
+  private readonly getFailed = (err: unknown): undefined => (err instanceof Error && err.message.startsWith('WRONGTYPE') ? undefined : this.unreachable(err));
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -233,8 +235,8 @@ export class RedisStore implements CacheStore {
   // The hit path of a Redis hit: one command, one reaction once connected.
   get(key: string): Promise<Buffer | undefined> {
     const name = this.key('e', key);
-    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.unreachable);
-    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.unreachable));
+    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.getFailed);
+    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.getFailed));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
@@ -242,7 +244,8 @@ export class RedisStore implements CacheStore {
     const c = await this.conn();
     const names = keys.map((k) => this.key('e', k));
     // A Cluster MGET needs one slot; entries spread over slots, so read them one by one.
-    const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n))) : await c.mgetBuffer(...names);
+    // (MGET answers nil for a key of another type; GET fails with WRONGTYPE.)
+    const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n).catch(nullOnWrongType))) : await c.mgetBuffer(...names);
     return values.map(unwrap);
   }
 
@@ -553,6 +556,19 @@ function newToken(): string {
 /** The caller of a guarded write has given up on it (its deadline passed). */
 function abandoned(guard: StoreGuard): boolean {
   return guard.deadline !== undefined && monotonicNow() > guard.deadline;
+}
+
+/**
+ * A key of another type at an entry's name (another program wrote a hash there) is a miss,
+ * not a failure: the miss's SET replaces it. Failing would BYPASS that URL forever.
+ */
+function missOnWrongType(err: unknown): undefined {
+  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return undefined;
+  throw err;
+}
+
+function nullOnWrongType(err: unknown): null {
+  return missOnWrongType(err) ?? null;
 }
 
 /** A stored value without its state head: undefined while pending; foreign bytes pass on (a corrupt entry). */
