@@ -108,6 +108,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       metrics: this.metrics,
       now: this.now,
       keyPrefix: o.keyPrefix,
+      failoverTimeout: o.failoverTimeout * 1000,
     });
     this.coordinator = new MissCoordinator(this.guarded);
   }

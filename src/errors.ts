@@ -12,7 +12,8 @@ export type CacheErrorCode =
   | 'ERC_CALLBACK_FAILED'
   | 'ERC_STORE_CONFIG'
   | 'ERC_COUNTER_UNAVAILABLE'
-  | 'ERC_COUNTER_OVERFLOW';
+  | 'ERC_COUNTER_OVERFLOW'
+  | 'ERC_FAILOVER_TIMEOUT';
 
 export class CacheError extends Error {
   readonly code: CacheErrorCode;
@@ -88,5 +89,16 @@ export class CounterUnavailableError extends CacheError {
 export class CounterOverflowError extends CacheError {
   constructor(key: string, by: number) {
     super('ERC_COUNTER_OVERFLOW', `counter ${key} + ${by} would leave the safe integer range; it was not changed`);
+  }
+}
+
+/**
+ * No replica confirmed an invalidation within `failoverTimeout` (the master kept failing,
+ * or its replicas lag): the answer it held went out anyway, and a failover now may bring
+ * back what it removed until their TTL.
+ */
+export class FailoverTimeoutError extends CacheError {
+  constructor(limitMs: number) {
+    super('ERC_FAILOVER_TIMEOUT', `no Redis replica confirmed an invalidation within failoverTimeout (${limitMs / 1000} s); the answer was sent without it`);
   }
 }

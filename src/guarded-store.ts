@@ -12,6 +12,7 @@ import { CacheError, CounterUnavailableError, StoreConfigError, StoreError, Stor
 import { GUARD_WINDOW_MS, GuardLog, monotonicNow, type GuardSubject, type GuardTarget, type Making } from './guard';
 import type { Metrics } from './metrics';
 import { PendingInvalidations, type PendingInvalidation } from './pending-invalidations';
+import { holdForReplica } from './replicated';
 import { MemoryStore } from './stores/memory';
 import type { CacheStore, CounterOp, StoreIndex } from './stores/store';
 import type { ErrorContext, ErrorHandler } from './types';
@@ -27,6 +28,8 @@ export interface GuardedStoreOptions {
   now: () => number;
   /** The namespace's head: an overflowing queue of kept invalidations becomes one of everything under it. */
   keyPrefix: string;
+  /** Most ms an invalidation waits for a replica to confirm it (src/replicated.ts); 0 (the default here) never waits. */
+  failoverTimeout?: number;
 }
 
 /**
@@ -210,16 +213,51 @@ export class GuardedStore {
    * Invalidate: records first (here, at once, and in the store: the guard), then the
    * deletes, on the store and the fallback (which may hold copies from an outage). An
    * invalidation the store cannot take now is kept and retried; until it goes through this
-   * instance serves nothing it matched. Resolves the count removed; failures go to onError.
+   * instance serves nothing it matched. On a store with replicas it resolves only once one
+   * has it (src/replicated.ts). Resolves the count removed; failures go to onError.
    */
   async invalidate(target: GuardTarget, runs: ReadonlyArray<(store: CacheStore) => Promise<number>>, timeout: number): Promise<number> {
+    const startedAt = monotonicNow();
+    const p: PendingInvalidation = { target, runs };
+    const n = await this.invalidateOnce(p, timeout);
+    if (!this.store.replicate || (this.o.failoverTimeout ?? 0) <= 0) return n;
+    // Kept for a store never seen with replicas: as before this step (retried in the background, no wait).
+    if (this.pending.size > 0 && this.store.replicated !== true) return n;
+    await this.holdForReplica(p, startedAt, timeout);
+    return n;
+  }
+
+  private holdForReplica(p: PendingInvalidation, startedAt: number, timeout: number): Promise<boolean> {
+    const store = this.store;
+    const replicate = store.replicate!.bind(store);
+    const wait = this.o.storeTimeout;
+    return holdForReplica(
+      {
+        // The store's WAIT waits `timeoutMs` itself: the call gets a storeTimeout more for the round trip.
+        replicate: (since, timeoutMs) => this.call('invalidate', undefined, () => replicate(since, timeoutMs), timeoutMs + wait, false),
+        reapply: () => this.apply(p, timeout),
+        retryKept: async () => {
+          if (this.pending.size > 0) await this.retry(timeout);
+          return this.pending.size > 0;
+        },
+        replicated: () => store.replicated === true,
+        closed: () => this.closed,
+        storeTimeout: wait,
+        limitMs: this.o.failoverTimeout ?? 0,
+        report: (err) => this.report(err, { operation: 'invalidate' }),
+      },
+      startedAt,
+    );
+  }
+
+  private async invalidateOnce(p: PendingInvalidation, timeout: number): Promise<number> {
+    const { target, runs } = p;
     this.log.mark(target);
     let n = 0;
     if (this.fallback) {
       await this.fallback.mark(target);
       for (const run of runs) n += await run(this.fallback);
     }
-    const p: PendingInvalidation = { target, runs };
     // An invalidation is tried even while the breaker keeps reads away: the breaker saves
     // requests from a dead store's latency, but an instance that could still reach the
     // store and did not would leave the other instances serving what it changed.

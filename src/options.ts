@@ -28,6 +28,7 @@ export const DEFAULTS = Object.freeze({
   storeTimeout: 100,
   whenStoreDown: 'bypass' as 'bypass' | 'memory',
   fallbackTtl: 5,
+  failoverTimeout: 30,
   coalesce: true as boolean | { timeout: number },
   coalesceTimeout: 10_000,
   invalidateUnsafe: true,
@@ -74,6 +75,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly storeTimeout: number;
   readonly whenStoreDown: 'bypass' | 'memory';
   readonly fallbackTtl: number;
+  /** Seconds an invalidation's answer is held for a Redis replica to confirm it (through a failover). */
+  readonly failoverTimeout: number;
   /** Follower wait bound in ms, or false when misses are not coalesced. */
   readonly coalesce: false | { readonly timeout: number };
   readonly invalidateUnsafe: boolean;
@@ -116,6 +119,7 @@ const KNOWN = new Set([
   'storeTimeout',
   'whenStoreDown',
   'fallbackTtl',
+  'failoverTimeout',
   'coalesce',
   'invalidateUnsafe',
   'headers',
@@ -126,7 +130,7 @@ const KNOWN = new Set([
   'targetedField',
   'forwardTargetedField',
 ]);
-const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered'];
+const CONSTRUCTION_ONLY = ['store', 'redis', 'tiered', 'failoverTimeout'];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token (method and header names)
 const NAME_PART = /^[A-Za-z0-9._-]+$/; // namespace, version, prefix: nothing that acts as a separator
 
@@ -266,6 +270,7 @@ export function resolveOptions<Req, Res>(
   const whenStoreDown = pick<unknown>('whenStoreDown', base ? base.whenStoreDown : DEFAULTS.whenStoreDown);
   if (whenStoreDown !== 'bypass' && whenStoreDown !== 'memory') fail('whenStoreDown', "'bypass' or 'memory'", whenStoreDown);
   const fallbackTtl = seconds('fallbackTtl', pick('fallbackTtl', base ? base.fallbackTtl : DEFAULTS.fallbackTtl), false);
+  const failoverTimeout = seconds('failoverTimeout', pick('failoverTimeout', base ? base.failoverTimeout : DEFAULTS.failoverTimeout), true);
 
   let coalesce = base ? base.coalesce : { timeout: DEFAULTS.coalesceTimeout };
   if (o.coalesce !== undefined) {
@@ -353,6 +358,7 @@ export function resolveOptions<Req, Res>(
     storeTimeout: storeTimeout as number,
     whenStoreDown: whenStoreDown as 'bypass' | 'memory',
     fallbackTtl,
+    failoverTimeout,
     coalesce,
     invalidateUnsafe: bool('invalidateUnsafe', base ? base.invalidateUnsafe : DEFAULTS.invalidateUnsafe),
     xCache,

@@ -158,6 +158,13 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   whenStoreDown?: 'bypass' | 'memory';
   /** Most seconds an entry is kept by the `whenStoreDown: 'memory'` fallback. @default 5 */
   fallbackTtl?: Duration;
+  /**
+   * With Redis replicas: most seconds a mutating request's answer (and `invalidate()`) is
+   * held while its invalidation waits for a replica to confirm it (WAIT), through a
+   * failover. Past it the answer goes anyway and `onError` hears ERC_FAILOVER_TIMEOUT.
+   * 0 never waits. @default 30
+   */
+  failoverTimeout?: Duration;
   /** Concurrent misses on one key make one origin call; `{ timeout }` bounds a follower's wait (ms). @default true */
   coalesce?: boolean | { timeout: number };
   /** A 2xx/3xx answer to an unsafe method invalidates its path first (RFC 9111 §4.4). @default true */

@@ -29,8 +29,9 @@ import { createRequire } from 'node:module';
 import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { redisCounter } from './redis-counters';
+import { RedisReplication } from './redis-replication';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 import {
   escapeChars,
   escapeGlob,
@@ -124,6 +125,8 @@ export class RedisStore implements CacheStore {
   };
   /** A GET's reject handler: a key of another type is a miss (missOnWrongType), the rest as unreachable. */
   private readonly getFailed = (err: unknown): undefined => (err instanceof Error && err.message.startsWith('WRONGTYPE') ? undefined : this.unreachable(err));
+  /** Replicas and WAIT (./redis-replication.ts); not on a Cluster. */
+  private readonly replication: RedisReplication | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -185,13 +188,19 @@ export class RedisStore implements CacheStore {
       this.firstContact = firstContact(own);
     }
     this.isCluster = (this.redis as { isCluster?: boolean }).isCluster === true;
+    this.replication = this.isCluster ? undefined : new RedisReplication(this.redis as Redis, () => this.lostAt, this.noteLost);
     this.unwatch = this.watchConnections();
     void this.firstContact.then(() => (this.contacted = true));
   }
 
   /** Note every lost connection (a node's, on a Cluster); returns how to stop listening. */
+  private readonly noteLost = (): void => {
+    this.lostAt = monotonicNow();
+    this.replication?.forget();
+  };
+
   private watchConnections(): () => void {
-    const lost = (): void => void (this.lostAt = monotonicNow());
+    const lost = this.noteLost;
     if (!this.isCluster) {
       const c = this.redis as Redis;
       c.on('close', lost);
@@ -320,7 +329,9 @@ export class RedisStore implements CacheStore {
 
   /** Records of an invalidation, kept `windowMs` (a repeat restarts its time). */
   async mark(target: GuardTarget, windowMs: number): Promise<void> {
-    const c = await this.conn();
+    const c = await this.writeConn();
+    // The first step of every invalidation: have the replica count ready for replicate().
+    this.replication?.begin();
     const names = [...target.keys.map((k) => 'k' + k), ...target.paths.map((p) => 'p' + p), ...target.tags.map((t) => 't' + t)].map((n) => this.key('r', n));
     const calls: Array<Promise<unknown>> = names.map((n) => runScript(c, MARK_RECORD, [n], [String(windowMs)]));
     if (target.prefixes.length) calls.push(runScript(c, MARK_PREFIXES, [this.key('x', '')], [String(windowMs), ...target.prefixes]));
@@ -335,7 +346,7 @@ export class RedisStore implements CacheStore {
    */
   async announce(target: GuardTarget): Promise<void> {
     if (this.channel === false) return;
-    const c = await this.conn();
+    const c = await this.writeConn();
     const messages: Array<[string, readonly string[]]> = [
       ['keys', target.keys],
       ['path', target.paths],
@@ -355,6 +366,9 @@ export class RedisStore implements CacheStore {
     await this.conn();
     const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const problems = new Set<string>();
+    // Read the replicas now, so the first invalidation does not wait for it.
+    const refused = await this.replication?.prime();
+    if (refused) problems.add(refused);
     await Promise.all(
       nodes.map(async (node) => {
         const info = await node.info('memory');
@@ -370,7 +384,7 @@ export class RedisStore implements CacheStore {
   }
 
   async delete(keys: readonly string[]): Promise<number> {
-    const c = await this.conn();
+    const c = await this.writeConn();
     return this.deleteEntries(
       c,
       [...new Set(keys)].map((key) => ({ key, token: '' })),
@@ -378,12 +392,12 @@ export class RedisStore implements CacheStore {
   }
 
   async deleteByPath(path: string): Promise<number> {
-    const c = await this.conn();
+    const c = await this.writeConn();
     return this.invalidate(c, this.key('p', path));
   }
 
   async deleteByPrefix(prefix: string): Promise<number> {
-    const c = await this.conn();
+    const c = await this.writeConn();
     const pattern = pathIndexPattern(this.clientPrefix + this.base, prefix);
     const counts = await Promise.all(
       (await this.scan(pattern)).map((name) => {
@@ -395,7 +409,7 @@ export class RedisStore implements CacheStore {
   }
 
   async deleteByTag(tags: readonly string[]): Promise<number> {
-    const c = await this.conn();
+    const c = await this.writeConn();
     const counts = await Promise.all([...new Set(tags)].map((t) => this.invalidate(c, this.key('t', t))));
     return sum(counts);
   }
@@ -419,6 +433,7 @@ export class RedisStore implements CacheStore {
 
   async close(): Promise<void> {
     this.unwatch();
+    await this.replication?.close();
     if (!this.owned) return;
     const c = this.redis as Redis;
     if (c.status === 'end') return;
@@ -456,6 +471,27 @@ export class RedisStore implements CacheStore {
       this.unreachable(new Error(`Redis connection is ${this.redis.status}`));
     }
     return this.redis;
+  }
+
+  /** Where invalidations write: their own connection once the master has replicas (WAIT goes there). */
+  private async writeConn(): Promise<Redis | Cluster> {
+    const own = this.replication?.writer;
+    if (own === undefined || own === this.redis) return this.conn();
+    await this.firstContact;
+    return own;
+  }
+
+  /**
+   * Have the writes of invalidations since `since` reached a replica? (WAIT 1, on their own
+   * connection; `none` without replicas, and on a Cluster.)
+   */
+  replicate(since: number, timeoutMs: number): Promise<Replication> {
+    return this.replication ? this.conn().then(() => this.replication!.replicate(since, timeoutMs)) : Promise.resolve('none');
+  }
+
+  /** The master had replicas when last looked at. */
+  get replicated(): boolean {
+    return this.replication?.replicated ?? false;
   }
 
   /** Drop the members read from one index, then delete each entry that is still the write a member names. */

@@ -10,7 +10,8 @@
  * Optional: getMany, setMany (batching), lock/unlock (single flight across instances),
  * ping (health), peek (a synchronous local read), local (a process-local store: the cache
  * skips timeouts and the breaker), mark/setGuarded (exact invalidation across every
- * instance sharing the store, see src/guard.ts), check (configuration problems at start).
+ * instance sharing the store, see src/guard.ts), check (configuration problems at start),
+ * replicate/replicated (an invalidation survives a failover: src/replicated.ts).
  *
  * Keys, paths, tags and prefixes are arbitrary strings: a store must never read them as
  * patterns (no glob, no regex). `set` with `ttlMs <= 0` stores nothing. An overwrite
@@ -106,7 +107,24 @@ export interface CacheStore {
    * `cache.counters()` throws a TypeError on it.
    */
   counter?(op: CounterOp): Promise<number | undefined>;
+  /**
+   * Optional, for a store with replicas (Redis): have the writes of an invalidation that
+   * began at `since` (monotonic ms, src/guard.ts `monotonicNow`) reached a replica, so that
+   * a failover cannot undo them? Waits at most `timeoutMs` for one. See `Replication`.
+   */
+  replicate?(since: number, timeoutMs: number): Promise<Replication>;
+  /** With replicate: the store had replicas when it last looked (a kept invalidation is then held too). */
+  readonly replicated?: boolean;
 }
+
+/**
+ * `replicate()`'s answer: `none`, the store has no replica (nothing to wait for: the node
+ * that took the writes is the one reads go to); `confirmed`, a replica has them;
+ * `unconfirmed`, none confirmed within the time given (ask again); `lost`, a connection
+ * was lost since the invalidation began (a failover, a restart): its writes may be on a
+ * node reads no longer go to, so it must be applied again.
+ */
+export type Replication = 'none' | 'confirmed' | 'unconfirmed' | 'lost';
 
 /**
  * One counter operation (`CacheStore.counter`). Values are integers within

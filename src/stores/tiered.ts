@@ -27,7 +27,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 const debug = createDebug('express-response-cache:tiered');
 
@@ -201,6 +201,15 @@ export class TieredStore implements CacheStore {
 
   check(): Promise<string[]> {
     return this.remote.check ? this.remote.check() : Promise.resolve([]);
+  }
+
+  /** The shared store's replicas (src/replicated.ts): the tier itself is dropped by pub/sub and on any lost connection. */
+  replicate(since: number, timeoutMs: number): Promise<Replication> {
+    return this.remote.replicate ? this.remote.replicate(since, timeoutMs) : Promise.resolve('none');
+  }
+
+  get replicated(): boolean {
+    return this.remote.replicated === true;
   }
 
   /** Our own write: keep it here unless an invalidation overlapped it, and let the others drop their copy. */

@@ -284,9 +284,14 @@ function stopProcess(p: ChildProcess): Promise<void> {
   });
 }
 
-/** A redis-server of our own on `port`, so it can be killed and restarted there. */
-export function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(redisServerBinary(), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
+/**
+ * A redis-server of our own on `port`, so it can be killed and restarted there. `extra`
+ * arguments follow ours (test/helpers/redis-replicas.ts gives a temp `--dir`: a replica
+ * writes the RDB of its first sync there).
+ */
+export function spawnRedis(port: number, extra: readonly string[] = []): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice', ...extra];
+  const child = spawn(redisServerBinary(), args, {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   return new Promise((resolve, reject) => {

@@ -33,6 +33,9 @@ describe('options', () => {
       [{ maxEntryBytes: 1.5 }, 'maxEntryBytes'],
       [{ storeTimeout: 0 }, 'storeTimeout'],
       [{ whenStoreDown: 'crash' }, 'whenStoreDown'],
+      [{ failoverTimeout: -1 }, 'failoverTimeout'],
+      [{ failoverTimeout: 'soon' }, 'failoverTimeout'],
+      [{ failoverTimeout: Infinity }, 'failoverTimeout'],
       [{ coalesce: { timeout: -1 } }, 'coalesce'],
       [{ headers: { xCache: 'X Cache' } }, 'headers.xCache'],
       [{ headers: { nope: true } }, 'headers'],
@@ -53,6 +56,9 @@ describe('options', () => {
     it('should refuse store, redis and tiered per route', () => {
       const base = resolveOptions({});
       expect(() => resolveOptions({ redis: 'redis://x' }, base, 'cache.middleware')).toThrow('cache.middleware: redis can only be set in createCache()');
+      expect(() => resolveOptions({ failoverTimeout: 5 }, base, 'cache.middleware')).toThrow(
+        'cache.middleware: failoverTimeout can only be set in createCache()',
+      );
     });
   });
 
@@ -118,6 +124,7 @@ describe('options', () => {
       expect(stated('storeTimeout')).toBe(String(DEFAULTS.storeTimeout));
       expect(stated('whenStoreDown')).toBe(`'${DEFAULTS.whenStoreDown}'`);
       expect(stated('fallbackTtl')).toBe(String(DEFAULTS.fallbackTtl));
+      expect(stated('failoverTimeout')).toBe(String(DEFAULTS.failoverTimeout));
       expect(stated('coalesce')).toBe(String(DEFAULTS.coalesce));
       expect(stated('invalidateUnsafe')).toBe(String(DEFAULTS.invalidateUnsafe));
       expect(stated('shareAuthorized')).toBe(String(DEFAULTS.shareAuthorized));
