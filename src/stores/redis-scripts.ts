@@ -48,7 +48,12 @@ return 1`);
  * counted, so counts are exact.
  */
 export const DELETE_ENTRY = script(`
-if ARGV[1] ~= '' and redis.call('GETRANGE', KEYS[1], 1, 8) ~= ARGV[1] then return 0 end
+if ARGV[1] ~= '' then
+  local token = redis.pcall('GETRANGE', KEYS[1], 1, 8)
+  -- Not a string (WRONGTYPE): something else wrote at the entry's key; not an entry, not counted, gone.
+  if type(token) == 'table' then redis.call('UNLINK', KEYS[1]) return 0 end
+  if token ~= ARGV[1] then return 0 end
+end
 return redis.call('UNLINK', KEYS[1])`);
 
 /** KEYS[1] a lock; ARGV[1] the holder's token. Deletes the lock only if the token holds it. */

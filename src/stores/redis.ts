@@ -123,6 +123,9 @@ export class RedisStore implements CacheStore {
     throw new Error(`cannot reach Redis at ${this.where}: ${outage.message}`, { cause: err });
   };
 
+  /** A read's reject handler: a key of another type is a miss (the write heals it); else as unreachable. */
+  private readonly readFailed = (err: unknown): undefined => missOnWrongType(err, this.unreachable);
+
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('RedisStore: options must be an object with `client` or `url`');
@@ -233,8 +236,8 @@ export class RedisStore implements CacheStore {
   // The hit path of a Redis hit: one command, one reaction once connected.
   get(key: string): Promise<Buffer | undefined> {
     const name = this.key('e', key);
-    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.unreachable);
-    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.unreachable));
+    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.readFailed);
+    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.readFailed));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
@@ -242,7 +245,8 @@ export class RedisStore implements CacheStore {
     const c = await this.conn();
     const names = keys.map((k) => this.key('e', k));
     // A Cluster MGET needs one slot; entries spread over slots, so read them one by one.
-    const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n))) : await c.mgetBuffer(...names);
+    // (MGET answers nil for a key of another type; GET fails with WRONGTYPE.)
+    const values = this.isCluster ? await Promise.all(names.map((n) => c.getBuffer(n).catch(nullOnWrongType))) : await c.mgetBuffer(...names);
     return values.map(unwrap);
   }
 
@@ -553,6 +557,23 @@ function newToken(): string {
 /** The caller of a guarded write has given up on it (its deadline passed). */
 function abandoned(guard: StoreGuard): boolean {
   return guard.deadline !== undefined && monotonicNow() > guard.deadline;
+}
+
+/**
+ * A key of another type at an entry's name (another program wrote a hash there) is a miss,
+ * not a failure: the miss's SET replaces it. Failing would BYPASS that URL forever.
+ */
+function missOnWrongType(err: unknown, otherwise: (err: unknown) => never = rethrow): undefined {
+  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return undefined;
+  return otherwise(err);
+}
+
+function rethrow(err: unknown): never {
+  throw err;
+}
+
+function nullOnWrongType(err: unknown): null {
+  return missOnWrongType(err) ?? null;
 }
 
 /** A stored value without its state head: undefined while pending; foreign bytes pass on (a corrupt entry). */

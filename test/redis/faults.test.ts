@@ -325,6 +325,52 @@ describe('when the bytes of an entry are corrupted in Redis', () => {
   });
 });
 
+describe('when an entry key holds another Redis type (another program wrote there)', () => {
+  const kinds: Array<[string, (admin: Redis, key: string) => Promise<unknown>]> = [
+    ['a hash', (admin, key) => admin.hset(key, 'f', 'v')],
+    ['a list', (admin, key) => admin.rpush(key, 'a', 'b')],
+    ['a set', (admin, key) => admin.sadd(key, 'a')],
+  ];
+
+  /** The instance after one stored MISS of /item/9, with its entry key replaced by `kind`. */
+  async function overwritten(kind: (admin: Redis, key: string) => Promise<unknown>) {
+    const a = await instance({ redis: fx.redis.url });
+    const namespace = engineOf(a.cache).options.namespace;
+    expect((await request(a.url, '/item/9')).xCache).toBe('MISS');
+    await until(() => a.cache.stats().stores === 1, 1000, 'stored');
+    const [key] = await scanKeys(fx.admin, `e:{cache:v1:${namespace}:GET:http://127.0.0.1/item/9}`);
+    expect(key).toBeDefined();
+    await fx.admin.del(key!);
+    await kind(fx.admin, key!);
+    return { a, key: key! };
+  }
+
+  it.each(kinds)('should answer a MISS over %s (not BYPASS), replace it with the entry, and HIT after', async (_label, kind) => {
+    const { a, key } = await overwritten(kind);
+    const next = await request(a.url, '/item/9');
+    expect([next.xCache, a.errors]).toEqual(['MISS', []]);
+    expectRight(next, '9');
+    await until(() => a.cache.stats().stores === 2, 1000, 'rewritten');
+    expect(await fx.admin.type(key)).toBe('string');
+    const hit = await request(a.url, '/item/9');
+    expect(hit.xCache).toBe('HIT');
+    expectRight(hit, '9');
+    expect(a.origin.calls).toBe(2);
+    expect(a.errors).toEqual([]);
+  });
+
+  it.each(kinds)('should let a path invalidation over %s through (nothing kept), counting it 0 and unlinking it', async (_label, kind) => {
+    const { a, key } = await overwritten(kind);
+    expect(await a.cache.invalidate({ paths: ['/item/9'] })).toBe(0);
+    expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
+    expect(await fx.admin.exists(key)).toBe(0);
+    expect(a.errors).toEqual([]);
+    expect((await request(a.url, '/item/9')).xCache).toBe('MISS');
+    await until(() => a.cache.stats().stores === 2, 1000, 'stored again');
+    expect((await request(a.url, '/item/9')).xCache).toBe('HIT');
+  });
+});
+
 describe('values when Redis is out', () => {
   /**
    * get, set, getOrSet, each on a fresh cache (breaker closed), timed. `out` runs once every

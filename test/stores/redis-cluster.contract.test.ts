@@ -32,6 +32,22 @@ afterAll(async () => {
 storeContract('RedisStore (Cluster, 3 masters)', () => new RedisStore({ client, keyPrefix: prefix }));
 
 describe('RedisStore on a Cluster', () => {
+  describe('when an entry key holds another Redis type', () => {
+    it('should read it as a miss (get and getMany), and let a tag invalidation unlink it uncounted', async () => {
+      const store = new RedisStore({ client, keyPrefix: `${prefix}type:` });
+      const keys = ['cache:v1:http:GET:/type/a', 'cache:v1:http:GET:/type/b'];
+      await store.setMany(keys.map((key) => ({ key, value: Buffer.from(key), ttlMs: HOUR, index: { path: '/type', tags: ['type'] } })));
+      const [name] = await Promise.all(client.nodes('master').map((m) => scanKeys(m, `${prefix}type:e:*type/a*`))).then((found) => found.flat());
+      expect(name).toBeDefined();
+      await client.del(name!);
+      await client.hset(name!, 'f', 'v');
+      expect(await store.get(keys[0]!)).toBeUndefined();
+      expect((await store.getMany(keys)).map((v) => v?.toString())).toEqual([undefined, keys[1]]);
+      expect(await store.deleteByTag(['type'])).toBe(1);
+      expect(await client.exists(name!)).toBe(0);
+    });
+  });
+
   describe('when entries, paths and tags spread over slots', () => {
     it('should put keys on more than one master and still find them all', async () => {
       const store = new RedisStore({ client, keyPrefix: `${prefix}spread:` });
