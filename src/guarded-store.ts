@@ -244,7 +244,10 @@ export class GuardedStore {
   private async apply(p: PendingInvalidation, timeout: number): Promise<number> {
     const mark = this.store.mark?.bind(this.store);
     if (mark) await this.call('invalidate', undefined, () => mark(p.target, GUARD_WINDOW_MS), timeout, false);
-    const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), timeout, false)));
+    // A tier's deletes include waiting for the other instances' acknowledgements: cut short,
+    // the invalidation would resolve while a tier that hears it late still serves the copy.
+    const deletes = timeout + (this.store.acknowledgeWithinMs ?? 0);
+    const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), deletes, false)));
     const announce = this.store.announce?.bind(this.store);
     if (announce) await this.call('invalidate', undefined, () => announce(p.target), timeout, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);

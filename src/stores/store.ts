@@ -83,6 +83,12 @@ export interface CacheStore {
    * mark() got), never by clocks of two machines.
    */
   setGuarded?(entry: StoreSetEntry, guard: StoreGuard): Promise<boolean>;
+  /**
+   * Optional: how long, in ms, an invalidation may wait beyond its store calls for other
+   * instances to acknowledge it (a TieredStore: a lease and two heartbeats). The cache adds
+   * it to an invalidation's bound, so a slow acknowledgement is waited for, never cut off.
+   */
+  readonly acknowledgeWithinMs?: number;
   /** Optional: called after an invalidation's deletes went through (a RedisStore tells memory tiers elsewhere). */
   announce?(target: GuardTarget): Promise<void>;
   /** Optional: problems with the store's configuration that defeat the cache (reported once, at start). */

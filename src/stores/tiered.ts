@@ -120,6 +120,15 @@ export class TieredStore implements CacheStore {
     if ((sub as Redis).status === 'ready') this.subscribe();
   }
 
+  /**
+   * The longest an invalidation waits for acknowledgements (broadcast()): the cache's bound
+   * on an invalidation must include it, or a peer that hears it late (inside its lease)
+   * still serves the copy when invalidate() resolves.
+   */
+  get acknowledgeWithinMs(): number {
+    return this.leaseMs + 2 * this.heartbeatMs;
+  }
+
   /** True while invalidations are heard, i.e. while the memory tier is in use. */
   get coherent(): boolean {
     return this.subscribed;
@@ -285,7 +294,7 @@ export class TieredStore implements CacheStore {
       // lapsed (at most a lease and a beat after it last heard itself); one more beat of margin
       // covers a timer that fires late.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([acked, new Promise<void>((r) => (timer = setTimeout(r, this.leaseMs + 2 * this.heartbeatMs)))]);
+      await Promise.race([acked, new Promise<void>((r) => (timer = setTimeout(r, this.acknowledgeWithinMs)))]);
       clearTimeout(timer);
     } catch (err) {
       debug('publish failed: %s', (err as Error).message);

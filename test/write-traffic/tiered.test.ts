@@ -3,18 +3,20 @@
  * (the invalidation is kept, the invalidating instance serves the new body at once, and
  * the kept invalidation reaches Redis once it is back); a subscriber blackholed without a
  * close event (its tier stops serving within its lease, so an invalidation elsewhere still
- * resolves and leaves no stale copy); and an eviction policy that defeats index-based
+ * resolves and leaves no stale copy); a subscriber that hears everything 1.2 s late
+ * (issue 20: the invalidation waits for its acknowledgement instead of being cut off at
+ * 1 s); and an eviction policy that defeats index-based
  * invalidation, reported at start.
  */
 
 import { Redis } from 'ioredis';
 import { createCache, RedisStore, TieredStore, type ExpressCacheOptions } from '../../middleware';
 import { engineOf } from '../../src/cache';
-import { forEachExpress, type ExpressFactory } from '../helpers/express';
+import { EXPRESSES, forEachExpress, type ExpressFactory } from '../helpers/express';
 import { scanKeys, startRedis } from '../helpers/redis';
 import { startTcpProxy } from '../helpers/tcp-proxy';
 import { listen, request, sleep, until, uniqueNamespace, useRedis, type Instance } from '../redis/instances';
-import { Calls, getItem, itemsApp, Rows, within } from './model';
+import { Calls, getItem, itemsApp, putItem, Rows, within } from './model';
 
 const fx = useRedis('write-traffic/tiered.test');
 
@@ -140,6 +142,70 @@ forEachExpress((express) => {
         await clientB.quit();
       }
     });
+  });
+});
+
+describe("when a tiered instance's subscriber is slow (delivery later than the 1 s invalidation bound, inside its lease)", () => {
+  it("should resolve A's invalidate() and answer its PUT only once B dropped its copy, so B never serves the old body after them", async () => {
+    const w = world();
+    const slow = await startTcpProxy(fx.redis.port);
+    const clientA = new Redis(fx.redis.url);
+    const clientB = new Redis(fx.redis.url);
+    const subA = clientA.duplicate();
+    const subB = new Redis(`redis://127.0.0.1:${slow.port}`);
+    const storeA = new TieredStore({ remote: new RedisStore({ client: clientA }), publisher: clientA, subscriber: subA });
+    const storeB = new TieredStore({ remote: new RedisStore({ client: clientB }), publisher: clientB, subscriber: subB });
+    const express = EXPRESSES[0][1];
+    try {
+      const a = await instance(express, 'A', w, { store: storeA, storeTimeout: 100 });
+      const b = await instance(express, 'B', w, { store: storeB, storeTimeout: 100 });
+      await until(() => storeA.coherent && storeB.coherent, 3000, 'tiers up');
+      const peersOf = (s: TieredStore): number => (s as unknown as { peers: Map<string, number> }).peers.size;
+      await until(() => peersOf(storeA) > 0 && peersOf(storeB) > 0, 3000, 'peers heard');
+      expect((await getItem(b.url, 's')).reply.xCache).toBe('MISS');
+      await until(() => b.cache.stats().stores === 1, 2000, 'stored');
+      expect(storeB.memory.size).toBeGreaterThan(0);
+      // B hears everything 1.2 s late: within its 2 s lease (a beat every 0.5 s, so it still
+      // hears itself and keeps serving its tier), but later than the 1 s that bounds an
+      // invalidation's store calls (storeTimeout 100).
+      slow.delayMs = 1200;
+      await sleep(1500);
+      expect(storeB.coherent).toBe(true);
+      const hit = await getItem(b.url, 's');
+      expect([hit.v, hit.reply.xCache]).toEqual([1, 'HIT']);
+      // invalidate() on A: once it resolves, B's copy is gone (before the fix it was cut off
+      // at 1 s, resolved 0 and B served v1 from its tier).
+      const wrote = w.rows.write('s');
+      let started = performance.now();
+      const removed = await a.cache.invalidate({ tags: ['item:s'] });
+      const invalidated = performance.now() - started;
+      const afterInvalidate = await getItem(b.url, 's');
+      expect({ removed, v: afterInvalidate.v, errors: w.errors }).toEqual({ removed: 1, v: wrote, errors: [] });
+      // B stores v2 in its tier again; then a PUT on A, answered after its invalidation.
+      await until(() => b.cache.stats().stores === 2, 2000, 'stored again');
+      expect((await getItem(b.url, 's')).reply.xCache).toBe('HIT');
+      const callsOnB = w.calls.of('B');
+      started = performance.now();
+      const written = await putItem(a.url, 's');
+      const put = performance.now() - started;
+      const after = await getItem(b.url, 's');
+      fx.figures.push(
+        `slow subscriber (1.2 s): invalidate() resolved in ${invalidated.toFixed(0)} ms, PUT answered in ${put.toFixed(0)} ms; B then answered v${after.v} (${after.reply.xCache})`,
+      );
+      expect({ written, v: after.v, errors: w.errors }).toEqual({ written: 3, v: 3, errors: [] });
+      // B made v3 itself: its copy was dropped before the PUT was answered.
+      expect(w.calls.of('B')).toBe(callsOnB + 1);
+      expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
+    } finally {
+      for (const i of fx.open.splice(0)) await i.close();
+      subB.disconnect();
+      await storeA.close();
+      await storeB.close();
+      subA.disconnect();
+      await slow.close();
+      await clientA.quit();
+      await clientB.quit();
+    }
   });
 });
 
