@@ -10,7 +10,8 @@
  * Only a complete body is handed to `finished`: one that matches the Content-Length the
  * handler declared, of a response that finished (no abort, no socket error), whose status
  * did not change after its headers went out (an error handler taking over a half-sent
- * response sets 500 and calls end()). Anything else goes to `abandoned(reason)`. A hook
+ * response sets 500 and calls end()), and that no error went through Express's error
+ * handlers meanwhile (one that ends the response with a bare end()). Anything else goes to `abandoned(reason)`. A hook
  * that throws never breaks the response: the capture stops copying, the response goes on
  * untouched, and `onCallbackError` hears of it.
  *
@@ -19,6 +20,7 @@
  */
 
 import type { ServerResponse } from 'node:http';
+import { erredOn } from './error-path';
 
 type WriteHead = ServerResponse['writeHead'];
 type Write = ServerResponse['write'];
@@ -218,6 +220,9 @@ class Capture {
     // A status changed after the headers went out: something (an error handler) took the
     // response over after its body began, so what was sent is not what the handler meant.
     if (this.res.statusCode !== this.sentStatus) return `status changed from ${this.sentStatus} to ${this.res.statusCode} after the headers were sent`;
+    // An error went through Express's error handlers: what they ended is not the handler's
+    // answer, even when nothing on the response shows it (a bare res.end(); ./error-path.ts).
+    if (erredOn(this.res)) return 'an error reached the error handlers';
     return undefined;
   }
 

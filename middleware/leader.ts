@@ -21,6 +21,7 @@ import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } fr
 import { header, responseNotStorableReason } from '../src/policy';
 import { responseDirectives } from '../src/targeted';
 import { capture, SWALLOWED, type CaptureHooks } from './capture';
+import { watchErrors } from './error-path';
 import { callback, type RequestContext } from './context';
 import { onTakeOver } from './nested';
 import { replay, setCacheStatus } from './replay';
@@ -46,6 +47,8 @@ export function lead(ctx: RequestContext, flight: Lead, options: MissOptions): v
   // A route-level middleware of this cache took the request over (middleware/nested.ts):
   // end this flight and let the capture pass everything through untouched.
   onTakeOver(res, () => leader.standAside());
+  // An error handler's bare end() must not pass for a whole body (./error-path.ts).
+  watchErrors(ctx.req.app);
   capture(res, ctx.o.maxEntryBytes, leader);
   ctx.next();
 }

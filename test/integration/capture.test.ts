@@ -22,7 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-forEachExpress((express) => {
+forEachExpress((express, major) => {
   function setup(options: Parameters<typeof createCache>[0] = {}) {
     const cache = track(createCache({ jitter: 0, ...options }));
     const app = express();
@@ -461,6 +461,93 @@ forEachExpress((express) => {
       expect([a.status, a.text]).toEqual([200, 'first half, ']);
       expect([b.headers['x-cache'], b.text]).toEqual(['MISS', 'first half, ']);
       expect(calls).toBe(2);
+    });
+
+    it.each([
+      ['next(err)', 'next'],
+      ['a synchronous throw', 'throw'],
+      ['a later next(err), from a callback', 'later'],
+    ] as const)('should not store a partial body an error handler ended with a bare res.end(), after %s', async (_name, how) => {
+      const { app } = setup();
+      let calls = 0;
+      let errors = 0;
+      app.get('/partial', (_req, res, next) => {
+        calls++;
+        res.type('text/plain');
+        res.write(`part ${calls}, `);
+        const err = new Error('the database went away');
+        if (how === 'throw') throw err;
+        if (how === 'later') setImmediate(() => next(err));
+        else next(err);
+      });
+      app.use((_err: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+        errors++;
+        // The status is left alone: nothing on the response tells this body apart from a whole one.
+        res.end();
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/partial');
+      const b = await send(url, '/partial');
+      expect([a.status, a.text, b.headers['x-cache'], b.text]).toEqual([200, 'part 1, ', 'MISS', 'part 2, ']);
+      expect({ calls, errors }).toEqual({ calls: 2, errors: 2 });
+    });
+
+    // Express 4 does not catch a rejected promise (the request would hang).
+    (major === 5 ? it : it.skip)('should not store a partial body an error handler ended with a bare res.end(), after an async handler rejected', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/async', async (_req, res) => {
+        calls++;
+        res.type('text/plain').write(`part ${calls}, `);
+        await new Promise((r) => setImmediate(r));
+        throw new Error('the database went away');
+      });
+      app.use((_err: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+        res.end();
+      });
+      const { url } = await serve(app);
+      const a = await send(url, '/async');
+      const b = await send(url, '/async');
+      expect([a.text, b.headers['x-cache'], b.text, calls]).toEqual(['part 1, ', 'MISS', 'part 2, ', 2]);
+    });
+
+    it('should not store what an error handler inside the route (after next(err)) ended', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get(
+        '/inline',
+        (_req: import('express').Request, res: import('express').Response, next: import('express').NextFunction) => {
+          calls++;
+          res.type('text/plain').write(`part ${calls}, `);
+          next(new Error('gone'));
+        },
+        (_err: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+          res.end('sorry');
+        },
+      );
+      const { url } = await serve(app);
+      const a = await send(url, '/inline');
+      const b = await send(url, '/inline');
+      expect([a.text, b.headers['x-cache'], b.text]).toEqual(['part 1, sorry', 'MISS', 'part 2, sorry']);
+      expect(calls).toBe(2);
+    });
+
+    it('should still store a whole body whose handler never erred, on an app with an error handler', async () => {
+      const { app } = setup();
+      let calls = 0;
+      app.get('/fine', (_req, res) => {
+        calls++;
+        res.type('text/plain');
+        res.write('all ');
+        res.end('of it');
+      });
+      app.use((_err: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+        res.end();
+      });
+      const { url } = await serve(app);
+      await send(url, '/fine');
+      const b = await send(url, '/fine');
+      expect([b.headers['x-cache'], b.text, calls]).toEqual(['HIT', 'all of it', 1]);
     });
 
     it('should not store a response whose socket is destroyed mid-body', async () => {
