@@ -123,10 +123,11 @@ export class RedisStore implements CacheStore {
     if (outage === undefined || this.redis.status === 'ready') throw err;
     throw new Error(`cannot reach Redis at ${this.where}: ${outage.message}`, { cause: err });
   };
-  /** A GET's reject handler: a key of another type is a miss (missOnWrongType), the rest as unreachable. */
-  private readonly getFailed = (err: unknown): undefined => (err instanceof Error && err.message.startsWith('WRONGTYPE') ? undefined : this.unreachable(err));
   /** Replicas and WAIT (./redis-replication.ts); not on a Cluster. */
   private readonly replication: RedisReplication | undefined;
+
+  /** A read's reject handler: a key of another type is a miss (the write heals it); else as unreachable. */
+  private readonly readFailed = (err: unknown): undefined => missOnWrongType(err, this.unreachable);
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -244,8 +245,8 @@ export class RedisStore implements CacheStore {
   // The hit path of a Redis hit: one command, one reaction once connected.
   get(key: string): Promise<Buffer | undefined> {
     const name = this.key('e', key);
-    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.getFailed);
-    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.getFailed));
+    if (this.contacted) return this.redis.getBuffer(name).then(unwrap, this.readFailed);
+    return this.conn().then((c) => c.getBuffer(name).then(unwrap, this.readFailed));
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
@@ -598,8 +599,12 @@ function abandoned(guard: StoreGuard): boolean {
  * A key of another type at an entry's name (another program wrote a hash there) is a miss,
  * not a failure: the miss's SET replaces it. Failing would BYPASS that URL forever.
  */
-function missOnWrongType(err: unknown): undefined {
+function missOnWrongType(err: unknown, otherwise: (err: unknown) => never = rethrow): undefined {
   if (err instanceof Error && err.message.startsWith('WRONGTYPE')) return undefined;
+  return otherwise(err);
+}
+
+function rethrow(err: unknown): never {
   throw err;
 }
 

@@ -130,6 +130,18 @@ forEachExpress((express) => {
       expect(calls.n).toBe(2);
     });
 
+    it('should key ?a[]=1&a=2 and ?a=2&a[]=1 apart, so each gets the req.query.a it parses to (issue 20)', async () => {
+      const { app, calls } = echoApp(express);
+      const { url } = await serve(app);
+      const one = await request(url).get('/echo?a[]=1&a=2');
+      const two = await request(url).get('/echo?a=2&a[]=1');
+      const again = await request(url).get('/echo?a[]=1&a=2');
+      expect([two.headers['x-cache'], again.headers['x-cache'], calls.n]).toEqual(['MISS', 'HIT', 2]);
+      // Whatever the parser makes of each (Express 4's qs merges by base name), each answer is its own.
+      expect(two.body.url).toBe('/echo?a=2&a[]=1');
+      expect(again.body).toEqual(one.body);
+    });
+
     it('should treat ?a and ?a= as one parameter, and + as a space', async () => {
       const { app, calls, seen } = echoApp(express);
       const { url } = await serve(app);
