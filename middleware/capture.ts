@@ -28,6 +28,8 @@ type Original = { writeHead: WriteHead; write: Write; end: End };
 
 /** What `abandoned()` hears when a swallowed response ended: `onSwallowed()` comes right after. */
 export const SWALLOWED = 'swallowed (stale-if-error)';
+/** What `abandoned()` hears when `headers()` declined to keep the body: that hook said why. */
+export const DECLINED = 'declined at the headers (reason given then)';
 
 export interface CaptureHooks {
   /** Swallow a response with this status instead of sending it (checked first, once). */
@@ -70,6 +72,8 @@ class Capture {
   private decided = false;
   private swallowing = false;
   private copying = false;
+  /** Why copying stopped part-way (the body outgrew maxBytes), for the one debug line. */
+  private dropped: string | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
   private settled = false;
@@ -130,8 +134,7 @@ class Capture {
       this.size += single.length;
     } else if (this.copying) {
       // Too large: stop copying and keep streaming.
-      this.copying = false;
-      this.chunks = [];
+      this.overflow();
     }
     if (bytes !== undefined && typeof chunk === 'string')
       return pass<ServerResponse>(this.original.end, res, bytes, typeof encoding === 'function' ? encoding : cb, undefined);
@@ -211,7 +214,8 @@ class Capture {
   private incomplete(): string | undefined {
     if (this.failed) return 'a capture hook threw';
     if (this.swallowing) return SWALLOWED;
-    if (!this.copying) return 'not kept (not storable, or over maxEntryBytes)';
+    // Not copied: the headers hook declined (and said why), or the body outgrew maxBytes.
+    if (!this.copying) return this.dropped ?? DECLINED;
     // RFC 9110 §8.6: the body is as long as Content-Length says; a shorter one was cut off.
     const declared = this.declaredLength;
     if (declared !== undefined && this.size !== declared) return `body of ${this.size} bytes, Content-Length said ${declared}`;
@@ -221,14 +225,25 @@ class Capture {
     return undefined;
   }
 
+  private overflow(): void {
+    this.copying = false;
+    this.chunks = [];
+    this.dropped = `body over maxEntryBytes (${this.maxBytes} bytes)`;
+  }
+
   /** Keep a copy of a chunk while copying; answers its bytes when it was kept. */
   private keep(chunk: unknown, encoding: unknown): Buffer | undefined {
     if (!this.copying || chunk === undefined || chunk === null || typeof chunk === 'function') return undefined;
     const buf = toBuffer(chunk, encoding);
-    if (!buf || this.size + buf.length > this.maxBytes) {
-      // Too large (or not bytes): stop copying and keep streaming.
+    if (!buf) {
       this.copying = false;
       this.chunks = [];
+      this.dropped = 'a body chunk that is not bytes';
+      return undefined;
+    }
+    if (this.size + buf.length > this.maxBytes) {
+      // Too large: stop copying and keep streaming.
+      this.overflow();
       return undefined;
     }
     if (buf.length > 0) {

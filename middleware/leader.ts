@@ -20,7 +20,7 @@ import { CallbackError } from '../src/errors';
 import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
 import { header, responseNotStorableReason } from '../src/policy';
 import { responseDirectives } from '../src/targeted';
-import { capture, SWALLOWED, type CaptureHooks } from './capture';
+import { capture, DECLINED, SWALLOWED, type CaptureHooks } from './capture';
 import { callback, type RequestContext } from './context';
 import { onTakeOver } from './nested';
 import { replay, setCacheStatus } from './replay';
@@ -221,7 +221,8 @@ class Leader implements CaptureHooks {
     // with the freshened entry's commit, which answers the followers (a no-cache entry is
     // never fresh: a flight ended empty here would make each of them validate in turn).
     if (this.swallowed === 'revalidated' && reason === SWALLOWED) return;
-    debug('not stored %s: %s', this.ctx.locals.key, reason);
+    // One debug line per unstored response: a declined one had its reason logged by headers().
+    if (reason !== DECLINED) debug('not stored %s: %s', this.ctx.locals.key, reason);
     this.end({ kind: 'none' });
   }
 
