@@ -184,7 +184,11 @@ export function createApp({ cache, dbDelayMs = 50 }: AppOptions): Express {
 
   // The cache's counters: hits, misses, stale, bypasses, stores, invalidations, errors, hitRatio.
   app.get('/stats', (_req, res) => {
-    res.set('Cache-Control', 'no-store').json(cache.stats());
+    // Indented and ending in a newline: curl's output does not run into the next command's.
+    res
+      .set('Cache-Control', 'no-store')
+      .type('json')
+      .send(`${JSON.stringify(cache.stats(), null, 2)}\n`);
   });
 
   // The same counters in Prometheus text format, for a scraper.

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { createCache, type ExpressResponseCache } from '../middleware';
 import { createApp } from './app';
+import { tryIt } from './try-it';
 
 const HOST = '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
@@ -29,21 +30,7 @@ try {
 const server = createApp({ cache }).listen(port, HOST, () => {
   const base = `http://${HOST}:${(server.address() as AddressInfo).port}`;
   console.log(`Shop API on ${base}, caching in ${redisUrl ? `Redis (${redactUrl(redisUrl)})` : 'memory'}`);
-  console.log(`
-Try it (watch X-Cache: MISS, then HIT):
-  curl -si '${base}/products?page=1&limit=5' | grep -i x-cache          # run twice: MISS, then HIT
-  curl -si '${base}/products?category=audio&q=pro&utm_source=x' | grep -i x-cache
-  ETAG=$(curl -si ${base}/products/7 | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\\r')
-  curl -si -H "If-None-Match: $ETAG" ${base}/products/7               # 304 Not Modified, no body
-  curl -s -X PUT -H 'Content-Type: application/json' -d '{"price":1999}' ${base}/products/7
-  curl -si ${base}/products/7 | grep -iE 'x-cache|price'              # MISS with the new price
-  curl -si ${base}/products/10/stock | grep -i x-cache                # sold out: never a HIT
-  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} ' -X POST -H 'X-User-Id: alice' ${base}/products/7/reviews; done   # 201 201 201 429
-  curl -si -H 'Accept-Language: fr' ${base}/greeting                  # one entry per language
-  curl -s -H 'X-User-Id: alice' ${base}/recommendations               # personal; its data cached as values
-  curl -s ${base}/health/cache
-  curl -s ${base}/stats; curl -s ${base}/metrics
-Ctrl-C to stop.`);
+  console.log(`\nTry it (watch X-Cache: MISS, then HIT):\n${tryIt(base)}\nCtrl-C to stop.`);
 });
 
 server.on('error', (err) => {

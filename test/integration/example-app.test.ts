@@ -6,7 +6,10 @@
 import request from 'supertest';
 import type { Express } from 'express';
 import { createCache, MemoryStore, type ExpressResponseCache } from '../../middleware';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createApp } from '../../example-app/app';
+import { TRY_IT, tryIt } from '../../example-app/try-it';
 import type { Product, SlowDb } from '../../example-app/db';
 
 const opened: ExpressResponseCache[] = [];
@@ -239,9 +242,13 @@ describe('example app', () => {
     const stats = await request(app).get('/stats').expect(200);
     expect(stats.body).toMatchObject({ hits: 1, misses: 1, stores: 1, errors: 0, hitRatio: 0.5 });
     expect(stats.headers['x-cache']).toBeUndefined();
+    // Each ends in a newline: pasted as a block, one curl's output does not run into the next.
+    expect(stats.headers['content-type']).toMatch(/^application\/json/);
+    expect(stats.text.endsWith('}\n')).toBe(true);
 
     const metrics = await request(app).get('/metrics').expect(200);
     expect(metrics.text).toContain('express_response_cache_hits_total{namespace="shop",kind="response"} 1');
+    expect(metrics.text.endsWith('\n')).toBe(true);
   });
 
   it('invalidates on demand through the admin route', async () => {
@@ -254,5 +261,15 @@ describe('example app', () => {
     expect(res.body.removed).toBe(1);
     expect((await request(app).get('/categories')).headers['x-cache']).toBe('MISS');
     await request(app).post('/admin/cache/invalidate').send({ everything: true }).expect(400);
+  });
+});
+
+describe('the curl lines npm start prints', () => {
+  it('should be the "Try it" block of example-app/README.md, line for line', () => {
+    const readme = readFileSync(join(__dirname, '../../example-app/README.md'), 'utf8');
+    const block = /## Try it\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(tryIt('http://127.0.0.1:3000').split('\n')).toEqual(block?.trimEnd().split('\n'));
+    // One command a line: /stats and /metrics do not run together.
+    expect(TRY_IT.filter((l) => /\/stats|\/metrics/.test(l))).toHaveLength(2);
   });
 });
