@@ -49,6 +49,13 @@ export interface CaptureHooks {
   onSwallowed?(original: Original): void;
   /** One of the hooks above threw; the response went on uncaptured. */
   onCallbackError?(err: unknown): void;
+  /**
+   * Code that is not the routes' starts (true) and ends (false): the capture itself, its
+   * hooks and the response methods it wrapped (middlewares mounted before it, Node's).
+   */
+  quiet?(on: boolean): void;
+  /** end() was called: the body is complete, nothing that runs from now on made it. */
+  ending?(): void;
 }
 
 export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHooks): void {
@@ -68,6 +75,9 @@ export function capture(res: ServerResponse, maxBytes: number, hooks: CaptureHoo
   res.on('finish', () => c.settle(true, ''));
   res.on('close', () => c.settle(false, 'closed before it finished (aborted, or a socket error)'));
 }
+
+/** How the reason `abandoned()` is given begins when the body outgrew maxEntryBytes (an answer that is not storable). */
+export const TOO_LARGE = 'body over maxEntryBytes';
 
 class Capture {
   private readonly original: Original;
@@ -94,6 +104,26 @@ class Capture {
   }
 
   writeHead(res: ServerResponse, args: unknown[]): ServerResponse {
+    const hooks = this.hooks;
+    hooks.quiet?.(true);
+    try {
+      return this.writeHeadQuietly(res, args);
+    } finally {
+      hooks.quiet?.(false);
+    }
+  }
+
+  write(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): boolean {
+    const hooks = this.hooks;
+    hooks.quiet?.(true);
+    try {
+      return this.writeQuietly(res, chunk, encoding, cb);
+    } finally {
+      hooks.quiet?.(false);
+    }
+  }
+
+  private writeHeadQuietly(res: ServerResponse, args: unknown[]): ServerResponse {
     // The decision must see the status and headers writeHead(status, headers) is about to
     // send, not what was set before it: a Set-Cookie, no-store or 500 given here counts.
     if (typeof args[0] === 'number') res.statusCode = args[0];
@@ -104,7 +134,7 @@ class Capture {
     return (this.original.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
   }
 
-  write(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): boolean {
+  private writeQuietly(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): boolean {
     // Decide before the first byte; Node then sends the headers itself, through writeHead above.
     if (!res.headersSent) this.decide(res.statusCode);
     if (this.swallowing) {
@@ -119,6 +149,11 @@ class Capture {
   }
 
   end(res: ServerResponse, chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
+    try {
+      this.hooks.ending?.();
+    } catch (err) {
+      this.fail(err);
+    }
     if (!res.headersSent) {
       // The whole body in one end(): the header-time decision may use it (an ETag). Node
       // then sends the headers itself, with the Content-Length it knows from the chunk.
@@ -233,7 +268,7 @@ class Capture {
   private overflow(): void {
     this.copying = false;
     this.chunks = [];
-    this.dropped = `body over maxEntryBytes (${this.maxBytes} bytes)`;
+    this.dropped = `${TOO_LARGE} (${this.maxBytes} bytes)`;
   }
 
   /** Keep a copy of a chunk while copying; answers its bytes when it was kept. */

@@ -20,13 +20,17 @@ import { CallbackError } from '../src/errors';
 import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
 import { header, responseNotStorableReason } from '../src/policy';
 import { responseDirectives } from '../src/targeted';
-import { capture, DECLINED, SWALLOWED, type CaptureHooks } from './capture';
+import { capture, DECLINED, SWALLOWED, TOO_LARGE, type CaptureHooks } from './capture';
 import { watchErrors } from './error-path';
 import { callback, type RequestContext } from './context';
 import { onTakeOver } from './nested';
+import { PerUserWatch, warnBetween } from './per-user';
 import { replay, setCacheStatus } from './replay';
 
 const debug = createDebug('express-response-cache');
+
+/** A leader's answer that could not be stored: its followers make their own at once (hit-for-miss). */
+const UNCACHEABLE = { kind: 'uncacheable' } as const;
 
 /** Request headers that would make the handler answer a part or a 304 instead of the whole response. */
 const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'] as const;
@@ -79,6 +83,10 @@ class Leader implements CaptureHooks {
   private failedStatus = 500;
   /** Set when a later middleware of this cache took the request over: pass everything through. */
   private aside = false;
+  /** Per-user reads while the response is made (./per-user.ts); none for a route that keys on the user or says it is shared. */
+  private readonly watch: PerUserWatch | undefined;
+  /** The answer could not be stored: the key goes hit-for-miss (src/hit-for-miss.ts). */
+  private uncacheable = false;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -110,10 +118,21 @@ class Leader implements CaptureHooks {
       }
     }
     this.before = res.getHeaders();
+    // A HEAD stores nothing, so what it reads cannot matter.
+    this.watch = ctx.method === 'HEAD' ? undefined : PerUserWatch.start(ctx.req, headers, ctx.o);
+  }
+
+  quiet(on: boolean): void {
+    this.watch?.quiet(on);
+  }
+
+  ending(): void {
+    this.watch?.stop();
   }
 
   standAside(): void {
     this.aside = true;
+    this.watch?.remove();
     this.ctx.engine.metrics.retract('misses');
     this.restoreClient();
     this.end({ kind: 'none' });
@@ -144,6 +163,10 @@ class Leader implements CaptureHooks {
     const { engine, o, req, res, locals } = ctx;
     if (o.xCache) res.setHeader(o.xCache, 'MISS');
     if (locals.skipped) return this.missNotStored('skip()');
+    // Per-user reads so far. The verdict waits for the finished response: a streamed body
+    // may read more, and a Vary added after the handler (a hook of a middleware before the
+    // cache) may key on what was read; the copy is kept until then.
+    const perUser = this.perUser(header(res.getHeader('vary')), false) !== undefined;
     // One snapshot of the headers serves the plan, the tags and what is stored; only a
     // tags callback (user code, which may set headers) makes a second one necessary.
     let headers = res.getHeaders();
@@ -167,7 +190,7 @@ class Leader implements CaptureHooks {
     }
     this.sent = headers;
     // RFC 9211 §2.2, §2.5; after the snapshot of what is stored: hits must not replay it.
-    setCacheStatus(res, o, { fwd: this.stale ? 'stale' : 'uri-miss', stored: true });
+    setCacheStatus(res, o, perUser ? { fwd: this.stale ? 'stale' : 'uri-miss', detail: 'per-user' } : { fwd: this.stale ? 'stale' : 'uri-miss', stored: true });
     this.notModifiedForClient();
     return true;
   }
@@ -177,7 +200,10 @@ class Leader implements CaptureHooks {
     const { ctx, sent } = this;
     const { engine, o, req, res, locals } = ctx;
     let plan = this.plan;
-    if (!plan || locals.skipped) return this.end({ kind: 'none' });
+    if (!plan || locals.skipped) {
+      if (locals.skipped) this.uncacheable = true;
+      return this.end({ kind: 'none' });
+    }
     // What hooks after the handler added still counts: a session's Set-Cookie is one
     // visitor's, and a Vary added late picks what the entry is stored under.
     const status = this.madeStatus ?? res.statusCode;
@@ -188,12 +214,23 @@ class Leader implements CaptureHooks {
     const late = responseNotStorableReason(req, final, cc, o, expires);
     if (late) {
       notStored(ctx, `${late} (added after the handler)`);
+      this.uncacheable = true;
       return this.end({ kind: 'none' });
     }
     const finalVary = varyNames(header(final.headers.vary));
+    const read = this.perUser(header(final.headers.vary), true);
+    this.watch?.remove();
+    if (read !== undefined) {
+      notStored(ctx, `per-user: the handler read ${read}`);
+      this.uncacheable = true;
+      return this.end({ kind: 'none' });
+    }
     if (locals.ttlOverride !== this.plannedTtl || !sameList(finalVary, plan.vary)) {
       const again = engine.plan(req, { status, headers: { ...sent, vary: final.headers.vary } }, o, locals.ttlOverride);
-      if (typeof again === 'string') return this.end({ kind: 'none' });
+      if (typeof again === 'string') {
+        this.uncacheable = true;
+        return this.end({ kind: 'none' });
+      }
       plan = again;
     }
     const headers = storableHeaders(changedHeaders(this.before, sent), o.xCache) as Array<[string, HeaderValue]>;
@@ -223,9 +260,12 @@ class Leader implements CaptureHooks {
     // The swallowed 304 is never stored itself: onSwallowed() runs next and ends the flight
     // with the freshened entry's commit, which answers the followers (a no-cache entry is
     // never fresh: a flight ended empty here would make each of them validate in turn).
+    // The watch stays for onSwallowed(): its verdict on the 304 needs what was read.
     if (this.swallowed === 'revalidated' && reason === SWALLOWED) return;
+    this.watch?.remove();
     // One debug line per unstored response: a declined one had its reason logged by headers().
     if (reason !== DECLINED) debug('not stored %s: %s', this.ctx.locals.key, reason);
+    if (reason.startsWith(TOO_LARGE)) this.uncacheable = true;
     this.end({ kind: 'none' });
   }
 
@@ -238,6 +278,9 @@ class Leader implements CaptureHooks {
 
   onSwallowed(): void {
     if (this.aside) return;
+    // A 304 made after a per-user read validated the entry for that user only: not freshened for all.
+    const read = this.swallowed === 'revalidated' ? this.perUser(undefined, true) : undefined;
+    this.watch?.remove();
     const { ctx, stale, before } = this;
     const { res, locals } = ctx;
     const got = changedHeaders(before, res.getHeaders());
@@ -252,14 +295,40 @@ class Leader implements CaptureHooks {
       return answer(ctx, stale, 'STALE', { fwd: 'stale', fwdStatus: this.failedStatus });
     }
     try {
-      revalidated(ctx, this.flight, stale, got);
+      revalidated(ctx, this.flight, stale, got, read);
     } catch (err) {
       this.end({ kind: 'none' });
       throw err;
     }
   }
 
+  /**
+   * What the routes read that the key does not vary on (the route's `vary`, the response's
+   * `Vary`), unless the answer is said to be shared. `final`: the verdict, which warns once
+   * when a middleware mounted between the cache and the route read it.
+   */
+  private perUser(vary: string | undefined, final: boolean): string | undefined {
+    const { watch, ctx } = this;
+    if (watch === undefined || !watch.anyRead || ctx.locals.sharedAnswer === true) return undefined;
+    const o = ctx.o;
+    const read = watch.uncovered(o.vary, vary === undefined ? [] : varyNames(vary));
+    if (final && read !== undefined && watch.readBeforeRoute) {
+      const req = ctx.req;
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      warnBetween(ctx.engine, `${ctx.method} ${req.baseUrl}${typeof route === 'string' ? route : req.path}`, read);
+    }
+    return read;
+  }
+
   private end(outcome: Parameters<Lead['finish']>[0]): void {
+    this.watch?.remove();
+    const hitForMiss = this.ctx.engine.coordinator.hitForMiss;
+    if (outcome.kind === 'none' && this.uncacheable) {
+      // Not storable: its next misses run in parallel, and the followers now all at once.
+      hitForMiss.mark(this.ctx.primaryKey);
+      return this.flight.finish(UNCACHEABLE);
+    }
+    if (outcome.kind === 'stored' || outcome.kind === 'shared') hitForMiss.forget(this.ctx.primaryKey);
     this.flight.finish(outcome);
   }
 
@@ -274,6 +343,7 @@ class Leader implements CaptureHooks {
   }
 
   private missNotStored(reason: string): false {
+    this.uncacheable = true;
     setCacheStatus(this.ctx.res, this.ctx.o, { fwd: this.stale ? 'stale' : 'uri-miss' });
     return notStored(this.ctx, reason);
   }
@@ -296,8 +366,11 @@ class Leader implements CaptureHooks {
   }
 }
 
-/** The handler answered 304 to the entry's validators: freshen it (RFC 9111 §4.3.4), store it, serve it. */
-function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>): void {
+/**
+ * The handler answered 304 to the entry's validators: freshen it (RFC 9111 §4.3.4), store it,
+ * serve it; not stored when the handler read per-user state (`perUser`) to answer.
+ */
+function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>, perUser: string | undefined): void {
   const { engine, o, req, locals } = ctx;
   // The freshened response is made now: it carries the 304's Date, else this moment's (commit adds it).
   const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(
@@ -313,7 +386,8 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
   const entry: CachedResponse =
     typeof plan === 'string' ? stale : { ...stale, headers: withDate(headers, plan.times.storedAt), ...plan.times, originAge: plan.originAge };
   answer(ctx, entry, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304 });
-  if (typeof plan === 'string') return flight.finish({ kind: 'none' });
+  if (perUser !== undefined) notStored(ctx, `per-user: the handler read ${perUser} to revalidate`);
+  if (typeof plan === 'string' || perUser !== undefined) return flight.finish({ kind: 'none' });
   engine
     .commit({
       primaryKey: ctx.primaryKey,

@@ -14,12 +14,22 @@ export class RequestCache<Req = ExpressRequest, Res = ExpressResponse> {
   /** @internal */ skipped = false;
   /** @internal */ ttlOverride: number | undefined = undefined;
   /** @internal */ readonly extraTags: string[] = [];
+  /** @internal Set only by shared(): declared, not initialised, so a hit's RequestCache is unchanged. */ declare sharedAnswer?: true;
 
   constructor(readonly cache: ResponseCache<Req, Res>) {}
 
   /** Do not store this response, whatever it says. */
   skip(): void {
     this.skipped = true;
+  }
+
+  /**
+   * This answer is the same for everyone, although the handler read per-user request state
+   * (`req.session`, `req.user`, cookies, Authorization): store it anyway. As the `shared`
+   * route option, for one response.
+   */
+  shared(): void {
+    this.sharedAnswer = true;
   }
 
   /** Keep this response fresh for `seconds`, over the options and its own headers. */

@@ -16,7 +16,9 @@ export function miss(ctx: RequestContext, options: MissOptions, onHit: (ctx: Req
   const { engine, o, req } = ctx;
   const head = ctx.method === 'HEAD';
   // A HEAD stores nothing: it may follow a GET's flight, never lead one.
-  const coalesce = head && !engine.coordinator.running(ctx.primaryKey) ? false : o.coalesce;
+  // Hit-for-miss: a key just answered not storable makes its misses in parallel (src/hit-for-miss.ts).
+  const coordinator = engine.coordinator;
+  const coalesce = (head && !coordinator.running(ctx.primaryKey)) || coordinator.hitForMiss.has(ctx.primaryKey) ? false : o.coalesce;
   const since = engine.now();
   engine.coordinator
     .begin({

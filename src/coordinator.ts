@@ -15,6 +15,7 @@
 import { monotonicNow, startMaking, targetMatches, type GuardTarget, type Making } from './guard';
 import type { GuardedStore } from './guarded-store';
 import { SingleFlight, type FlightLeader, type FlightOutcome } from './flight';
+import { HitForMiss } from './hit-for-miss';
 
 export interface MissSpec<T> {
   /** What the flight and the lock are for (a primary key, a value key). */
@@ -39,6 +40,8 @@ export type MissTurn<T> = { readonly kind: 'found'; readonly value: T } | { read
 
 export class MissCoordinator {
   private readonly flights = new SingleFlight();
+  /** Keys recently answered not storable: their misses do not coalesce (./hit-for-miss.ts). */
+  readonly hitForMiss = new HitForMiss();
 
   constructor(private readonly guarded: GuardedStore) {}
 
@@ -62,7 +65,8 @@ export class MissCoordinator {
       const waiting = this.flights.wait(spec.key, left);
       if (waiting) {
         const outcome = await waiting;
-        if (outcome === 'timeout' || outcome.kind === 'failed') return { kind: 'lead', lead: this.wrap(undefined, undefined) };
+        if (outcome === 'timeout' || outcome.kind === 'failed' || outcome.kind === 'uncacheable')
+          return { kind: 'lead', lead: this.wrap(undefined, undefined) };
         if (outcome.kind === 'error') throw outcome.error;
         if (outcome.kind === 'shared') return { kind: 'found', value: outcome.value as T };
         if (outcome.kind === 'stored') {

@@ -14,6 +14,8 @@ export type FlightOutcome =
   | { readonly kind: 'none' }
   /** the store failed: followers make their own, without a flight */
   | { readonly kind: 'failed' }
+  /** the answer could not be stored (hit-for-miss): every follower makes its own at once, none waits for another */
+  | { readonly kind: 'uncacheable' }
   /** the making threw: followers get the same error (values.getOrSet) */
   | { readonly kind: 'error'; readonly error: unknown }
   /**

@@ -36,6 +36,7 @@ export const DEFAULTS = Object.freeze({
   freshness: 'response' as 'response' | 'ttl',
   tagHeader: 'Cache-Tag' as string | false,
   shareAuthorized: false,
+  shared: false,
   tiered: false,
   storeErrors: false as false | 'explicit',
   targetedField: undefined as string | undefined,
@@ -86,6 +87,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly cacheStatus: string | false;
   readonly bypass: ((req: Req) => boolean) | undefined;
   readonly shareAuthorized: boolean;
+  /** The answer is the same for everyone: per-user reads on a miss do not keep it from the store. */
+  readonly shared: boolean;
   readonly onError: ErrorHandler | undefined;
   /** `'explicit'`: a 5xx is stored only with freshness of its own (RFC 9111 §3). */
   readonly storeErrors: false | 'explicit';
@@ -125,6 +128,7 @@ const KNOWN = new Set([
   'headers',
   'bypass',
   'shareAuthorized',
+  'shared',
   'onError',
   'storeErrors',
   'targetedField',
@@ -366,6 +370,7 @@ export function resolveOptions<Req, Res>(
     cacheStatus,
     bypass: fn<(req: Req) => boolean>('bypass', base?.bypass),
     shareAuthorized: bool('shareAuthorized', base ? base.shareAuthorized : DEFAULTS.shareAuthorized),
+    shared: bool('shared', base ? base.shared : DEFAULTS.shared),
     onError: fn<ErrorHandler>('onError', base?.onError),
     storeErrors: storeErrors as false | 'explicit',
     targetedField,

@@ -175,6 +175,11 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   bypass?: (req: Req) => boolean;
   /** Let requests with Authorization use the cache (RFC 9111 §3.5). @default false */
   shareAuthorized?: boolean;
+  /**
+   * The answer is the same for everyone, even though the handler reads per-user request
+   * state (`req.session`, `req.user`, cookies, Authorization): store it anyway. @default false
+   */
+  shared?: boolean;
   /** Hears store and codec errors. @default logs once per error code */
   onError?: ErrorHandler;
 }
