@@ -82,6 +82,8 @@ const VARIANTS = Object.freeze([
   V('redis-304', 'ours', 'ours', { cached: true, ours: true, redis: true, expect: '304' }),
   V('tiered-304', 'ours', 'ours', { cached: true, ours: true, redis: true, expect: '304' }),
   V('miss-slow', 'ours', 'ours', { ours: true, unique: true }),
+  // Issue 24: the 2 KB miss on Redis, beside the 64 KB and 1 MB ones of the sizes scenario.
+  V('redis-miss', 'ours', 'ours', { ours: true, unique: true, redis: true, short: true, refs: ['uncached-slow'] }),
   V('apicache', 'peer', 'peers', { cached: true }),
   V('route-cache', 'peer', 'peers', { cached: true }),
   // Issue 24: apicache's miss (20 ms origin, a new key per request) beside ours (miss-slow).
