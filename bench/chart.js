@@ -7,9 +7,10 @@
 const COLORS = { baseline: '#8a8f98', ours: '#2f6fdf', peer: '#e07b39' };
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function chart(rows, { title = 'Median requests/s (higher is better)' } = {}) {
+/** `subtitle` and `label(row)` (the text after a bar) replace the bare-replay wording (bench/realistic.js). */
+function chart(rows, { title = 'Median requests/s (higher is better)', subtitle, label } = {}) {
   const rowH = 28;
-  const labelW = 130;
+  const labelW = label ? 150 : 130;
   const barMax = 470;
   const width = labelW + barMax + 260;
   const top = 58;
@@ -19,7 +20,7 @@ function chart(rows, { title = 'Median requests/s (higher is better)' } = {}) {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${labelW}" y="24" font-size="15" font-weight="bold">${escape(title)}</text>`,
-    `<text x="${labelW}" y="42" fill="#555">ratio = median over rounds of (variant ÷ bare-replay) within the same round</text>`,
+    `<text x="${labelW}" y="42" fill="#555">${escape(subtitle ?? 'ratio = median over rounds of (variant ÷ bare-replay) within the same round')}</text>`,
   ];
   rows.forEach((r, i) => {
     const y = top + i * rowH;
@@ -31,7 +32,8 @@ function chart(rows, { title = 'Median requests/s (higher is better)' } = {}) {
     const w = Math.max(1, Math.round((r.rps / max) * barMax));
     const ratio = r.name === 'bare-replay' ? '1.00' : r.vsReplay && r.vsReplay.value !== undefined ? r.vsReplay.value.toFixed(2) : '–';
     parts.push(`<rect x="${labelW}" y="${y + 4}" width="${w}" height="${rowH - 8}" fill="${COLORS[r.group]}"/>`);
-    parts.push(`<text x="${labelW + w + 6}" y="${y + 17}">${Math.round(r.rps).toLocaleString('en-US')} req/s · ${ratio}× bare-replay</text>`);
+    const text = label ? label(r) : `${Math.round(r.rps).toLocaleString('en-US')} req/s · ${ratio}× bare-replay`;
+    parts.push(`<text x="${labelW + w + 6}" y="${y + 17}">${escape(text)}</text>`);
   });
   const legendY = height - 14;
   let x = labelW;

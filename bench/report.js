@@ -107,6 +107,17 @@ function targets(results) {
   // Issue 13: a miss costs almost nothing over the uncached handler (20 ms origin).
   t.push(target(results, 'miss p50 ≤ 1.03 × uncached-slow p50', 'miss-slow', 'uncached-slow', 'p50', '≤ 1.03', (v) => v <= 1.03));
   t.push(target(results, 'miss CPU µs/req ≤ 1.10 × uncached-slow', 'miss-slow', 'uncached-slow', 'cpuUs', '≤ 1.10', (v) => v <= 1.1));
+  // Issue 24: every miss costs no more than apicache's miss on the same route and body.
+  for (const [ours, peer] of [
+    ['miss-slow', 'apicache-miss'],
+    ['memory-miss-64k', 'apicache-miss-64k'],
+    ['redis-miss-64k', 'apicache-miss-64k'],
+    ['memory-miss-1m', 'apicache-miss-1m'],
+    ['redis-miss-1m', 'apicache-miss-1m'],
+  ]) {
+    t.push(target(results, `${ours} p50 ≤ ${peer} p50`, ours, peer, 'p50', '≤ 1.00', (v) => v <= 1));
+    t.push(target(results, `${ours} CPU µs/req ≤ ${peer}`, ours, peer, 'cpuUs', '≤ 1.00', (v) => v <= 1));
+  }
   for (const size of ['64k', '1m']) {
     t.push(
       target(results, `memory hit ${size} rps ≥ 0.95 × bare-replay-${size}`, `memory-hit-${size}`, `bare-replay-${size}`, 'rps', '≥ 0.95', (v) => v >= 0.95),

@@ -20,6 +20,7 @@ const { startRedis, command, redisCpuUs } = require('./redis');
 const { startServer, stopAll } = require('./spawn');
 const { checkVariant } = require('./check');
 const { runLoad } = require('./load');
+const { runRawLoad } = require('./raw-load');
 const { markdown, summarize, table, targets, targetTable } = require('./report');
 const { chart } = require('./chart');
 const { PATH, EXPECTED_BODY } = require('./payload');
@@ -70,14 +71,15 @@ async function runOne(entry, round, ctx) {
     const keys = variant.load === 'single' ? 0 : KEYS;
     const duration = variant.short ? config.extraDuration : config.duration;
     const load = { port: server.port, headers: check.headers, unique: variant.unique, keys, connections: variant.connections ?? config.connections };
+    const loadFn = variant.loader === 'raw' ? runRawLoad : runLoad;
     const waited = await waitForQuiet(config.quiet);
     if (waited < 0) console.log(`  ${variant.name.padEnd(18)} (machine still busy after ${config.quiet} s; running anyway)`);
-    if (config.warmup > 0) await runLoad({ ...load, duration: config.warmup });
+    if (config.warmup > 0) await loadFn({ ...load, duration: config.warmup });
     const before = await server.stats();
     const busy = machineBusyUs();
     const redisBefore = variant.redis ? await redisCpuUs(redis.port) : 0;
     const stopWriter = variant.load === 'mixed' ? startWriter(server.port) : undefined;
-    const res = await runLoad({ ...load, duration });
+    const res = await loadFn({ ...load, duration });
     const writes = stopWriter ? await stopWriter() : undefined;
     const redisCpu = variant.redis ? (await redisCpuUs(redis.port)) - redisBefore : 0;
     const busyUs = machineBusyUs() - busy;
@@ -182,7 +184,12 @@ async function main() {
   // A partial run never overwrites the published bench/RESULTS.md unless BENCH_OUT says where to write.
   const outDir = partial && !process.env.BENCH_OUT && !process.argv.some((a) => a.startsWith('--out=')) ? path.join(__dirname, '.tmp') : config.outDir;
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'RESULTS.md'), markdown(results));
+  // Keep the realistic workload's section (bench/realistic.js) first, as it was published.
+  const resultsFile = path.join(outDir, 'RESULTS.md');
+  const realistic = fs.existsSync(resultsFile) ? /<!-- realistic:start -->[\s\S]*?<!-- realistic:end -->\n/.exec(fs.readFileSync(resultsFile, 'utf8')) : null;
+  const text = markdown(results);
+  const title = text.indexOf('\n') + 1;
+  fs.writeFileSync(resultsFile, realistic ? `${text.slice(0, title)}\n${realistic[0]}${text.slice(title)}` : text);
   fs.writeFileSync(path.join(outDir, 'results.svg'), chart(rows));
   console.log(`bench: wrote ${path.relative(process.cwd(), path.join(outDir, 'RESULTS.md'))} and results.svg${partial ? ` (partial run: ${partial})` : ''}`);
   // A full run publishes the memory reports beside RESULTS.md, from the same build.

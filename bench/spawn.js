@@ -11,8 +11,9 @@ const { serverCommand } = require('./cpu');
 
 const live = new Set();
 
-function startServer(variant, { env = {}, nodeArgs = [], lifetimeMs, readyTimeoutMs = 20_000 }) {
-  const [cmd, args] = serverCommand(process.execPath, [...nodeArgs, path.join(__dirname, 'server.js'), variant.name]);
+/** `script`: the server program (bench/server.js; bench/realistic-app.js for the realistic workload). */
+function startServer(variant, { env = {}, nodeArgs = [], lifetimeMs, readyTimeoutMs = 20_000, script = 'server.js' }) {
+  const [cmd, args] = serverCommand(process.execPath, [...nodeArgs, path.join(__dirname, script), variant.name]);
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env, BENCH_LIFETIME_MS: String(lifetimeMs) },

@@ -67,6 +67,7 @@ const builders = {
   'tiered-hit': redis(true),
   'tiered-304': redis(true),
   'miss-slow': (app, ctx) => memory(app, ctx, ctx.slowHandler),
+  'redis-miss': redis(false, { slow: true, ttl: 5 }),
   'identity-hit-12k': compressed('none'),
   'gzip-hit-before': compressed('before'),
   'br-hit-before': compressed('before'),

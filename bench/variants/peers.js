@@ -22,6 +22,15 @@ function apicacheMixed(app, ctx) {
   return () => apicache.clear();
 }
 
+function apicacheMiss(duration) {
+  return (app, ctx) => {
+    const apicache = require('apicache').newInstance();
+    app.use(apicache.middleware(duration));
+    app.get(ROUTE, ctx.slowHandler);
+    return () => apicache.clear();
+  };
+}
+
 const builders = {
   apicache(app, ctx) {
     const apicache = require('apicache').newInstance();
@@ -35,6 +44,10 @@ const builders = {
     app.use(routeCache.cacheSeconds(300));
     app.get(ROUTE, ctx.handler);
   },
+  // Misses (a new key per request, 20 ms origin); a short duration so unique big bodies do not pile up.
+  'apicache-miss': apicacheMiss('5 minutes'),
+  'apicache-miss-64k': apicacheMiss('5 seconds'),
+  'apicache-miss-1m': apicacheMiss('5 seconds'),
   'readonly-apicache': apicacheMixed,
   'mixed-apicache': apicacheMixed,
 };
