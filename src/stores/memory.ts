@@ -236,11 +236,12 @@ export class MemoryStore implements CacheStore {
 
   private counterCells(now: () => number): CounterCells {
     return {
-      peek: (key) => this.lru.get(key),
+      // Through peek: a cell a ban names (cache.clear() past EAGER_LIMIT) is gone, as any entry.
+      peek: (key) => this.peek(key),
       // Filed under its own key as path: cache.clear() (deleteByPrefix) reaches it like any entry.
       put: (key, value, ttlMs) => this.setSync(key, value, ttlMs, { path: key, tags: [] }),
       remove: (key) => this.remove(key),
-      keysWith: (prefix) => [...this.meta.keys()].filter((k) => k.startsWith(prefix)),
+      keysWith: (prefix) => [...this.meta].filter(([k, slot]) => k.startsWith(prefix) && !(this.bans.size > 0 && this.bans.banned(slot))).map(([k]) => k),
       now,
     };
   }
