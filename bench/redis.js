@@ -57,9 +57,9 @@ async function redisCpuUs(port) {
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-async function startRedis({ bin = 'redis-server', maxSeconds }) {
+async function startRedis({ bin = 'redis-server', maxSeconds, extraArgs = [] }) {
   const port = await freePort();
-  const [cmd, args] = serverCommand(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const [cmd, args] = serverCommand(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs]);
   const script = [
     `${[cmd, ...args].map(quote).join(' ')} >/dev/null & r=$!`,
     `trap 'kill $r 2>/dev/null; wait $r; exit 0' TERM INT`,

@@ -220,6 +220,33 @@ export function decodeEntry(buf: Buffer): Entry {
   }
 }
 
+/**
+ * The path and tags an entry is indexed under, read from the start of its bytes (a prefix
+ * of them is enough: they come before the headers), or undefined when they do not decode
+ * from what is given. RedisStore reads them from what it deletes, to tidy the other indexes.
+ */
+export function decodeIndex(head: Buffer): { path: string; tags: string[] } | undefined {
+  if (head.length < 2 || head[0] !== ENTRY_VERSION) return undefined;
+  try {
+    const r = new Reader(head, 2);
+    if (head[1] === KIND_CODES.response) {
+      r.uint16();
+      r.byte();
+      readTimes(r);
+      r.varint();
+    } else if (head[1] === KIND_CODES.vary) {
+      r.byte();
+      r.varint();
+      r.varint();
+    } else if (head[1] === KIND_CODES.value) readTimes(r);
+    else return undefined;
+    const path = r.string();
+    return { path, tags: readTags(r, path) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The value of the first header called `name` (what the ETag and Last-Modified flags refer to). */
 function firstValue(headers: CachedResponse['headers'], name: string): HeaderValue | undefined {
   for (const [n, v] of headers) if (n === name) return v;

@@ -97,6 +97,10 @@ const gaugeSources = new WeakMap<object, Set<() => void>>();
 export interface MemorySize {
   readonly size: number;
   readonly bytes: number;
+  /** Entries removed by the background walks of bans (large invalidations), since start. */
+  readonly backgroundDeleted: number;
+  /** Bans whose background walk is still running. */
+  readonly activeBans: number;
 }
 
 interface Prom {
@@ -269,6 +273,12 @@ export class Metrics {
       };
       gauge('memory_entries', 'Entries held by the process-local memory store', (m) => m.size);
       gauge('memory_bytes', 'Bytes held by the process-local memory store (entries and keys)', (m) => m.bytes);
+      gauge(
+        'memory_background_deleted',
+        'Entries the process-local memory store removed in the background for large invalidations (bans), since start',
+        (m) => m.backgroundDeleted,
+      );
+      gauge('memory_bans', 'Large invalidations (bans) of the process-local memory store still being removed in the background', (m) => m.activeBans);
     }
     // Counts made before registration are carried over, so the registry agrees with stats().
     const p: Prom = { counters, storeCalls, lookups };

@@ -6,11 +6,17 @@
  * file slot numbers (a lone slot, or a Set once a name is shared), not key strings. Every
  * removal (eviction, expiry, delete, overwrite) goes through `dispose` → `unindex`, so the
  * indexes are bounded by `maxEntries` too. bench/memory.js measures what each entry costs.
+ *
+ * An invalidation that names more than EAGER_LIMIT entries (or a prefix, over a store of
+ * more than that many paths) becomes a ban (./memory-bans.ts): in place at once, removed
+ * in the background a thousand slots a turn, so a large one never stalls the event loop.
  */
 
 import { SlotLru, coarseNow, widened } from './lru';
 import { GuardLog, type GuardTarget } from '../guard';
 import { memoryCounter, type CounterCells } from './memory-counters';
+import { EAGER_LIMIT, MemoryBans, type BanHost, type BanTarget } from './memory-bans';
+import { collect, file, sizeOf, unfile, type Filed } from './memory-index';
 import type { CacheStore, CounterOp, StoreGuard, StoreIndex, StoreSetEntry } from './store';
 
 export interface MemoryStoreOptions {
@@ -39,20 +45,6 @@ export const MEMORY_STORE_DEFAULTS = Object.freeze({
   sweepInterval: 30_000,
 });
 
-/**
- * The slots filed under one path or tag, once there are two or more. It keeps the name's
- * first string, so each variant's copy of the name (the cache builds one per write) is
- * shared, not retained per entry.
- */
-class Members extends Set<number> {
-  constructor(readonly name: string) {
-    super();
-  }
-}
-
-/** One slot, or the set of them: a name that a single entry carries (the usual case) costs no Set. */
-type Filed = number | Members;
-
 export class MemoryStore implements CacheStore {
   readonly local = true;
   private readonly lru: SlotLru;
@@ -74,6 +66,12 @@ export class MemoryStore implements CacheStore {
   /** Records of invalidations, for setGuarded (src/guard.ts). */
   private readonly records = new GuardLog();
   private readonly cells: CounterCells;
+  /** The write sequence: bumped by every write (stamped on its slot) and every ban. */
+  private seq = 0;
+  /** Per slot: the sequence of its last write (what a ban compares with its own). */
+  private written = new Float64Array(0);
+  private readonly bans: MemoryBans;
+  private deletedInBackground = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxEntries = positiveInt(options.maxEntries ?? MEMORY_STORE_DEFAULTS.maxEntries, 'maxEntries');
@@ -94,6 +92,7 @@ export class MemoryStore implements CacheStore {
     });
     this.meta = this.lru.slots;
     this.cells = this.counterCells(now ?? coarseNow);
+    this.bans = new MemoryBans(this.banHost());
     if (sweepInterval > 0) {
       this.sweeper = setInterval(() => this.lru.purgeStale(), sweepInterval);
       this.sweeper.unref();
@@ -110,17 +109,36 @@ export class MemoryStore implements CacheStore {
     return this.lru.calculatedSize;
   }
 
+  /** Entries removed by the background walks of bans, since the store was made. */
+  get backgroundDeleted(): number {
+    return this.deletedInBackground;
+  }
+
+  /** Bans whose background walk is still running. */
+  get activeBans(): number {
+    return this.bans.size;
+  }
+
   /** Synchronous read: a memory hit needs no promise. */
   peek(key: string): Buffer | undefined {
-    return this.lru.get(key);
+    // One length check while no ban is active (the hit path's only cost of bans).
+    if (this.bans.size === 0) return this.lru.get(key);
+    return this.unbanned(key);
   }
 
   async get(key: string): Promise<Buffer | undefined> {
-    return this.lru.get(key);
+    return this.peek(key);
   }
 
   async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
-    return keys.map((k) => this.lru.get(k));
+    return keys.map((k) => this.peek(k));
+  }
+
+  /** A read while a ban is active: a slot it bans is dropped and missed. */
+  private unbanned(key: string): Buffer | undefined {
+    const slot = this.lru.slotOf(key);
+    if (slot === undefined || this.bans.banned(slot)) return undefined;
+    return this.lru.get(key);
   }
 
   async set(key: string, value: Buffer, ttlMs: number, index: StoreIndex): Promise<void> {
@@ -152,9 +170,9 @@ export class MemoryStore implements CacheStore {
   /** Keys of live entries starting with `prefix`, at most `limit` (for cache.keys()). */
   async keys(prefix: string, limit: number): Promise<string[]> {
     const out: string[] = [];
-    for (const key of this.meta.keys()) {
+    for (const [key, slot] of this.meta) {
       if (out.length >= limit) break;
-      if (key.startsWith(prefix) && this.lru.has(key)) out.push(key);
+      if (key.startsWith(prefix) && this.lru.has(key) && !(this.bans.size > 0 && this.bans.banned(slot))) out.push(key);
     }
     return out;
   }
@@ -165,24 +183,40 @@ export class MemoryStore implements CacheStore {
     return n;
   }
 
-  async deleteByPath(path: string): Promise<number> {
-    return this.removeSlots(this.byPath.get(path));
+  // The three below run synchronously up to their answer: a ban is in place before the
+  // promise is handed back (TieredStore acknowledges a peer's invalidation on that).
+
+  deleteByPath(path: string): Promise<number> {
+    const filed = this.byPath.get(path);
+    if (sizeOf(filed) <= EAGER_LIMIT) return Promise.resolve(this.removeSlots(filed));
+    return this.ban({ kind: 'path', name: path });
   }
 
-  async deleteByPrefix(prefix: string): Promise<number> {
-    const slots: number[] = [];
-    for (const [path, filed] of this.byPath) if (path.startsWith(prefix)) collect(filed, slots);
-    return this.removeSlots(slots);
+  deleteByPrefix(prefix: string): Promise<number> {
+    // Only a store of few paths is searched at once: the search itself is linear in them.
+    if (this.byPath.size <= EAGER_LIMIT) {
+      const slots: number[] = [];
+      for (const [path, filed] of this.byPath) if (path.startsWith(prefix)) collect(filed, slots);
+      if (slots.length <= EAGER_LIMIT) return Promise.resolve(this.removeSlots(slots));
+    }
+    return this.ban({ kind: 'prefix', name: prefix });
   }
 
-  async deleteByTag(tags: readonly string[]): Promise<number> {
+  deleteByTag(tags: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const tag of tags) n += sizeOf(this.byTag.get(tag));
+    if (n > EAGER_LIMIT) return this.ban({ kind: 'tags', names: [...new Set(tags)] });
     const slots = new Set<number>();
     for (const tag of tags) {
       const filed = this.byTag.get(tag);
       if (typeof filed === 'number') slots.add(filed);
       else if (filed) for (const s of filed) slots.add(s);
     }
-    return this.removeSlots(slots);
+    return Promise.resolve(this.removeSlots(slots));
+  }
+
+  private ban(target: BanTarget): Promise<number> {
+    return this.bans.ban(++this.seq, target);
   }
 
   /** Drop everything (a memory tier that may have missed invalidations starts again from empty). */
@@ -190,6 +224,7 @@ export class MemoryStore implements CacheStore {
     this.lru.clear();
     this.byPath.clear();
     this.byTag.clear();
+    this.bans.retireAll();
   }
 
   async ping(): Promise<void> {}
@@ -201,11 +236,12 @@ export class MemoryStore implements CacheStore {
 
   private counterCells(now: () => number): CounterCells {
     return {
-      peek: (key) => this.lru.get(key),
+      // Through peek: a cell a ban names (cache.clear() past EAGER_LIMIT) is gone, as any entry.
+      peek: (key) => this.peek(key),
       // Filed under its own key as path: cache.clear() (deleteByPrefix) reaches it like any entry.
       put: (key, value, ttlMs) => this.setSync(key, value, ttlMs, { path: key, tags: [] }),
       remove: (key) => this.remove(key),
-      keysWith: (prefix) => [...this.meta.keys()].filter((k) => k.startsWith(prefix)),
+      keysWith: (prefix) => [...this.meta].filter(([k, slot]) => k.startsWith(prefix) && !(this.bans.size > 0 && this.bans.banned(slot))).map(([k]) => k),
       now,
     };
   }
@@ -237,6 +273,12 @@ export class MemoryStore implements CacheStore {
   }
 
   private index(slot: number, index: StoreIndex): void {
+    if (slot >= this.written.length) {
+      const grown = new Float64Array(this.lru.capacity);
+      grown.set(this.written);
+      this.written = grown;
+    }
+    this.written[slot] = ++this.seq;
     if (slot >= this.paths.length) this.paths = widened(this.paths, this.lru.capacity);
     this.paths[slot] = file(this.byPath, index.path, slot, (other) => this.paths[other] as string);
     const tags = index.tags;
@@ -273,44 +315,29 @@ export class MemoryStore implements CacheStore {
     for (const tag of more) unfile(this.byTag, tag, slot);
   }
 
+  /** What a ban reads and removes, by slot. */
+  private banHost(): BanHost {
+    return {
+      writtenAt: (slot) => this.written[slot] ?? 0,
+      pathOf: (slot) => this.paths[slot],
+      hasTag: (slot, tag) => this.firstTag[slot] === tag || this.secondTag[slot] === tag || (this.moreTags.get(slot)?.includes(tag) ?? false),
+      byPath: (path) => this.byPath.get(path),
+      byTag: (tag) => this.byTag.get(tag),
+      paths: () => this.byPath.entries(),
+      remove: (slot) => {
+        const key = this.lru.keyAt(slot);
+        return key !== undefined && this.remove(key);
+      },
+      removedInBackground: (n) => void (this.deletedInBackground += n),
+    };
+  }
+
   /** The interned string of `name` among the tags of `slot` (which carries it). */
   private tagNamed(slot: number, name: string): string {
     if (this.firstTag[slot] === name) return this.firstTag[slot];
     if (this.secondTag[slot] === name) return this.secondTag[slot];
     return this.moreTags.get(slot)?.find((t) => t === name) ?? name;
   }
-}
-
-/** Files `slot` under `name`; returns the name's shared string (`nameAt(other)` reads a lone member's). */
-function file(map: Map<string, Filed>, name: string, slot: number, nameAt: (other: number) => string): string {
-  const filed = map.get(name);
-  if (filed === undefined) {
-    map.set(name, slot);
-    return name;
-  }
-  if (typeof filed !== 'number') {
-    filed.add(slot);
-    return filed.name;
-  }
-  // A duplicate tag in one entry's list files it once.
-  if (filed === slot) return name;
-  const members = new Members(nameAt(filed));
-  members.add(filed).add(slot);
-  map.set(name, members);
-  return members.name;
-}
-
-function unfile(map: Map<string, Filed>, name: string, slot: number): void {
-  const filed = map.get(name);
-  if (filed === slot) map.delete(name);
-  else if (filed !== undefined && typeof filed !== 'number' && filed.delete(slot)) {
-    if (filed.size === 0) map.delete(name);
-  }
-}
-
-function collect(filed: Filed, into: number[]): void {
-  if (typeof filed === 'number') into.push(filed);
-  else for (const s of filed) into.push(s);
 }
 
 function positiveInt(v: unknown, name: string): number {

@@ -41,20 +41,26 @@ end
 return 1`);
 
 /**
- * KEYS[1] an entry; ARGV[1] the writer token an index member names, or '' for any. Unlinks
- * the entry only if it still is that write (bytes 2..9 of its value, pending or live), and
- * answers 1 when it removed one, else 0: an entry rewritten since (under other tags or
- * another path), one that expired, or one already removed through another index is not
- * counted, so counts are exact.
+ * KEYS[1] an entry; ARGV[1] the writer token an index member names, or '' for any; ARGV[2]
+ * how many bytes of the entry to answer. Unlinks the entry only if it still is that write
+ * (bytes 2..9 of its value, pending or live); a key of another type is unlinked, counted
+ * only by key. Answers 0 when it removed nothing (an entry
+ * rewritten since, under other tags or another path, one that expired, or one already
+ * removed through another index: so counts are exact), else the entry's token and its
+ * first ARGV[2] bytes after the head (its path and tags come first), from which the store
+ * removes its members from its other indexes.
  */
-export const DELETE_ENTRY = script(`
-if ARGV[1] ~= '' then
-  local token = redis.pcall('GETRANGE', KEYS[1], 1, 8)
-  -- Not a string (WRONGTYPE): something else wrote at the entry's key; not an entry, not counted, gone.
-  if type(token) == 'table' then redis.call('UNLINK', KEYS[1]) return 0 end
-  if token ~= ARGV[1] then return 0 end
+export const DELETE_ENTRY_HEAD = script(`
+local head = redis.pcall('GETRANGE', KEYS[1], 1, 8 + tonumber(ARGV[2]))
+if type(head) == 'table' then
+  -- Not a string (WRONGTYPE): something else wrote at the entry's key; not an entry, gone.
+  local n = redis.call('UNLINK', KEYS[1])
+  if ARGV[1] ~= '' then return 0 end
+  return n
 end
-return redis.call('UNLINK', KEYS[1])`);
+if ARGV[1] ~= '' and string.sub(head, 1, 8) ~= ARGV[1] then return 0 end
+if redis.call('UNLINK', KEYS[1]) == 0 then return 0 end
+return head`);
 
 /** KEYS[1] a lock; ARGV[1] the holder's token. Deletes the lock only if the token holds it. */
 export const UNLOCK = script(`
@@ -147,5 +153,15 @@ export async function runScript(client: Redis | Cluster, s: Script, keys: readon
   } catch (err) {
     if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
     return client.eval(s.lua, keys.length, ...keys, ...args);
+  }
+}
+
+/** runScript answering bulk strings as Buffers (an entry's bytes are not UTF-8). */
+export async function runScriptBuffer(client: Redis | Cluster, s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  try {
+    return await client.callBuffer('EVALSHA', s.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.callBuffer('EVAL', s.lua, keys.length, ...keys, ...args);
   }
 }

@@ -44,7 +44,21 @@ import {
   TOKEN_LENGTH,
   type KeyKind,
 } from './redis-keys';
-import { DELETE_ENTRY, DISCARD_PENDING, INDEX_ADD, MARK_LIVE, MARK_PREFIXES, MARK_RECORD, PREFIX_AGES, RECORD_AGE, runScript, UNLOCK } from './redis-scripts';
+import {
+  DELETE_ENTRY_HEAD,
+  DISCARD_PENDING,
+  INDEX_ADD,
+  MARK_LIVE,
+  MARK_PREFIXES,
+  MARK_RECORD,
+  PREFIX_AGES,
+  RECORD_AGE,
+  runScript,
+  runScriptBuffer,
+  UNLOCK,
+} from './redis-scripts';
+import { Tidier } from './redis-tidy';
+import { decodeIndex } from '../entry';
 
 const log = createDebug('express-response-cache:redis');
 
@@ -82,6 +96,12 @@ const SCAN_COUNT = 1000;
 const PENDING = 0xe0;
 const LIVE = 0xe1;
 const HEAD = 1 + TOKEN_LENGTH;
+/**
+ * Bytes of a deleted entry read back to find its other indexes: its path and tags come
+ * first (src/entry.ts). An entry whose path and tags take more leaves those members to the
+ * index's own expiry pruning, as before.
+ */
+const INDEX_HEAD_BYTES = 512;
 /**
  * Record ages are microseconds on the server's clock; durations measured on two machines
  * drift apart by the clocks' rate difference (well under 0.1 %). A record this much younger
@@ -128,6 +148,8 @@ export class RedisStore implements CacheStore {
 
   /** A read's reject handler: a key of another type is a miss (the write heals it); else as unreachable. */
   private readonly readFailed = (err: unknown): undefined => missOnWrongType(err, this.unreachable);
+  /** Removes a deleted entry's members from its other indexes, in the background (./redis-tidy.ts). */
+  private readonly tidier = new Tidier((err) => log('index tidying failed: %s', err.message));
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -386,10 +408,14 @@ export class RedisStore implements CacheStore {
 
   async delete(keys: readonly string[]): Promise<number> {
     const c = await this.writeConn();
-    return this.deleteEntries(
+    const others = new Map<string, string[]>();
+    const n = await this.deleteWrites(
       c,
       [...new Set(keys)].map((key) => ({ key, token: '' })),
+      others,
     );
+    this.tidier.add(c, others);
+    return n;
   }
 
   async deleteByPath(path: string): Promise<number> {
@@ -434,6 +460,8 @@ export class RedisStore implements CacheStore {
 
   async close(): Promise<void> {
     this.unwatch();
+    // Let the tidying queued so far finish (it may run on the replication's writer), for at most a second.
+    if (this.owned) await Promise.race([this.tidier.idle(), new Promise((r) => setTimeout(r, 1_000).unref())]);
     await this.replication?.close();
     if (!this.owned) return;
     const c = this.redis as Redis;
@@ -495,26 +523,63 @@ export class RedisStore implements CacheStore {
     return this.replication?.replicated ?? false;
   }
 
-  /** Drop the members read from one index, then delete each entry that is still the write a member names. */
+  /**
+   * Drop the members read from one index, then delete each entry that is still the write a
+   * member names; the deleted entries' members in their other indexes go in the background.
+   */
   private async invalidate(c: Redis | Cluster, indexKey: string): Promise<number> {
     const members = await c.zrange(indexKey, 0, -1);
     let n = 0;
+    const others = new Map<string, string[]>();
     for (let i = 0; i < members.length; i += BATCH) {
       const batch = members.slice(i, i + BATCH);
       await c.zrem(indexKey, ...batch);
       // A member too short to hold a token was not written by this layout: nothing to delete.
-      n += await this.deleteEntries(
-        c,
-        batch.map(parseIndexMember).filter((w) => w !== undefined),
-      );
+      const writes = batch.map(parseIndexMember).filter((w) => w !== undefined);
+      n += await this.deleteWrites(c, writes, others, indexKey);
     }
+    this.tidier.add(c, others);
     return n;
   }
 
-  /** Delete each entry whose value still carries `token` ('' for any), counting those removed. */
-  private async deleteEntries(c: Redis | Cluster, writes: ReadonlyArray<{ key: string; token: string }>): Promise<number> {
-    const counts = await Promise.all(writes.map((w) => runScript(c, DELETE_ENTRY, [this.key('e', w.key)], [w.token])));
-    return sum(counts.map(Number));
+  /**
+   * Delete each entry that still carries its token ('' for any), counting those removed,
+   * and add to `others` the members the removed ones have in their indexes (but `skip`).
+   */
+  private async deleteWrites(
+    c: Redis | Cluster,
+    writes: ReadonlyArray<{ key: string; token: string }>,
+    others: Map<string, string[]>,
+    skip?: string,
+  ): Promise<number> {
+    const heads = await Promise.all(writes.map((w) => runScriptBuffer(c, DELETE_ENTRY_HEAD, [this.key('e', w.key)], [w.token, String(INDEX_HEAD_BYTES)])));
+    let n = 0;
+    heads.forEach((head, j) => {
+      if (head === 0) return; // not removed: rewritten, expired, or gone through another index
+      n++;
+      if (!Buffer.isBuffer(head)) return; // a key of another type, unlinked: no indexes to read
+      // Token, then the entry's bytes: its path and tags first.
+      const index = head.length > TOKEN_LENGTH ? decodeIndex(head.subarray(TOKEN_LENGTH)) : undefined;
+      if (index === undefined) return;
+      const member = indexMember(head.toString('latin1', 0, TOKEN_LENGTH), writes[j].key);
+      for (const name of this.indexNames(index)) {
+        if (name === skip) continue;
+        const list = others.get(name);
+        if (list) list.push(member);
+        else others.set(name, [member]);
+      }
+    });
+    return n;
+  }
+
+  /** Index members removed in the background after invalidations (their entries were deleted through another index). */
+  get indexMembersTidied(): number {
+    return this.tidier.membersRemoved;
+  }
+
+  /** Resolves once the background tidying queued so far is done. */
+  tidied(): Promise<void> {
+    return this.tidier.idle();
   }
 
   /**

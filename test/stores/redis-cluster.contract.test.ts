@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import { storeContract } from '../../src/stores/contract';
+import { encodeEntry } from '../../src/entry';
 import { RedisStore } from '../../src/stores/redis';
 import { cleanPrefix, scanKeys, startCluster, uniquePrefix, type RunningCluster } from '../helpers/redis';
 import { expectMakingAcrossRestartRefused } from '../helpers/restart-guard';
@@ -72,6 +73,36 @@ describe('RedisStore on a Cluster', () => {
       expect(await store.deleteByTag(['{odd}:1'])).toBe(12);
       expect(await store.deleteByTag(['all*'])).toBe(15);
       expect(await store.deleteByTag(['all*', 'tag:2'])).toBe(0);
+    });
+  });
+
+  describe('when entries deleted through one index are filed in others on other masters (issue 21)', () => {
+    it('should remove their members there in the background, leaving no index key', async () => {
+      const store = new RedisStore({ client, keyPrefix: `${prefix}tidy:` });
+      const now = Date.now();
+      const entries = Array.from({ length: 200 }, (_, i) => {
+        const path = `/tidy/${i}`;
+        const tags = [`item:${i}`, 'all'];
+        const value = encodeEntry({
+          kind: 'value',
+          path,
+          tags,
+          storedAt: now,
+          staleAt: now + HOUR,
+          swrUntil: now + HOUR,
+          sieUntil: now + HOUR,
+          expiresAt: now + HOUR,
+          body: Buffer.from([i]),
+        });
+        return { key: `k${i}`, value, ttlMs: HOUR, index: { path, tags } };
+      });
+      await store.setMany(entries);
+      const count = async (): Promise<number[]> => Promise.all(client.nodes('master').map(async (m) => (await scanKeys(m, `${prefix}tidy:*`)).length));
+      expect((await count()).filter((n) => n > 0).length).toBeGreaterThan(1);
+      expect(await store.deleteByTag(['all'])).toBe(200);
+      await store.tidied();
+      expect(await count()).toEqual([0, 0, 0]);
+      expect(store.indexMembersTidied).toBe(400);
     });
   });
 

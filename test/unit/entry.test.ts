@@ -1,5 +1,6 @@
 import {
   decodeEntry,
+  decodeIndex,
   encodeEntry,
   ENTRY_LIMITS,
   ENTRY_VERSION,
@@ -286,6 +287,25 @@ describe('entry codec', () => {
       const at = bytes.indexOf(Buffer.from([2, 0x78]), 20); // the date header: name code, then 'x' (length 1 × 2)
       expect(at).toBeGreaterThan(0);
       expectCorrupt(Buffer.concat([bytes.subarray(0, at), Buffer.from([0x7f]), bytes.subarray(at + 3)]));
+    });
+  });
+
+  describe('decodeIndex (the path and tags at the head of an entry)', () => {
+    it('should read them from the first bytes of every kind, and refuse what does not decode', () => {
+      const path = 'cache:v1:http:/products/42';
+      const tags = ['cache:v1:http:product:42', 'cache:v1:http:catalog'];
+      const kinds = [
+        encodeEntry({ ...response, path, tags, body: Buffer.alloc(5000, 1) }),
+        encodeEntry({ kind: 'vary', vary: ['accept'], path, tags, storedAt: 1, expiresAt: 2 }),
+        encodeEntry({ kind: 'value', path, tags, ...times, body: Buffer.alloc(5000, 2) }),
+      ];
+      for (const bytes of kinds) {
+        expect(decodeIndex(bytes)).toEqual({ path, tags });
+        expect(decodeIndex(bytes.subarray(0, 200))).toEqual({ path, tags });
+        expect(decodeIndex(bytes.subarray(0, 20))).toBeUndefined();
+      }
+      expect(decodeIndex(Buffer.from('not an entry at all'))).toBeUndefined();
+      expect(decodeIndex(Buffer.alloc(0))).toBeUndefined();
     });
   });
 });
