@@ -28,46 +28,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A plain TCP forwarder whose target can be moved; `retarget` closes the open connections. */
-export interface MovableProxy {
-  readonly port: number;
-  retarget(port: number): void;
-  close(): Promise<void>;
-}
-
-export async function startMovableProxy(target: number): Promise<MovableProxy> {
-  const sockets = new Set<net.Socket>();
-  let to = target;
-  const server = net.createServer((client) => {
-    const upstream = net.connect(to, '127.0.0.1');
-    for (const s of [client, upstream]) sockets.add(s);
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    retarget(port: number) {
-      to = port;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
-    close() {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 export interface ReplicatedRedis {
   /** The endpoint clients use (the front proxy). */
   readonly url: string;
@@ -123,7 +83,7 @@ export async function startReplicated(): Promise<ReplicatedRedis> {
   const masterPort = await spawnAt();
   const replicaPort = await spawnAt();
   await attach(replicaPort, masterPort);
-  const front = await startMovableProxy(masterPort);
+  const front = await startTcpProxy(masterPort);
   const self: ReplicatedRedis = {
     url: `redis://127.0.0.1:${front.port}`,
     port: front.port,

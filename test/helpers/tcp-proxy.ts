@@ -15,11 +15,14 @@ export interface TcpProxy {
   blackhole(on: boolean): void;
   /** Close every connection (the peers see a reset/close). */
   dropAll(): void;
+  /** Send new connections to `port` and close the open ones: a failover behind one endpoint. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, options: { delayMs?: number; host?: string } = {}): Promise<TcpProxy> {
   const host = options.host ?? '127.0.0.1';
+  let target = targetPort;
   const sockets = new Set<net.Socket>();
   let holed = false;
   const state = { delayMs: options.delayMs ?? 0 };
@@ -57,7 +60,7 @@ export async function startTcpProxy(targetPort: number, options: { delayMs?: num
   };
 
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, host);
+    const upstream = net.connect(target, host);
     sockets.add(client);
     sockets.add(upstream);
     const end = (): void => {
@@ -73,6 +76,10 @@ export async function startTcpProxy(targetPort: number, options: { delayMs?: num
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
+  const dropAll = (): void => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
 
   return {
     port,
@@ -85,9 +92,10 @@ export async function startTcpProxy(targetPort: number, options: { delayMs?: num
     blackhole(on: boolean) {
       holed = on;
     },
-    dropAll() {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
+    dropAll,
+    retarget(port: number) {
+      target = port;
+      dropAll();
     },
     close() {
       for (const t of timers) clearTimeout(t);

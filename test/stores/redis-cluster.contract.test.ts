@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import { storeContract } from '../../src/stores/contract';
-import { encodeEntry } from '../../src/entry';
+import { indexedValueEntry } from '../helpers/entries';
 import { RedisStore } from '../../src/stores/redis';
 import { cleanPrefix, scanKeys, startCluster, uniquePrefix, type RunningCluster } from '../helpers/redis';
 import { expectMakingAcrossRestartRefused } from '../helpers/restart-guard';
@@ -79,23 +79,7 @@ describe('RedisStore on a Cluster', () => {
   describe('when entries deleted through one index are filed in others on other masters (issue 21)', () => {
     it('should remove their members there in the background, leaving no index key', async () => {
       const store = new RedisStore({ client, keyPrefix: `${prefix}tidy:` });
-      const now = Date.now();
-      const entries = Array.from({ length: 200 }, (_, i) => {
-        const path = `/tidy/${i}`;
-        const tags = [`item:${i}`, 'all'];
-        const value = encodeEntry({
-          kind: 'value',
-          path,
-          tags,
-          storedAt: now,
-          staleAt: now + HOUR,
-          swrUntil: now + HOUR,
-          sieUntil: now + HOUR,
-          expiresAt: now + HOUR,
-          body: Buffer.from([i]),
-        });
-        return { key: `k${i}`, value, ttlMs: HOUR, index: { path, tags } };
-      });
+      const entries = Array.from({ length: 200 }, (_, i) => indexedValueEntry(`k${i}`, `/tidy/${i}`, [`item:${i}`, 'all'], Buffer.from([i])));
       await store.setMany(entries);
       const count = async (): Promise<number[]> => Promise.all(client.nodes('master').map(async (m) => (await scanKeys(m, `${prefix}tidy:*`)).length));
       expect((await count()).filter((n) => n > 0).length).toBeGreaterThan(1);

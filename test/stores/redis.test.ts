@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { monotonicNow } from '../../src/guard';
-import { encodeEntry } from '../../src/entry';
 import { RedisStore } from '../../src/stores/redis';
+import { indexedValueEntry } from '../helpers/entries';
 import { parseIndexMember, redisKey } from '../../src/stores/redis-keys';
 import { cleanPrefix, killRedis, scanKeys, spawnRedis, startRedis, uniquePrefix, type RunningRedis } from '../helpers/redis';
 import { expectMakingAcrossRestartRefused } from '../helpers/restart-guard';
@@ -339,30 +339,13 @@ describe('RedisStore', () => {
   });
 
   describe('when entries deleted through one index are filed in others (issue 21)', () => {
-    /** A value entry's bytes, indexed as the cache indexes it: under the path and tags it carries. */
-    const valueEntry = (key: string, path: string, tags: string[]): { key: string; value: Buffer; ttlMs: number; index: { path: string; tags: string[] } } => {
-      const now = Date.now();
-      const value = encodeEntry({
-        kind: 'value',
-        path,
-        tags,
-        storedAt: now,
-        staleAt: now + HOUR,
-        swrUntil: now + HOUR,
-        sieUntil: now + HOUR,
-        expiresAt: now + HOUR,
-        body: Buffer.from(key),
-      });
-      return { key, value, ttlMs: HOUR, index: index(path, ...tags) };
-    };
-
     it('should remove their members from those other indexes in the background, and nothing of a write that stays', async () => {
       const N = 2_500;
       const entries = Array.from({ length: N }, (_, i) =>
-        valueEntry(`tidy:${i}`, `cache:v1:http:/tidy/${i}`, [`cache:v1:http:tidy:item:${i}`, 'cache:v1:http:tidy:all']),
+        indexedValueEntry(`tidy:${i}`, `cache:v1:http:/tidy/${i}`, [`cache:v1:http:tidy:item:${i}`, 'cache:v1:http:tidy:all']),
       );
       // A write that shares a path with one of them and is not tagged: it stays, and its member too.
-      entries.push(valueEntry('tidy:other', 'cache:v1:http:/tidy/7', ['cache:v1:http:tidy:kept']));
+      entries.push(indexedValueEntry('tidy:other', 'cache:v1:http:/tidy/7', ['cache:v1:http:tidy:kept']));
       await store.setMany(entries);
       expect(await raw.exists(redisKey(prefix, 'p', 'cache:v1:http:/tidy/0'))).toBe(1);
       expect(await store.deleteByTag(['cache:v1:http:tidy:all'])).toBe(N);
@@ -383,14 +366,14 @@ describe('RedisStore', () => {
     });
 
     it('should leave no index behind a key invalidation', async () => {
-      await store.setMany([valueEntry('bykey:0', 'cache:v1:http:/bykey/0', ['cache:v1:http:bykey:a', 'cache:v1:http:bykey:b'])]);
+      await store.setMany([indexedValueEntry('bykey:0', 'cache:v1:http:/bykey/0', ['cache:v1:http:bykey:a', 'cache:v1:http:bykey:b'])]);
       expect(await store.delete(['bykey:0', 'bykey:missing'])).toBe(1);
       await store.tidied();
       expect(await scanKeys(raw, `${prefix}*bykey*`)).toEqual([]);
     });
 
     it('should leave no tag index behind a prefix invalidation', async () => {
-      await store.setMany(Array.from({ length: 300 }, (_, i) => valueEntry(`pfx:${i}`, `cache:v1:http:/pfx/${i}`, [`cache:v1:http:pfx:item:${i}`])));
+      await store.setMany(Array.from({ length: 300 }, (_, i) => indexedValueEntry(`pfx:${i}`, `cache:v1:http:/pfx/${i}`, [`cache:v1:http:pfx:item:${i}`])));
       expect(await store.deleteByPrefix('cache:v1:http:/pfx/')).toBe(300);
       await store.tidied();
       expect(await scanKeys(raw, `${prefix}*pfx*`)).toEqual([]);
