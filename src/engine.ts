@@ -73,7 +73,7 @@ function revalidateGrace(times: EntryTimes, ttl: number): number {
 }
 
 /** Options that describe the shared store or the key space: createCache() only. */
-const STORE_LEVEL = ['whenStoreDown', 'fallbackTtl', 'onError', 'namespace', 'version', 'prefix'] as const;
+const STORE_LEVEL = ['whenStoreDown', 'fallbackTtl', 'whenStoreEvicts', 'onError', 'namespace', 'version', 'prefix'] as const;
 
 export class CacheEngine<Req = unknown, Res = unknown> {
   readonly options: ResolvedOptions<Req, Res>;
@@ -109,6 +109,7 @@ export class CacheEngine<Req = unknown, Res = unknown> {
       now: this.now,
       keyPrefix: o.keyPrefix,
       failoverTimeout: o.failoverTimeout * 1000,
+      whenStoreEvicts: o.whenStoreEvicts,
     });
     this.coordinator = new MissCoordinator(this.guarded);
   }

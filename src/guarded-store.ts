@@ -14,7 +14,7 @@ import type { Metrics } from './metrics';
 import { PendingInvalidations, type PendingInvalidation } from './pending-invalidations';
 import { holdForReplica } from './replicated';
 import { MemoryStore } from './stores/memory';
-import type { CacheStore, CounterOp, StoreIndex } from './stores/store';
+import type { CacheStore, CounterOp, StoreIndex, StoreSafety } from './stores/store';
 import type { ErrorContext, ErrorHandler } from './types';
 
 const debug = createDebug('express-response-cache');
@@ -30,6 +30,12 @@ export interface GuardedStoreOptions {
   keyPrefix: string;
   /** Most ms an invalidation waits for a replica to confirm it (src/replicated.ts); 0 (the default here) never waits. */
   failoverTimeout?: number;
+  /**
+   * While the store says it may lose the keys invalidation reads (`watchSafety`: a Redis
+   * eviction policy): 'bypass' reads and writes no entries through it, 'best-effort' goes
+   * on caching (reported all the same). @default 'bypass'
+   */
+  whenStoreEvicts?: 'bypass' | 'best-effort';
 }
 
 /**
@@ -63,6 +69,9 @@ export class GuardedStore {
   private readonly pending: PendingInvalidations;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The store may lose index keys and the cache bypasses it (whenStoreEvicts 'bypass'): reads and writes skip it. */
+  private evicting = false;
+  private readonly unwatchSafety: (() => void) | undefined;
 
   constructor(
     store: CacheStore,
@@ -78,6 +87,25 @@ export class GuardedStore {
       runs: [(s) => s.deleteByPrefix(all)],
     }));
     if (typeof store.check === 'function') this.selfCheck(store.check.bind(store));
+    if (typeof store.watchSafety === 'function') this.unwatchSafety = store.watchSafety((s) => this.onSafety(s));
+  }
+
+  /** The store became unsafe (reported each time) or safe again; under 'bypass', entries skip it meanwhile. */
+  private onSafety(s: StoreSafety): void {
+    const bypass = (this.o.whenStoreEvicts ?? 'bypass') === 'bypass';
+    if (!s.safe) {
+      const what = bypass
+        ? "the cache bypasses Redis until it is safe again (whenStoreEvicts: 'best-effort' caches anyway)"
+        : "caching goes on (whenStoreEvicts: 'best-effort'): an invalidation may miss an entry";
+      this.report(new StoreConfigError(`${s.reason}; ${what}`), { operation: 'check' });
+    } else debug('store safe again: caching through it resumes');
+    this.evicting = bypass && !s.safe;
+    this.o.metrics.evictionBypass(this.evicting);
+  }
+
+  /** True while the store may lose index keys and the cache bypasses it (whenStoreEvicts: 'bypass'). */
+  get bypassingEvictingStore(): boolean {
+    return this.evicting;
   }
 
   /** False while the breaker is open: the store failed repeatedly and is left alone. */
@@ -286,6 +314,9 @@ export class GuardedStore {
     // the invalidation would resolve while a tier that hears it late still serves the copy.
     const deletes = timeout + (this.store.acknowledgeWithinMs ?? 0);
     const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), deletes, false)));
+    // A store that may have lost an index this invalidation needed says so before it resolves (and is bypassed from then).
+    const after = this.store.afterInvalidate?.bind(this.store);
+    if (after) await this.call('invalidate', undefined, after, timeout, false).catch(() => undefined);
     const announce = this.store.announce?.bind(this.store);
     if (announce) await this.call('invalidate', undefined, () => announce(p.target), timeout, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);
@@ -351,7 +382,7 @@ export class GuardedStore {
   }
 
   async lock(key: string, ttlMs: number): Promise<string | undefined | null> {
-    if (!this.store.lock || !this.breaker.allow()) return null;
+    if (!this.store.lock || this.evicting || !this.breaker.allow()) return null;
     let attempt: Promise<string | undefined>;
     try {
       attempt = Promise.resolve(this.store.lock(key, ttlMs));
@@ -417,6 +448,7 @@ export class GuardedStore {
   /** Wait (at most limitMs) for the store calls in flight, and those they lead to, to settle. */
   async drain(limitMs: number): Promise<void> {
     this.closed = true;
+    this.unwatchSafety?.();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     let expired = false;
     const timer = setTimeout(() => (expired = true), limitMs);
@@ -448,6 +480,7 @@ export class GuardedStore {
 
   /** Where reads and writes go now: the store, the fallback while it is out, or nowhere. */
   private target(): CacheStore | undefined {
+    if (this.evicting) return this.fallback;
     if (this.store.local || this.breaker.allow()) return this.store;
     return this.fallback;
   }

@@ -54,7 +54,7 @@ const invalidateChannel = diagnostics.channel(CHANNELS.invalidate);
 const errorChannel = diagnostics.channel(CHANNELS.error);
 
 /** The plain counters behind stats(): the public shapes, less what stats() derives. */
-type Counts = Omit<CacheStats, 'hitRatio' | 'values'>;
+type Counts = Omit<CacheStats, 'hitRatio' | 'values' | 'evictionBypass'>;
 type ValueCounts = Omit<ValueStats, 'hitRatio'>;
 
 const COUNTERS = ['hits', 'misses', 'stale', 'revalidated', 'bypasses', 'stores', 'invalidations', 'errors'] as const;
@@ -110,11 +110,14 @@ interface Prom {
 }
 
 export const METRIC_PREFIX = 'express_response_cache';
+const EVICTION_HELP = '1 while the store may evict the keys invalidation reads (a Redis maxmemory-policy) and the cache bypasses it';
 
 export class Metrics {
   private readonly counts: Counts = { hits: 0, misses: 0, stale: 0, revalidated: 0, bypasses: 0, stores: 0, invalidations: 0, errors: 0 };
   private readonly values: ValueCounts = { hits: 0, misses: 0, stores: 0 };
   private readonly proms: Prom[] = [];
+  /** The store may lose index keys (a Redis eviction policy) and the cache bypasses it. */
+  private evicting = false;
 
   /** `namespace` is read when a count is labelled (the cache resolves its options after making this). */
   constructor(private readonly namespaceOf: () => string = () => 'http') {}
@@ -146,6 +149,11 @@ export class Metrics {
 
   bypass(): void {
     this.count('response', 'bypasses');
+  }
+
+  /** The cache bypasses its store (or stops) because the store may lose index keys (src/stores/redis-eviction.ts). */
+  evictionBypass(on: boolean): void {
+    this.evicting = on;
   }
 
   /**
@@ -207,6 +215,7 @@ export class Metrics {
       invalidations: c.invalidations,
       errors: c.errors,
       hitRatio: ratio(c.hits + c.stale, c.misses),
+      evictionBypass: this.evicting,
       values: { hits: v.hits, misses: v.misses, stores: v.stores, hitRatio: ratio(v.hits, v.misses) },
     };
   }
@@ -280,6 +289,21 @@ export class Metrics {
       );
       gauge('memory_bans', 'Large invalidations (bans) of the process-local memory store still being removed in the background', (m) => m.activeBans);
     }
+    const bypassGauge = reuse(name('eviction_bypass'), () => {
+      const sources = new Set<() => void>();
+      const made = new prom.Gauge({
+        name: name('eviction_bypass'),
+        help: EVICTION_HELP,
+        labelNames: ['namespace'],
+        registers: [reg],
+        collect() {
+          for (const s of sources) s();
+        },
+      });
+      gaugeSources.set(made, sources);
+      return made;
+    });
+    gaugeSources.get(bypassGauge)?.add(() => bypassGauge.set({ namespace: this.namespace }, this.evicting ? 1 : 0));
     // Counts made before registration are carried over, so the registry agrees with stats().
     const p: Prom = { counters, storeCalls, lookups };
     for (const c of COUNTERS) {
@@ -301,6 +325,8 @@ export class Metrics {
       out += `# HELP ${n} ${HELP[c]}\n# TYPE ${n} counter\n${n}{namespace="${ns}",kind="response"} ${s[c]}\n`;
       if (c === 'hits' || c === 'misses' || c === 'stores') out += `${n}{namespace="${ns}",kind="value"} ${s.values[c]}\n`;
     }
+    const e = `${metricPrefix}_eviction_bypass`;
+    out += `# HELP ${e} ${EVICTION_HELP}\n# TYPE ${e} gauge\n${e}{namespace="${ns}"} ${s.evictionBypass ? 1 : 0}\n`;
     const n = `${metricPrefix}_hit_ratio`;
     out += `# HELP ${n} Hits (stale included) over lookups\n# TYPE ${n} gauge\n${n}{namespace="${ns}",kind="response"} ${s.hitRatio}\n${n}{namespace="${ns}",kind="value"} ${s.values.hitRatio}\n`;
     return out;

@@ -28,6 +28,7 @@ export const DEFAULTS = Object.freeze({
   storeTimeout: 100,
   whenStoreDown: 'bypass' as 'bypass' | 'memory',
   fallbackTtl: 5,
+  whenStoreEvicts: 'bypass' as 'bypass' | 'best-effort',
   failoverTimeout: 30,
   coalesce: true as boolean | { timeout: number },
   coalesceTimeout: 10_000,
@@ -76,6 +77,7 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly storeTimeout: number;
   readonly whenStoreDown: 'bypass' | 'memory';
   readonly fallbackTtl: number;
+  readonly whenStoreEvicts: 'bypass' | 'best-effort';
   /** Seconds an invalidation's answer is held for a Redis replica to confirm it (through a failover). */
   readonly failoverTimeout: number;
   /** Follower wait bound in ms, or false when misses are not coalesced. */
@@ -122,6 +124,7 @@ const KNOWN = new Set([
   'storeTimeout',
   'whenStoreDown',
   'fallbackTtl',
+  'whenStoreEvicts',
   'failoverTimeout',
   'coalesce',
   'invalidateUnsafe',
@@ -274,6 +277,8 @@ export function resolveOptions<Req, Res>(
   const whenStoreDown = pick<unknown>('whenStoreDown', base ? base.whenStoreDown : DEFAULTS.whenStoreDown);
   if (whenStoreDown !== 'bypass' && whenStoreDown !== 'memory') fail('whenStoreDown', "'bypass' or 'memory'", whenStoreDown);
   const fallbackTtl = seconds('fallbackTtl', pick('fallbackTtl', base ? base.fallbackTtl : DEFAULTS.fallbackTtl), false);
+  const whenStoreEvicts = pick<unknown>('whenStoreEvicts', base ? base.whenStoreEvicts : DEFAULTS.whenStoreEvicts);
+  if (whenStoreEvicts !== 'bypass' && whenStoreEvicts !== 'best-effort') fail('whenStoreEvicts', "'bypass' or 'best-effort'", whenStoreEvicts);
   const failoverTimeout = seconds('failoverTimeout', pick('failoverTimeout', base ? base.failoverTimeout : DEFAULTS.failoverTimeout), true);
 
   let coalesce = base ? base.coalesce : { timeout: DEFAULTS.coalesceTimeout };
@@ -362,6 +367,7 @@ export function resolveOptions<Req, Res>(
     storeTimeout: storeTimeout as number,
     whenStoreDown: whenStoreDown as 'bypass' | 'memory',
     fallbackTtl,
+    whenStoreEvicts: whenStoreEvicts as 'bypass' | 'best-effort',
     failoverTimeout,
     coalesce,
     invalidateUnsafe: bool('invalidateUnsafe', base ? base.invalidateUnsafe : DEFAULTS.invalidateUnsafe),

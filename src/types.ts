@@ -38,6 +38,12 @@ export interface CacheStats {
   errors: number;
   /** hits (stale included) / (hits + stale + misses); 0 before any lookup. */
   hitRatio: number;
+  /**
+   * True while the store may evict the keys invalidation reads (a Redis `maxmemory-policy`
+   * other than `noeviction`, or evictions seen) and the cache bypasses it
+   * (`whenStoreEvicts: 'bypass'`): requests go to the handler, nothing is stored.
+   */
+  evictionBypass: boolean;
   /** `cache.values()` and `cache.cached()`: counted apart from responses. */
   values: ValueStats;
 }
@@ -159,6 +165,15 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
   /** Most seconds an entry is kept by the `whenStoreDown: 'memory'` fallback. @default 5 */
   fallbackTtl?: Duration;
   /**
+   * While Redis may evict the keys invalidation reads (a `maxmemory-policy` other than
+   * `noeviction`, or evictions seen): 'bypass' reads and writes no entries there (requests
+   * go to the handler, or to the `whenStoreDown: 'memory'` fallback; invalidations still
+   * reach Redis) until it is safe again; 'best-effort' caches anyway, accepting that an
+   * invalidation may miss an entry whose index was evicted. Reported through onError
+   * (ERC_STORE_CONFIG) either way. @default 'bypass'
+   */
+  whenStoreEvicts?: 'bypass' | 'best-effort';
+  /**
    * With Redis replicas: most seconds a mutating request's answer (and `invalidate()`) is
    * held while its invalidation waits for a replica to confirm it (WAIT), through a
    * failover. Past it the answer goes anyway and `onError` hears ERC_FAILOVER_TIMEOUT.
@@ -187,5 +202,5 @@ export interface CacheOptions<Req = unknown, Res = unknown> {
 /** What `cache.middleware(overrides)` takes: every option but those of the shared store, set once in createCache(). */
 export type RouteOptions<Req = unknown, Res = unknown> = Omit<
   CacheOptions<Req, Res>,
-  'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'onError'
+  'store' | 'redis' | 'tiered' | 'whenStoreDown' | 'fallbackTtl' | 'whenStoreEvicts' | 'onError'
 >;

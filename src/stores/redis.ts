@@ -29,9 +29,10 @@ import { createRequire } from 'node:module';
 import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { redisCounter } from './redis-counters';
+import { EvictionWatch, mastersOf } from './redis-eviction';
 import { RedisReplication } from './redis-replication';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSafety, StoreSetEntry } from './store';
 import {
   escapeChars,
   escapeGlob,
@@ -150,6 +151,12 @@ export class RedisStore implements CacheStore {
   private readonly readFailed = (err: unknown): undefined => missOnWrongType(err, this.unreachable);
   /** Removes a deleted entry's members from its other indexes, in the background (./redis-tidy.ts). */
   private readonly tidier = new Tidier((err) => log('index tidying failed: %s', err.message));
+  /** The eviction policy and evictions of every master (./redis-eviction.ts). */
+  private readonly eviction = new EvictionWatch({
+    masters: () => mastersOf(this.redis, this.isCluster),
+    purge: () => this.purge(),
+    debug: (m) => log('%s', m),
+  });
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') {
@@ -382,28 +389,44 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * An eviction policy other than noeviction lets Redis drop index keys (`p:`, `t:`)
-   * while their entries stay, so path and tag invalidation would miss them.
+   * Problems at start: a replica count Redis refused to tell, INFO refused. The eviction
+   * policy is read here too, and reported through watchSafety (./redis-eviction.ts).
    */
   async check(): Promise<string[]> {
     await this.conn();
-    const nodes = this.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const problems = new Set<string>();
     // Read the replicas now, so the first invalidation does not wait for it.
     const refused = await this.replication?.prime();
     if (refused) problems.add(refused);
-    await Promise.all(
-      nodes.map(async (node) => {
-        const info = await node.info('memory');
-        const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-        if (policy && policy !== 'noeviction') {
-          problems.add(
-            `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict the index keys that path and tag invalidation read, leaving entries it can no longer reach; set maxmemory-policy noeviction (entries expire by TTL) or give the cache its own Redis`,
-          );
-        }
-      }),
-    );
+    await this.eviction.check();
+    if (this.eviction.refused) problems.add(this.eviction.refused);
     return [...problems];
+  }
+
+  /** Hear when Redis may lose the keys invalidation reads (an evicting maxmemory-policy, evictions seen), and when not. */
+  watchSafety(listener: (safety: StoreSafety) => void): () => void {
+    return this.eviction.watch(listener);
+  }
+
+  /**
+   * After an invalidation's deletes: read the policy and evictions again, so that an
+   * invalidation that may have missed an entry (its index evicted) leaves this instance
+   * bypassing the store before it resolves. Never rejects.
+   */
+  async afterInvalidate(): Promise<void> {
+    await this.eviction.check().catch((err: Error) => log('eviction check failed: %s', err.message));
+  }
+
+  /** Every entry of this store (`e:` keys under its prefix), deleted: after evictions may have cut some off their indexes. */
+  private async purge(): Promise<number> {
+    const c = await this.writeConn();
+    const names = await this.scan(`${escapeGlob(`${this.clientPrefix}${this.base}e:{`)}*}`);
+    let n = 0;
+    for (let i = 0; i < names.length; i += BATCH) {
+      const counts = await Promise.all(names.slice(i, i + BATCH).map((name) => c.unlink(name)));
+      n += sum(counts);
+    }
+    return n;
   }
 
   async delete(keys: readonly string[]): Promise<number> {
@@ -460,6 +483,7 @@ export class RedisStore implements CacheStore {
 
   async close(): Promise<void> {
     this.unwatch();
+    this.eviction.stop();
     // Let the tidying queued so far finish (it may run on the replication's writer), for at most a second.
     if (this.owned) await Promise.race([this.tidier.idle(), new Promise((r) => setTimeout(r, 1_000).unref())]);
     await this.replication?.close();

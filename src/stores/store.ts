@@ -11,6 +11,7 @@
  * ping (health), peek (a synchronous local read), local (a process-local store: the cache
  * skips timeouts and the breaker), mark/setGuarded (exact invalidation across every
  * instance sharing the store, see src/guard.ts), check (configuration problems at start),
+ * watchSafety/afterInvalidate (a store that may lose its indexes: a Redis eviction policy),
  * replicate/replicated (an invalidation survives a failover: src/replicated.ts).
  *
  * Keys, paths, tags and prefixes are arbitrary strings: a store must never read them as
@@ -95,6 +96,16 @@ export interface CacheStore {
   /** Optional: problems with the store's configuration that defeat the cache (reported once, at start). */
   check?(): Promise<string[]>;
   /**
+   * Optional, for a store that may lose the keys exact invalidation reads (RedisStore under
+   * a maxmemory-policy that evicts): hear when it becomes unsafe and safe again (told at
+   * once when unsafe now). While it is unsafe the cache neither reads nor writes entries
+   * through it (unless `whenStoreEvicts: 'best-effort'`); invalidations still go to it.
+   * Returns how to stop listening.
+   */
+  watchSafety?(listener: (safety: StoreSafety) => void): () => void;
+  /** Optional: awaited after an invalidation's deletes, before it resolves (RedisStore reads its eviction policy again). */
+  afterInvalidate?(): Promise<void>;
+  /**
    * Optional, for debugging (`cache.keys()`): keys of live entries that start with
    * `prefix` (literally), at most `limit` of them, in any order. Enumerate without
    * blocking the store (Redis: SCAN on every master, never KEYS).
@@ -116,6 +127,9 @@ export interface CacheStore {
   /** With replicate: the store had replicas when it last looked (a kept invalidation is then held too). */
   readonly replicated?: boolean;
 }
+
+/** Can the store keep invalidation exact now (`watchSafety`)? When not, why. */
+export type StoreSafety = { readonly safe: true } | { readonly safe: false; readonly reason: string };
 
 /**
  * `replicate()`'s answer: `none`, the store has no replica (nothing to wait for: the node

@@ -27,7 +27,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
 import { monotonicNow, type GuardTarget } from '../guard';
-import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSetEntry } from './store';
+import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSafety, StoreSetEntry } from './store';
 
 const debug = createDebug('express-response-cache:tiered');
 
@@ -201,6 +201,18 @@ export class TieredStore implements CacheStore {
 
   check(): Promise<string[]> {
     return this.remote.check ? this.remote.check() : Promise.resolve([]);
+  }
+
+  /**
+   * The shared store's safety (a Redis eviction policy). The tier's own copies stay
+   * servable: its indexes are in memory and every invalidation reaches them by message.
+   */
+  watchSafety(listener: (safety: StoreSafety) => void): () => void {
+    return this.remote.watchSafety ? this.remote.watchSafety(listener) : () => undefined;
+  }
+
+  afterInvalidate(): Promise<void> {
+    return this.remote.afterInvalidate ? this.remote.afterInvalidate() : Promise.resolve();
   }
 
   /** The shared store's replicas (src/replicated.ts): the tier itself is dropped by pub/sub and on any lost connection. */

@@ -158,6 +158,7 @@ forEachExpress((express) => {
         invalidations: 0,
         errors: 0,
         hitRatio: 0,
+        evictionBypass: false,
         values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 },
       });
       await send(url, '/data');
@@ -176,6 +177,7 @@ forEachExpress((express) => {
         invalidations: 1,
         errors: 0,
         hitRatio: 2 / 3,
+        evictionBypass: false,
         values: { hits: 0, misses: 0, stores: 0, hitRatio: 0 },
       });
     });

@@ -93,6 +93,7 @@ forEachExpress((express) => {
       );
       // @ts-expect-error the shared store's options are not per-route options
       expect(() => cache.middleware({ onError: () => {} })).toThrow(/onError belongs to the shared store/);
+      expect(() => cache.middleware({ whenStoreEvicts: 'best-effort' } as never)).toThrow(/whenStoreEvicts belongs to the shared store/);
     });
   });
 

@@ -99,6 +99,16 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
   const errors = new Map<string, number>();
   const cache = createCache({ ...options, onError: (err) => errors.set(err.code, (errors.get(err.code) ?? 0) + 1) });
   const app = express();
+  // Behind a proxy: req.protocol follows X-Forwarded-Proto, as on most deployments.
+  app.set('trust proxy', true);
+  // A session and cookie layer before the cache (express-session, cookie-parser): what it
+  // sets is per user, but reading it there does not count; a handler reading it does.
+  app.use((req: Request, _res: Response, next: () => void) => {
+    const sid = /(?:^|;\s*)sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    // Set as plain properties (express-session's types are in scope and want a whole Session).
+    Object.assign(req, { cookies: sid === undefined ? {} : { sid }, session: { user: sid } });
+    next();
+  });
   app.use(cache.middleware());
 
   app.get('/rows/:id', async (req: Request, res: Response) => {
@@ -164,6 +174,41 @@ export async function startInstance(name: string, express: ExpressFactory, db: D
     const host = req.hostname;
     await sleep(jitterMs(1, 3));
     res.json({ kind: 'host', host, link: `http://${host}/reset` });
+  });
+
+  // Per user without saying so (no private, no Vary): the cache must notice the read.
+  app.get('/whoami/session', async (req: Request, res: Response) => {
+    db.count('GET /whoami');
+    const user = (req as unknown as { session?: { user?: string } }).session?.user;
+    await sleep(jitterMs(1, 3));
+    res.json({ kind: 'me', user });
+  });
+  app.get('/whoami/cookies', async (req: Request, res: Response) => {
+    db.count('GET /whoami');
+    const user = (req as unknown as { cookies?: Record<string, string> }).cookies?.sid;
+    await sleep(jitterMs(1, 3));
+    res.json({ kind: 'me', user });
+  });
+  // shareAuthorized: requests with Authorization read the cache; the answer reads it, so it is per user.
+  app.get('/whoami/auth', cache.middleware({ shareAuthorized: true }), async (req: Request, res: Response) => {
+    db.count('GET /whoami');
+    const user = req.headers.authorization?.replace(/^Bearer /, '');
+    await sleep(jitterMs(1, 3));
+    res.json({ kind: 'me', user });
+  });
+
+  // Built from the scheme the app sees (absolute links): never across schemes.
+  app.get('/scheme', async (req: Request, res: Response) => {
+    db.count('GET /scheme');
+    await sleep(jitterMs(1, 3));
+    res.json({ kind: 'scheme', protocol: req.protocol, link: `${req.protocol}://${req.hostname}/` });
+  });
+
+  // Reflects the request target as the app sees it (absolute form, fragment and all).
+  app.get('/reflect', async (req: Request, res: Response) => {
+    db.count('GET /reflect');
+    await sleep(jitterMs(1, 3));
+    res.json({ kind: 'reflect', url: req.originalUrl });
   });
 
   const instance = await listen(name, app, cache);

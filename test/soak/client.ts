@@ -33,6 +33,12 @@ export interface Traffic {
 }
 
 const HOSTS = ['shop.example', 'evil.example'];
+/** Per-user answers that do not say so: a session, cookies, Authorization (shareAuthorized). */
+const WHOAMI = ['/whoami/session', '/whoami/cookies', '/whoami/auth'];
+/** X-Forwarded-Proto values (trust proxy): none, the usual two, and a hostile one. */
+const SCHEMES = [undefined, 'https', 'http', 'javascript:alert(1)//'];
+/** One route's request-target spellings: origin form, absolute form, a fragment (RFC 9112 §3.2). */
+const TARGETS = ['/reflect', '/reflect?q=1', 'http://evil.example/reflect', 'http://shop.example/reflect?q=1', '/reflect#"><svg/onload=alert(1)>'];
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** One request; resolves (never rejects) with what came back or the error's code. */
@@ -74,8 +80,18 @@ function nextRequest(user: string, t: Traffic): { method: string; path: string; 
     if (Math.random() < 0.5) headers.authorization = `Bearer ${user}`;
     return { method: 'GET', path: '/me', headers };
   }
-  if (roll < 0.88) return { method: 'GET', path: '/me/vary', headers };
-  return { method: 'GET', path: '/host', headers: { ...headers, host: pick(HOSTS) } };
+  if (roll < 0.84) return { method: 'GET', path: '/me/vary', headers };
+  if (roll < 0.88) return { method: 'GET', path: '/host', headers: { ...headers, host: pick(HOSTS) } };
+  if (roll < 0.93) {
+    const route = pick(WHOAMI);
+    if (route === '/whoami/auth') headers.authorization = `Bearer ${user}`;
+    return { method: 'GET', path: route, headers };
+  }
+  if (roll < 0.97) {
+    const proto = pick(SCHEMES);
+    return { method: 'GET', path: '/scheme', headers: proto === undefined ? headers : { ...headers, 'x-forwarded-proto': proto } };
+  }
+  return { method: 'GET', path: pick(TARGETS), headers };
 }
 
 /** One virtual user until `t.done()`; its own keep-alive connections. */

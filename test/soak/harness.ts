@@ -1,6 +1,6 @@
 /**
- * The soak harness: a real redis-server, a TCP proxy in front of it adding latency (1 ms), two app
- * instances (Express 5 and Express 4, each its own createCache() on the proxy) sharing one
+ * The soak harness: a real redis-server, a TCP proxy per instance in front of it adding latency (1 ms), two app
+ * instances (Express 5 and Express 4, each its own createCache() on its own proxy) sharing one
  * in-process database, virtual users hammering both, faults injected on a schedule, and an
  * oracle checking every answer. Used by `npm run soak` (run.ts) and by soak.test.ts.
  */
@@ -59,12 +59,14 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
   const oracle = new Oracle();
   const opened: SoakInstance[] = [];
   let redis: SoakRedis | undefined;
-  let proxy: LatencyProxy | undefined;
+  const proxies: LatencyProxy[] = [];
   try {
     redis = await SoakRedis.start();
-    proxy = await startTcpProxy(redis.port, { delayMs: config.baseDelayMs ?? 1 });
-    const url = `redis://127.0.0.1:${proxy.port}`;
+    // Each instance its own link to Redis, so one can be slow while the other is not.
     for (const spec of config.instances) {
+      const proxy = await startTcpProxy(redis.port, { delayMs: config.baseDelayMs ?? 1 });
+      proxies.push(proxy);
+      const url = `redis://127.0.0.1:${proxy.port}`;
       const express = EXPRESSES.find(([, , major]) => major === spec.express)![1];
       opened.push(await startInstance(spec.name, express, db, cacheOptions(namespace, { redis: url, tiered: spec.tiered, ...config.cacheOptions })));
     }
@@ -73,7 +75,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
     const started = performance.now();
     const now = (): number => performance.now() - started;
     const done = (): boolean => now() >= config.seconds * 1000;
-    const faults = new Faults(redis, proxy, config.faults, now, config.seconds * 1000);
+    const faults = new Faults(redis, proxies, config.faults, now, config.seconds * 1000);
     const traffic = {
       targets: opened,
       oracle,
@@ -97,7 +99,7 @@ export async function runSoak(config: SoakConfig): Promise<SoakResult> {
     };
   } finally {
     for (const i of opened) await i.close();
-    await proxy?.close();
+    for (const p of proxies) await p.close();
     await redis?.stop();
   }
 }

@@ -59,6 +59,17 @@ const cases: Array<[string, Sent, Got, ViolationKind | undefined]> = [
   ["the caller's own /me", sent('GET', '/me'), got({ kind: 'me', user: 'u1' }), undefined],
   ["the caller's host", sent('GET', '/host', { host: 'shop.example' }), got({ kind: 'host', host: 'shop.example' }), undefined],
   ["a PUT's 200", sent('PUT', '/rows/1'), got({ id: 1, version: 4 }), undefined],
+  ["another user's session page", sent('GET', '/whoami/session'), got({ kind: 'me', user: 'u2' }), 'other-user'],
+  ["another user's Authorization page", sent('GET', '/whoami/auth'), got({ kind: 'me', user: 'u2' }), 'other-user'],
+  ["the caller's cookie page", sent('GET', '/whoami/cookies'), got({ kind: 'me', user: 'u1' }), undefined],
+  ['an https page to plain http', sent('GET', '/scheme'), got({ kind: 'scheme', protocol: 'https' }), 'other-scheme'],
+  ['an http page to https', sent('GET', '/scheme', { 'x-forwarded-proto': 'https' }), got({ kind: 'scheme', protocol: 'http' }), 'other-scheme'],
+  ['a hostile scheme to plain http', sent('GET', '/scheme'), got({ kind: 'scheme', protocol: 'javascript:alert(1)//' }), 'other-scheme'],
+  ["the forwarded scheme's page", sent('GET', '/scheme', { 'x-forwarded-proto': 'https, http' }), got({ kind: 'scheme', protocol: 'https' }), undefined],
+  ['an absolute-form body to the plain target', sent('GET', '/reflect'), got({ kind: 'reflect', url: 'http://evil.example/reflect' }), 'other-target'],
+  ["a fragment's body to the plain target", sent('GET', '/reflect'), got({ kind: 'reflect', url: '/reflect#"><svg/onload=alert(1)>' }), 'other-target'],
+  ['the plain body to an absolute-form target', sent('GET', 'http://evil.example/reflect'), got({ kind: 'reflect', url: '/reflect' }), 'other-target'],
+  ['the target as sent', sent('GET', '/reflect#x'), got({ kind: 'reflect', url: '/reflect#x' }), undefined],
 ];
 
 describe('soak oracle', () => {

@@ -9,7 +9,8 @@
  * client had got it before this GET was sent (the same rule, seen across users).
  */
 
-export type ViolationKind = 'stale-own' | 'stale-global' | 'other-user' | 'other-host' | 'wrong-row' | 'failed' | 'stalled' | 'bad-body';
+export type ViolationKind =
+  'stale-own' | 'stale-global' | 'other-user' | 'other-host' | 'other-scheme' | 'other-target' | 'wrong-row' | 'failed' | 'stalled' | 'bad-body';
 
 /**
  * An answer slower than this is `stalled`: handlers take ≤ 5 ms, a store call is cut at
@@ -180,8 +181,20 @@ export class Oracle {
       for (const r of rows) if (!this.checkVersion(sent, got, r.id, r.version, own, everyone)) return;
       return;
     }
-    if (path.startsWith('/me')) {
+    if (path.startsWith('/me') || path.startsWith('/whoami')) {
       if (body.user !== sent.user) this.violate('other-user', sent, got, `body for ${String(body.user)}`);
+      return;
+    }
+    if (path === '/scheme') {
+      // req.protocol with trust proxy: X-Forwarded-Proto's first value, trimmed; else the socket's (http here).
+      const forwarded = sent.headers['x-forwarded-proto'];
+      const scheme = forwarded === undefined ? 'http' : forwarded.split(',')[0].trim();
+      if (body.protocol !== scheme) this.violate('other-scheme', sent, got, `body for scheme ${String(body.protocol)}, sent ${scheme}`);
+      return;
+    }
+    if (body.kind === 'reflect' || path.includes('/reflect')) {
+      // The app sees the target as sent (req.originalUrl): another spelling's body is another request's.
+      if (body.url !== path) this.violate('other-target', sent, got, `body for target ${String(body.url)}`);
       return;
     }
     if (path === '/host') {

@@ -1,6 +1,6 @@
 /**
- * `npm run soak`: two instances on one Redis behind a 1 ms proxy, mixed traffic, Redis
- * paused / killed / slowed on a schedule, every answer checked by the oracle. Two runs:
+ * `npm run soak`: two instances on one Redis, each behind its own 1 ms proxy, mixed traffic,
+ * Redis paused / killed / slowed, and B's link made slow, on a schedule, every answer checked by the oracle. Two runs:
  * plain + tiered, then plain + plain, each half of SOAK_SECONDS (default 120). Prints the
  * counts; exits 1 on any violation. Not part of `npm test` (soak.test.ts is its short form).
  *
@@ -19,7 +19,7 @@ if (!(seconds > 0) || !Number.isInteger(users) || users < 1) {
 
 // Control: with every request bypassing the cache, any violation is the harness's own fault.
 const control = process.env.SOAK_CONTROL === '1' ? { cacheOptions: { bypass: () => true } } : {};
-const faults = { gapMs: 4000, pauseMs: 800, downMs: 1000, latencyMs: 2000, latencyDelayMs: 30 };
+const faults = { gapMs: 4000, pauseMs: 800, downMs: 1000, latencyMs: 2000, latencyDelayMs: 30, slowMs: 2000, slowDelayMs: 350 };
 const runs: SoakConfig[] = [
   {
     label: 'plain + tiered',

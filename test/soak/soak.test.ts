@@ -1,9 +1,9 @@
 /**
  * The soak's short form in the suite (`npm run soak` is the long one): two instances on one
  * real Redis behind a 1 ms TCP proxy, mixed GET/PUT/POST traffic with cookies and
- * Authorization, one Redis pause, one SIGKILL + restart and one latency window per run, and
- * the oracle checking every answer (read-your-writes, user and host isolation, no failed
- * request). Each run is bounded (9 s of traffic); the counts are printed.
+ * Authorization, one Redis pause, one SIGKILL + restart, one latency window and one slow
+ * link (B's only) per run, and the oracle checking every answer (read-your-writes, user,
+ * host, scheme and request-target isolation, no failed request). Each run is bounded (9 s of traffic); the counts are printed.
  *
  * Both Express majors run in every configuration: instance A on one, B on the other.
  */
@@ -20,8 +20,9 @@ const violations = (result: SoakResult) => ({
 });
 const NONE = { counts: {}, examples: [] };
 
-// One fault of each kind inside 9 s: pause at ~1.5 s, kill at ~3.5 s, latency at ~5.7 s.
-const faults = { gapMs: 1500, pauseMs: 500, downMs: 700, latencyMs: 1000, latencyDelayMs: 25 };
+// One fault of each kind inside 9 s: pause at ~1.1 s, kill at ~2.7 s, latency at ~4.8 s,
+// B's link slow (350 ms a chunk: past 3 × storeTimeout) at ~6.9 s.
+const faults = { gapMs: 1100, pauseMs: 500, downMs: 700, latencyMs: 1000, latencyDelayMs: 25, slowMs: 800, slowDelayMs: 350 };
 // Lighter than `npm run soak` (6 users who pause 5–15 ms): it shares two cores with the rest
 // of the suite, whose Redis tests must not starve behind it.
 const base = { seconds: 9, users: 6, faults, thinkMs: [5, 15] as const };
@@ -54,14 +55,14 @@ describe('soak control: the cache bypasses every request', () => {
       seconds: 6.5,
       label: 'control',
       cacheOptions: { bypass: () => true },
-      faults: { ...faults, gapMs: 1000 },
+      faults: { ...faults, gapMs: 700, slowMs: 600 },
       instances: [
         { name: 'A', express: 5, tiered: false },
         { name: 'B', express: 4, tiered: true },
       ],
     });
     console.log(formatResult(result));
-    expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause']);
+    expect([...result.faults.keys()].sort()).toEqual(['kill', 'latency', 'pause', 'slow']);
     expect([...result.oracle.counts.byXCache.keys()]).toEqual(['BYPASS']);
     expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
     expect(violations(result)).toEqual(NONE);
@@ -70,13 +71,14 @@ describe('soak control: the cache bypasses every request', () => {
 
 describe('soak: two instances on one Redis, faults injected, every answer checked by the oracle', () => {
   for (const config of runs) {
-    it(`should give no stale, cross-user, cross-host, stalled or failed answer (${config.label})`, async () => {
+    it(`should give no stale, cross-user, cross-host, cross-scheme, cross-target, stalled or failed answer (${config.label})`, async () => {
       const result = await runSoak(config);
       console.log(formatResult(result));
       // The run really exercised what it claims: traffic on both instances, writes, hits, each fault.
       expect(result.faults.get('pause')).toBe(1);
       expect(result.faults.get('kill')).toBe(1);
       expect(result.faults.get('latency')).toBe(1);
+      expect(result.faults.get('slow')).toBe(1);
       expect(result.handlerCalls.get('PUT /rows/:id')).toBeGreaterThan(0);
       expect(result.handlerCalls.get('POST /rows')).toBeGreaterThan(0);
       expect(result.oracle.counts.byXCache.get('HIT')).toBeGreaterThan(0);

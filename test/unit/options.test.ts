@@ -33,6 +33,8 @@ describe('options', () => {
       [{ maxEntryBytes: 1.5 }, 'maxEntryBytes'],
       [{ storeTimeout: 0 }, 'storeTimeout'],
       [{ whenStoreDown: 'crash' }, 'whenStoreDown'],
+      [{ whenStoreEvicts: 'ignore' }, 'whenStoreEvicts'],
+      [{ whenStoreEvicts: true }, 'whenStoreEvicts'],
       [{ failoverTimeout: -1 }, 'failoverTimeout'],
       [{ failoverTimeout: 'soon' }, 'failoverTimeout'],
       [{ failoverTimeout: Infinity }, 'failoverTimeout'],
@@ -124,6 +126,7 @@ describe('options', () => {
       expect(stated('storeTimeout')).toBe(String(DEFAULTS.storeTimeout));
       expect(stated('whenStoreDown')).toBe(`'${DEFAULTS.whenStoreDown}'`);
       expect(stated('fallbackTtl')).toBe(String(DEFAULTS.fallbackTtl));
+      expect(stated('whenStoreEvicts')).toBe(`'${DEFAULTS.whenStoreEvicts}'`);
       expect(stated('failoverTimeout')).toBe(String(DEFAULTS.failoverTimeout));
       expect(stated('coalesce')).toBe(String(DEFAULTS.coalesce));
       expect(stated('invalidateUnsafe')).toBe(String(DEFAULTS.invalidateUnsafe));
