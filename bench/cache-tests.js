@@ -11,10 +11,10 @@
  * freshness-none with its `ttl` heuristic, would otherwise fail every test that depends on
  * it), and with --list every test that did not pass.
  *
- * The checkout needs `npm install undici` (its interim-response tests import it). Known
- * limits of this harness, not of the cache: 1xx interim responses are not forwarded
- * (interim-*), and a Content-Length that does not match the body is a proxy error
- * (headers-store-Content-Length). headers-store-Set-Cookie fails by design: a response that
+ * The checkout needs `npm install undici` (its interim-response tests import it). 1xx
+ * interim responses are forwarded by the proxy as they come (the cache never sees them).
+ * Known limit of this harness, not of the cache: a Content-Length that does not match the
+ * body is a proxy error (headers-store-Content-Length). headers-store-Set-Cookie fails by design: a response that
  * sets a cookie is never stored (docs/http-semantics.md). Takes about a minute.
  */
 
@@ -102,8 +102,23 @@ function proxy(req, res) {
       r.on('end', () => res.end(Buffer.concat(chunks)));
     },
   );
+  // Interim responses go on to the client as they come (RFC 9110 §15.2): the cache never sees them.
+  up.on('information', (info) => {
+    if (info.statusCode === 102) res.writeProcessing();
+    else if (info.statusCode === 103) res.writeEarlyHints(hints(info.rawHeaders));
+  });
   up.on('error', (err) => res.status(502).end(String(err)));
   req.pipe(up);
+}
+
+/** A 103's raw header lines as writeEarlyHints() takes them (repeated names as arrays). */
+function hints(rawHeaders) {
+  const out = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    out[name] = name in out ? [].concat(out[name], rawHeaders[i + 1]) : rawHeaders[i + 1];
+  }
+  return out;
 }
 
 async function score(dir, results, options, list) {

@@ -45,7 +45,7 @@ export function replay(
   const set = (name: string, value: number | string | readonly string[]): unknown => setHeader.call(res, name, value);
   // RFC 9110 §13.2.1: preconditions apply only where the unconditional answer is a 2xx
   // (a stored 301 or 404 is replayed whole, as Express's req.fresh does).
-  const notModified = entry.status >= 200 && entry.status < 300 && isNotModified(reqHeaders, entry.etag, entry.lastModified);
+  const notModified = entry.status >= 200 && entry.status < 300 && isNotModified(reqHeaders, entry.etag, entry.lastModified, entry.headers);
   const headers = entry.headers;
   let body: Buffer | undefined = entry.body;
   if (notModified) {

@@ -80,4 +80,5 @@ function defaultDeclaration(cjsPath, keys) {
     `export default _default;\n`
   );
 }
-console.log(`built ${path.relative(root, dist) || dist}/cjs and esm (${count} exports; ${patched} optional-type imports guarded)`);
+// On stderr: `npm pack --json` runs this as prepack, and its stdout must stay JSON.
+console.error(`built ${path.relative(root, dist) || dist}/cjs and esm (${count} exports; ${patched} optional-type imports guarded)`);

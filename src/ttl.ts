@@ -24,24 +24,33 @@ export function statedLifetime(cc: Directives, expires: string | undefined, date
   const maxAge = deltaSeconds(cc, 'max-age');
   if (maxAge !== undefined) return maxAge;
   if (expires === undefined) return undefined;
-  const expiresAt = parseHttpDate(expires);
+  const expiresAt = parseHttpDate(expires, now);
   // §5.3: an invalid Expires, "0" especially, is a time in the past.
   if (Number.isNaN(expiresAt)) return 0;
-  const dateAt = date === undefined ? NaN : parseHttpDate(date);
+  const dateAt = date === undefined ? NaN : parseHttpDate(date, now);
   return (expiresAt - (Number.isNaN(dateAt) ? now : dateAt)) / 1000;
 }
 
-// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms.
+// RFC 9110 §5.6.7: IMF-fixdate and the obsolete asctime form; names and GMT in any case
+// (recipients are "encouraged to be robust", and Date.parse reads them so).
 const HTTP_DATE = [
-  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
-  /^[A-Z][a-z]+day, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
-  /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/i,
+  /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/i,
 ];
+const RFC850_DATE = /^[A-Z][a-z]+day, (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}:\d{2}:\d{2}) GMT$/i;
 
 /** An HTTP-date in epoch ms, or NaN: Date.parse alone reads "0" as the year 2000. */
-export function parseHttpDate(value: string): number {
+export function parseHttpDate(value: string, now = Date.now()): number {
   const v = value.trim();
-  return HTTP_DATE.some((re) => re.test(v)) ? Date.parse(v) : NaN;
+  if (HTTP_DATE.some((re) => re.test(v))) return Date.parse(v);
+  const m = RFC850_DATE.exec(v);
+  if (m === null) return NaN;
+  // §5.6.7: a two-digit year more than 50 years ahead is the latest past year with those
+  // digits (Date.parse would make "50" 1950 even in 2026).
+  const thisYear = new Date(now).getUTCFullYear();
+  let year = thisYear - (thisYear % 100) + Number(m[3]);
+  if (year > thisYear + 50) year -= 100;
+  return Date.parse(`${m[1]} ${m[2]} ${year} ${m[4]} GMT`);
 }
 
 /** The origin's Age header in whole seconds (RFC 9111 §5.1); 0 when absent or invalid. */

@@ -33,7 +33,8 @@ beforeAll(() => {
   symlinkSync(modules, join(build, 'node_modules'), 'dir');
   work = mkdtempSync(join(tmpdir(), 'erc-consumers-'));
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: build, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const info = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  // All of stdout: a tool reading `npm pack --json` gets JSON, the prepack build's report goes to stderr.
+  const info = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, info[0].filename);
   packed = info[0].files.map((f) => f.path).sort();
 }, 180_000);

@@ -135,6 +135,18 @@ forEachExpress((express) => {
       expect(earlier.text).toBe('{"doc":1}');
     });
 
+    it('should compare it with the stored Date when the response has no Last-Modified (RFC 9111 §4.3.2)', async () => {
+      const { url, clock, calls } = await stored();
+      const date = String((await send(url, '/other')).headers['date']);
+      expect(date).toBe(clock.httpDate());
+      const same = await send(url, '/other', { headers: { 'If-Modified-Since': date } });
+      const later = await send(url, '/other', { headers: { 'If-Modified-Since': clock.httpDate(60) } });
+      const earlier = await send(url, '/other', { headers: { 'If-Modified-Since': clock.httpDate(-60) } });
+      expect([same.status, same.text, same.headers['x-cache']]).toEqual([304, '', 'HIT']);
+      expect([later.status, earlier.status, earlier.text]).toEqual([304, 200, 'other']);
+      expect(calls()).toBe(2); // /doc and /other once each: every answer came from the store
+    });
+
     it('should let If-None-Match win over If-Modified-Since when both are sent', async () => {
       const { url } = await stored();
       const r = await send(url, '/doc', { headers: { 'If-None-Match': '"v2"', 'If-Modified-Since': 'Wed, 02 Jan 2030 00:00:00 GMT' } });

@@ -272,4 +272,12 @@ describe('the curl lines npm start prints', () => {
     // One command a line: /stats and /metrics do not run together.
     expect(TRY_IT.filter((l) => /\/stats|\/metrics/.test(l))).toHaveLength(2);
   });
+
+  it("should end each command's output in a newline, so pasted as a block no answer runs into the next", () => {
+    // /stats and /metrics end in one of their own (checked above), a 304 has no body, grep
+    // prints lines; every other body gets curl's -w '\n', the review loop an echo.
+    const bare = TRY_IT.filter((l) => l.startsWith('curl ') && !l.includes(' | ') && !/\/stats|\/metrics|If-None-Match/.test(l) && !l.includes("-w '\\n'"));
+    expect(bare).toEqual([]);
+    expect(TRY_IT.find((l) => l.startsWith('for '))).toMatch(/; done; echo /);
+  });
 });

@@ -382,6 +382,18 @@ forEachExpress((express) => {
       expect(await lifetime({ ttl: 300 }, headers(h), [39.999, 40])).toEqual(['HIT', 'REVALIDATED']);
     });
 
+    it('should read Expires in the obsolete RFC 850 form, a two-digit year at most 50 years ahead (RFC 9110 §5.6.7)', async () => {
+      // The clock is in 2030: "55" is 2055 (Date.parse alone makes it 1955, stale on arrival).
+      const h = { Date: 'Sat, 01 Jan 2055 00:00:00 GMT', Expires: 'Saturday, 01-Jan-55 00:00:40 GMT' };
+      expect(await lifetime({ ttl: 300 }, headers(h), [39.999, 40])).toEqual(['HIT', 'REVALIDATED']);
+    });
+
+    it('should read an Expires whose names are in the wrong case', async () => {
+      const clock = new TestClock();
+      const h = { Date: clock.httpDate(), Expires: clock.httpDate(40).toUpperCase() };
+      expect(await lifetime({ ttl: 300 }, headers(h), [39.999, 40])).toEqual(['HIT', 'REVALIDATED']);
+    });
+
     it('should take Expires minus now when there is no Date', async () => {
       const clock = new TestClock();
       expect(await lifetime({ ttl: 300 }, headers({ Expires: clock.httpDate(25) }), [24.999, 25])).toEqual(['HIT', 'REVALIDATED']);

@@ -37,6 +37,19 @@ describe('conditional', () => {
     it('should not match If-Modified-Since without Last-Modified', () => {
       expect(isNotModified({ 'if-modified-since': lm }, etag, undefined)).toBe(false);
     });
+
+    it('should meet If-Modified-Since with the stored Date when there is no Last-Modified (RFC 9111 §4.3.2)', () => {
+      const stored = [
+        ['content-type', 'text/plain'],
+        ['date', lm],
+      ] as const;
+      expect(isNotModified({ 'if-modified-since': lm }, etag, undefined, stored)).toBe(true);
+      expect(isNotModified({ 'if-modified-since': 'Wed, 31 Dec 2025 00:00:00 GMT' }, etag, undefined, stored)).toBe(false);
+      // Last-Modified, when there is one, decides; If-None-Match still wins.
+      expect(isNotModified({ 'if-modified-since': lm }, etag, 'Fri, 02 Jan 2026 00:00:00 GMT', stored)).toBe(false);
+      expect(isNotModified({ 'if-none-match': '"no"', 'if-modified-since': lm }, etag, undefined, stored)).toBe(false);
+      expect(isNotModified({ 'if-modified-since': lm }, etag, undefined, [])).toBe(false);
+    });
   });
 
   describe('bodyEtag', () => {

@@ -120,4 +120,20 @@ describe('parseHttpDate', () => {
   it.each([['Thu, 01 Jan 2026 00:00:00 GMT'], ['Thursday, 01-Jan-26 00:00:00 GMT'], ['Thu Jan  1 00:00:00 2026']])('should read %j', (v) => {
     expect(parseHttpDate(v)).toBe(NOW);
   });
+  it.each([['THU, 01 JAN 2026 00:00:00 gmt'], ['thursday, 01-jan-26 00:00:00 GMT'], ['THU JAN  1 00:00:00 2026']])('should read %j in any case', (v) => {
+    expect(parseHttpDate(v)).toBe(NOW);
+  });
+  it.each([['Thu, 01 Jan 2026 00:00:00 UTC'], ['Thu, 01-Jan-2026 00:00:00 GMT'], ['Thu, 01 Jan 26 00:00:00 GMT'], ['Thursday, 01-Jan-26 00:00:00 UTC']])(
+    'should reject %j',
+    (v) => {
+      expect(parseHttpDate(v)).toBeNaN();
+    },
+  );
+  it('should read an RFC 850 two-digit year as at most 50 years ahead (RFC 9110 §5.6.7)', () => {
+    expect(parseHttpDate('Thursday, 18-Aug-50 02:01:18 GMT', NOW)).toBe(Date.parse('2050-08-18T02:01:18Z'));
+    expect(parseHttpDate('Monday, 18-Aug-76 02:01:18 GMT', NOW)).toBe(Date.parse('2076-08-18T02:01:18Z'));
+    expect(parseHttpDate('Tuesday, 18-Aug-77 02:01:18 GMT', NOW)).toBe(Date.parse('1977-08-18T02:01:18Z'));
+    expect(parseHttpDate('Sunday, 18-Aug-99 02:01:18 GMT', NOW)).toBe(Date.parse('1999-08-18T02:01:18Z'));
+    expect(parseHttpDate('Saturday, 01-Jan-00 00:00:00 GMT', NOW)).toBe(Date.parse('2000-01-01T00:00:00Z'));
+  });
 });
