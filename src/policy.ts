@@ -37,6 +37,15 @@ export function isUnsafeMethod(method: string): boolean {
   return !SAFE_METHODS.has(method);
 }
 
+/**
+ * The final statuses RFC 9110 §15 defines, whose caching rules this cache implements: what
+ * `must-understand` (RFC 9111 §5.2.2.3) asks a cache to know before it stores a response.
+ */
+const UNDERSTOOD_STATUSES = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+  416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+]);
+
 /** Why the cache must not answer this request, or undefined when it may. */
 export function requestBypassReason(req: RequestInfo, opts: PolicyOptions): string | undefined {
   if (!opts.methods.has(req.method)) return `method ${req.method} is not cached`;
@@ -66,7 +75,11 @@ export function responseNotStorableReason(
   if (status) return status;
   // Another client must never receive this one's cookie.
   if (res.headers['set-cookie'] !== undefined) return 'response sets a cookie';
-  if (cc.has('no-store')) return 'Cache-Control: no-store'; // RFC 9111 §5.2.2.5
+  // RFC 9111 §5.2.2.3: must-understand keeps a status this cache does not know out of it,
+  // and a cache that knows the status SHOULD ignore the no-store sent beside it.
+  const understood = cc.has('must-understand') ? UNDERSTOOD_STATUSES.has(res.status) : undefined;
+  if (understood === false) return `must-understand, and status ${res.status} is not one this cache knows`;
+  if (cc.has('no-store') && understood !== true) return 'Cache-Control: no-store'; // RFC 9111 §5.2.2.5
   if (cc.has('private')) return 'Cache-Control: private'; // RFC 9111 §5.2.2.7 (shared cache)
   if (parseCacheControl(req.headers['cache-control']).has('no-store')) return 'request Cache-Control: no-store'; // §5.2.1.5
   const vary = header(res.headers.vary);

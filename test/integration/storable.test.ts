@@ -164,6 +164,23 @@ forEachExpress((express) => {
       expect(calls.n).toBe(2);
     });
 
+    it('should store no-store, must-understand on a status it knows, but not on one it does not (RFC 9111 §5.2.2.3)', async () => {
+      const { url, calls } = await start({ storeErrors: 'explicit' }, (app, count) => {
+        app.get('/known', (_req, res) => {
+          count('known');
+          res.set('Cache-Control', 'max-age=3600, no-store, must-understand').send(`known ${calls.known}`);
+        });
+        app.get('/unknown', (_req, res) => {
+          count('unknown');
+          res.status(599).set('Cache-Control', 'max-age=3600, must-understand').send(`unknown ${calls.unknown}`);
+        });
+      });
+      const known = await twice(url, '/known');
+      const unknown = await twice(url, '/unknown');
+      expect([known.second, known.b.text, calls.known]).toEqual(['HIT', 'known 1', 1]);
+      expect([unknown.second, unknown.b.text, calls.unknown]).toEqual(['MISS', 'unknown 2', 2]);
+    });
+
     // RFC 9111 §5.2.2.4, §4.2.1: kept only to be revalidated, which needs the handler's own validator.
     it.each(REVALIDATE_EACH_USE)('should not store a response with %s and no validator of its own', async (_name, set) => {
       const { url, calls } = await start({}, (app, count) =>

@@ -24,6 +24,18 @@ describe('policy', () => {
       expect(notStorable(res)).toContain(reason);
     });
 
+    it('should let must-understand lift no-store for a status this cache knows, and only for one (RFC 9111 §5.2.2.3)', () => {
+      const cc = 'max-age=3600, no-store, must-understand';
+      expect(notStorable({ headers: { 'cache-control': cc } })).toBeUndefined();
+      expect(notStorable({ status: 404, headers: { 'cache-control': cc } })).toBeUndefined();
+      expect(notStorable({ status: 599, headers: { 'cache-control': cc } })).toContain('status 599');
+      expect(notStorable({ status: 499, headers: { 'cache-control': 'max-age=3600, must-understand' } })).toContain('must-understand');
+      // Everything else still applies: private, a cookie, and no-store without must-understand.
+      expect(notStorable({ headers: { 'cache-control': `${cc}, private` } })).toContain('private');
+      expect(notStorable({ headers: { 'cache-control': cc, 'set-cookie': ['a=1'] } })).toContain('cookie');
+      expect(notStorable({ headers: { 'cache-control': 'max-age=3600, no-store' } })).toContain('no-store');
+    });
+
     it('should not store a HEAD answer (it has no body)', () => {
       expect(notStorable({}, { method: 'HEAD', headers: {} })).toContain('HEAD');
     });
