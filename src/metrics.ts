@@ -259,22 +259,25 @@ export class Metrics {
           registers: [reg],
         }),
     );
+    // A gauge read at scrape time from every cache that registered a source on it.
+    const collected = (n: string, help: string): PromGauge =>
+      reuse(name(n), () => {
+        const sources = new Set<() => void>();
+        const made = new prom.Gauge({
+          name: name(n),
+          help,
+          labelNames: ['namespace'],
+          registers: [reg],
+          collect() {
+            for (const s of sources) s();
+          },
+        });
+        gaugeSources.set(made, sources);
+        return made;
+      });
     if (memory) {
       const gauge = (n: string, help: string, read: (m: MemorySize) => number): void => {
-        const g = reuse(name(n), () => {
-          const sources = new Set<() => void>();
-          const made = new prom.Gauge({
-            name: name(n),
-            help,
-            labelNames: ['namespace'],
-            registers: [reg],
-            collect() {
-              for (const s of sources) s();
-            },
-          });
-          gaugeSources.set(made, sources);
-          return made;
-        });
+        const g = collected(n, help);
         gaugeSources.get(g)?.add(() => {
           const m = memory();
           if (m) g.set({ namespace: this.namespace }, read(m));
@@ -289,20 +292,7 @@ export class Metrics {
       );
       gauge('memory_bans', 'Large invalidations (bans) of the process-local memory store still being removed in the background', (m) => m.activeBans);
     }
-    const bypassGauge = reuse(name('eviction_bypass'), () => {
-      const sources = new Set<() => void>();
-      const made = new prom.Gauge({
-        name: name('eviction_bypass'),
-        help: EVICTION_HELP,
-        labelNames: ['namespace'],
-        registers: [reg],
-        collect() {
-          for (const s of sources) s();
-        },
-      });
-      gaugeSources.set(made, sources);
-      return made;
-    });
+    const bypassGauge = collected('eviction_bypass', EVICTION_HELP);
     gaugeSources.get(bypassGauge)?.add(() => bypassGauge.set({ namespace: this.namespace }, this.evicting ? 1 : 0));
     // Counts made before registration are carried over, so the registry agrees with stats().
     const p: Prom = { counters, storeCalls, lookups };

@@ -11,7 +11,7 @@
 import express from 'express';
 import { Redis } from 'ioredis';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/redis-replicas';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import { killRedis, scanKeys, spawnRedis } from '../helpers/redis';
 import { listen, request, sleep, until, uniqueNamespace, useRedis } from './instances';
@@ -251,12 +251,3 @@ describe('when redis-server starts with --maxmemory and an evicting policy', () 
     }
   });
 });
-
-/** A 127.0.0.1 port nothing listens on (taken and released). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}

@@ -10,7 +10,7 @@ import { ENTRY_VERSION } from '../../src/entry';
 import express from 'express';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/redis-replicas';
 import { performance } from 'node:perf_hooks';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
 import type { RedisStore } from '../../src/stores/redis';
@@ -20,15 +20,6 @@ import { listen, percentile, request, sleep, until, uniqueNamespace, useRedis, t
 const fx = useRedis('faults.test');
 
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
-
-/** A 127.0.0.1 port nothing listens on (taken and released). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 /** One instance; `/item/:id` answers `{ id, v }` after `delay` ms and counts calls. */
 async function instance(options: ExpressCacheOptions, delay = 0) {
