@@ -318,7 +318,8 @@ export class GuardedStore {
     const after = this.store.afterInvalidate?.bind(this.store);
     if (after) await this.call('invalidate', undefined, after, timeout, false).catch(() => undefined);
     const announce = this.store.announce?.bind(this.store);
-    if (announce) await this.call('invalidate', undefined, () => announce(p.target), timeout, false).catch(() => undefined);
+    // A plain store's announcement waits for the tiers elsewhere to acknowledge it: same bound.
+    if (announce) await this.call('invalidate', undefined, () => announce(p.target), deletes, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);
   }
 

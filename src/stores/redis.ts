@@ -30,6 +30,7 @@ import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { redisCounter } from './redis-counters';
 import { EvictionWatch, mastersOf } from './redis-eviction';
+import { ACK_BOUND_MS, acknowledged, clusterSubscribers } from './redis-acks';
 import { RedisReplication } from './redis-replication';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSafety, StoreSetEntry } from './store';
@@ -122,6 +123,8 @@ export class RedisStore implements CacheStore {
   private contacted = false;
   private readonly channel: string | false;
   private readonly id = randomUUID();
+  /** Announcements sent: the sequence in their message ids. */
+  private announced = 0;
   /**
    * When a connection to Redis was last lost (this process's monotonic ms). A Redis that
    * restarts empty, or a failover to a replica the records had not reached, loses the
@@ -370,22 +373,40 @@ export class RedisStore implements CacheStore {
 
   /**
    * Tell memory tiers on other instances what an invalidation removed (after the deletes:
-   * a tier that copies an entry again before the delete would keep it otherwise). One
-   * message per kind, in the TieredStore's format; not acknowledged (a plain instance does
-   * not subscribe), so their copies go within a pub/sub delivery.
+   * a tier that copies an entry again before the delete would keep it otherwise), and wait
+   * for every tier the message reached to acknowledge it (./redis-acks.ts), at most
+   * `acknowledgeWithinMs`. One message per kind, in the TieredStore's format; the last one
+   * asks for the acknowledgement (a subscriber gets messages in the order published, so a
+   * tier that applied it applied the others).
    */
   async announce(target: GuardTarget): Promise<void> {
     if (this.channel === false) return;
+    const channel = this.channel;
     const c = await this.writeConn();
-    const messages: Array<[string, readonly string[]]> = [
-      ['keys', target.keys],
-      ['path', target.paths],
-      ['prefix', target.prefixes],
-      ['tags', target.tags],
-    ];
-    await Promise.all(
-      messages.filter(([, args]) => args.length > 0).map(([op, args]) => c.publish(this.channel as string, JSON.stringify({ from: this.id, op, args }))),
+    const messages = (
+      [
+        ['keys', target.keys],
+        ['path', target.paths],
+        ['prefix', target.prefixes],
+        ['tags', target.tags],
+      ] as Array<[string, readonly string[]]>
+    ).filter(([, args]) => args.length > 0);
+    if (messages.length === 0) return;
+    const id = `${this.id}:${++this.announced}`;
+    const counted = this.isCluster ? clusterSubscribers(this.redis as Cluster, channel) : Promise.resolve(0);
+    const before = await counted;
+    const reached = await Promise.all(
+      messages.map(([op, args], n) =>
+        c.publish(channel, JSON.stringify(n === messages.length - 1 ? { from: this.id, op, args, id, ack: 'set' } : { from: this.id, op, args })),
+      ),
     );
+    const need = Math.max(before, reached[reached.length - 1]);
+    if (need > 0) await acknowledged(c, channel, id, need, ACK_BOUND_MS);
+  }
+
+  /** How long announce() may wait for the tiers' acknowledgements (GuardedStore adds it to the invalidation's bound). */
+  get acknowledgeWithinMs(): number {
+    return this.channel === false ? 0 : ACK_BOUND_MS;
   }
 
   /**

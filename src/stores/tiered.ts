@@ -26,6 +26,7 @@ import createDebug from 'debug';
 import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
+import { ACK_ID, acknowledge, acknowledgeBound, DEFAULT_HEARTBEAT_MS } from './redis-acks';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSafety, StoreSetEntry } from './store';
 
@@ -59,6 +60,8 @@ interface Message {
   op: Op;
   args: string[];
   id?: string;
+  /** A plain RedisStore's message: acknowledge into its set (./redis-acks.ts), not on the channel. */
+  ack?: 'set';
 }
 
 export class TieredStore implements CacheStore {
@@ -102,7 +105,7 @@ export class TieredStore implements CacheStore {
     this.channel = options.channel ?? 'express-response-cache:invalidate';
     this.now = options.now ?? Date.now;
     this.memory = new MemoryStore({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ...options.memory });
-    this.heartbeatMs = options.heartbeatMs ?? 500;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (typeof this.heartbeatMs !== 'number' || !(this.heartbeatMs >= 10) || !Number.isFinite(this.heartbeatMs)) {
       throw new TypeError(`TieredStore: heartbeatMs must be a number of ms >= 10, got ${String(options.heartbeatMs)}`);
     }
@@ -126,7 +129,7 @@ export class TieredStore implements CacheStore {
    * still serves the copy when invalidate() resolves.
    */
   get acknowledgeWithinMs(): number {
-    return this.leaseMs + 2 * this.heartbeatMs;
+    return acknowledgeBound(this.heartbeatMs);
   }
 
   /** True while invalidations are heard, i.e. while the memory tier is in use. */
@@ -373,7 +376,7 @@ export class TieredStore implements CacheStore {
       return;
     }
     // Peers are who sends heartbeats (tiered instances, which acknowledge); a plain
-    // instance's announcements are applied but it owes and expects no acknowledgement.
+    // instance's announcements are applied and acknowledged into its set, and it owes none.
     if (m.from === this.id) return;
     this.epoch++;
     const done = (p: Promise<number>) => p.catch(() => 0);
@@ -392,7 +395,11 @@ export class TieredStore implements CacheStore {
         break;
     }
     // The memory store applies these synchronously: acknowledge at once.
-    if (m.id) this.publish('ack', [m.id, m.from]).catch((err) => debug('ack failed: %s', (err as Error).message));
+    if (typeof m.id !== 'string') return;
+    const failed = (err: Error): void => debug('ack failed: %s', err.message);
+    if (m.ack === 'set') {
+      if (ACK_ID.test(m.id)) acknowledge(this.publisher, this.channel, m.id, this.id).catch(failed);
+    } else this.publish('ack', [m.id, m.from]).catch(failed);
   }
 
   /** Keep a copy read from the shared store, indexed as the entry says, until it expires there. */

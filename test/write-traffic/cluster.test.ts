@@ -6,12 +6,14 @@
  */
 
 import { Cluster } from 'ioredis';
-import { createCache, type ExpressCacheOptions } from '../../middleware';
-import { forEachExpress, type ExpressFactory } from '../helpers/express';
+import { createCache, TieredStore, type ExpressCacheOptions } from '../../middleware';
+import { engineOf } from '../../src/cache';
+import { clusterSubscribers } from '../../src/stores/redis-acks';
+import { EXPRESSES, forEachExpress, type ExpressFactory } from '../helpers/express';
 import { cleanPrefix, startCluster, type RunningCluster } from '../helpers/redis';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { listen, uniqueNamespace, type Instance } from '../redis/instances';
-import { Calls, itemsApp, latch, raceAfterPut, Reads, Rows, sequences, type ItemsApp } from './model';
+import { listen, sleep, until, uniqueNamespace, type Instance } from '../redis/instances';
+import { Calls, getItem, itemsApp, latch, raceAfterPut, Reads, Rows, sequences, type ItemsApp } from './model';
 
 let cluster: RunningCluster;
 let proxies: TcpProxy[] = [];
@@ -125,5 +127,36 @@ forEachExpress((express) => {
       expect(wrong).toEqual([]);
       expect(a.cache.stats().hits + b.cache.stats().hits).toBeGreaterThan(0);
     });
+  });
+});
+
+describe("when a plain instance invalidates on a Cluster and a tiered instance's link is slow (250 ms each way)", () => {
+  // A Cluster's PUBLISH counts one node's subscribers: the plain store counts every node's
+  // (PUBSUB NUMSUB) so it waits for B's acknowledgement wherever B's subscriber sits.
+  it("should resolve A's invalidate() only once B's tier dropped its copy", async () => {
+    const w = world();
+    const [, express] = EXPRESSES[0];
+    const a = await instance(express, 'A', w, direct);
+    const b = await instance(express, 'B', w, slow, {}, { tiered: true });
+    const tier = engineOf(b.cache).store as TieredStore;
+    try {
+      await until(() => tier.coherent, 5000, 'tier up');
+      // Who owes an acknowledgement, counted over every node: B's subscriber only (a plain instance does not subscribe).
+      expect(await clusterSubscribers(direct, 'express-response-cache:invalidate')).toBe(1);
+      expect((await getItem(b.url, 'c')).reply.xCache).toBe('MISS');
+      await until(() => tier.memory.size > 0, 3000, 'copy kept');
+      expect((await getItem(b.url, 'c')).reply.xCache).toBe('HIT');
+      for (const p of proxies) p.delayMs = 250;
+      await sleep(700);
+      expect(tier.coherent).toBe(true);
+      expect(tier.memory.size).toBeGreaterThan(0);
+      const started = performance.now();
+      const removed = await a.cache.invalidate({ tags: ['item:c'] });
+      const ms = performance.now() - started;
+      figures.push(`plain A, tiered B 250 ms away on a Cluster: invalidate() resolved in ${ms.toFixed(0)} ms`);
+      expect({ removed, copies: tier.memory.size }).toEqual({ removed: 1, copies: 0 });
+    } finally {
+      for (const p of proxies) p.delayMs = 1;
+    }
   });
 });

@@ -209,6 +209,73 @@ describe("when a tiered instance's subscriber is slow (delivery later than the 1
   });
 });
 
+describe("when a plain instance invalidates and a tiered instance's subscriber is slow (1.2 s late, inside its lease)", () => {
+  // The soak's plain + tiered run found it (a slow link on B): a plain instance announced
+  // without waiting, so its PUT was answered while B's tier still served the old body.
+  it("should answer A's PUT and resolve its invalidate() only once B dropped its copy", async () => {
+    const w = world();
+    const slow = await startTcpProxy(fx.redis.port);
+    const clientB = new Redis(fx.redis.url);
+    const subB = new Redis(`redis://127.0.0.1:${slow.port}`);
+    const storeB = new TieredStore({ remote: new RedisStore({ client: clientB }), publisher: clientB, subscriber: subB });
+    const express = EXPRESSES[0][1];
+    try {
+      const a = await instance(express, 'A', w, { redis: fx.redis.url, storeTimeout: 100 });
+      const b = await instance(express, 'B', w, { store: storeB, storeTimeout: 100 });
+      await until(() => storeB.coherent, 3000, 'tier up');
+      expect((await getItem(b.url, 'p')).reply.xCache).toBe('MISS');
+      await until(() => b.cache.stats().stores === 1, 2000, 'stored');
+      slow.delayMs = 1200;
+      await sleep(1500);
+      expect(storeB.coherent).toBe(true);
+      const hit = await getItem(b.url, 'p');
+      expect([hit.v, hit.reply.xCache]).toEqual([1, 'HIT']);
+
+      const wrote = w.rows.write('p');
+      let started = performance.now();
+      const removed = await a.cache.invalidate({ tags: ['item:p'] });
+      const invalidated = performance.now() - started;
+      const afterInvalidate = await getItem(b.url, 'p');
+      expect({ removed, v: afterInvalidate.v, errors: w.errors }).toEqual({ removed: 1, v: wrote, errors: [] });
+
+      await until(() => b.cache.stats().stores === 2, 2000, 'stored again');
+      expect((await getItem(b.url, 'p')).reply.xCache).toBe('HIT');
+      const callsOnB = w.calls.of('B');
+      started = performance.now();
+      const written = await putItem(a.url, 'p');
+      const put = performance.now() - started;
+      const after = await getItem(b.url, 'p');
+      fx.figures.push(
+        `plain A, slow tiered subscriber (1.2 s): invalidate() resolved in ${invalidated.toFixed(0)} ms, PUT answered in ${put.toFixed(0)} ms; B then answered v${after.v} (${after.reply.xCache})`,
+      );
+      expect({ written, v: after.v, errors: w.errors }).toEqual({ written: 3, v: 3, errors: [] });
+      expect(w.calls.of('B')).toBe(callsOnB + 1);
+      expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
+    } finally {
+      for (const i of fx.open.splice(0)) await i.close();
+      subB.disconnect();
+      await storeB.close();
+      await slow.close();
+      await clientB.quit();
+    }
+  });
+
+  it('should not wait at all when no tier listens (plain instances only)', async () => {
+    const w = world();
+    const express = EXPRESSES[0][1];
+    const a = await instance(express, 'A', w, { redis: fx.redis.url });
+    const b = await instance(express, 'B', w, { redis: fx.redis.url });
+    await getItem(b.url, 'q');
+    await until(() => b.cache.stats().stores === 1, 2000, 'stored');
+    const started = performance.now();
+    await putItem(a.url, 'q');
+    const put = performance.now() - started;
+    fx.figures.push(`plain + plain: PUT answered in ${put.toFixed(0)} ms`);
+    expect(put).toBeLessThan(2000);
+    expect((await getItem(b.url, 'q')).v).toBe(2);
+  });
+});
+
 describe('when Redis evicts keys under maxmemory (allkeys-lru, volatile-lru)', () => {
   it.each([['allkeys-lru'], ['volatile-lru']])('should report ERC_STORE_CONFIG at start with %s, and nothing with noeviction', async (policy) => {
     const redis = await startRedis();
