@@ -110,6 +110,11 @@ function handle(
   // GET and HEAD share keys, so the scheme, host and URL (and the mount path) name the key.
   const hosted = o.host && !o.key;
   const scheme = hosted ? protocol(req, headers) : undefined;
+  // A scheme no HTTP server is reached by (a hostile X-Forwarded-Proto under trust proxy:
+  // `javascript:…`) is never stored or served: its own key would keep it from others, but
+  // nothing a client asks for needs it cached.
+  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https' && !/^https?$/i.test(scheme))
+    return bypass(ctx, `scheme ${JSON.stringify(scheme)}`, 'request');
   const host = hosted ? hostname(req, headers) || null : undefined;
   const memo = o.vary.length === 0 && !o.key && url.length <= KeyMemo.MAX_URL ? keys.hosts(scheme) : undefined;
   let primaryKey: string | undefined;

@@ -113,18 +113,22 @@ forEachExpress((express) => {
   });
 
   describe('when the scheme differs', () => {
-    it('should key X-Forwarded-Proto under trust proxy, so a hostile one never fills the page', async () => {
+    it('should key X-Forwarded-Proto under trust proxy, and neither store nor serve a scheme other than http and https', async () => {
       const t = await reflecting(express, {}, (app) => app.set('trust proxy', true));
       const evil = await raw(t.url, '/login', { 'X-Forwarded-Proto': 'javascript:alert(1)//' });
-      expect(evil.body.startsWith('javascript:alert(1)// /login')).toBe(true);
+      expect([evil.xCache, evil.body.startsWith('javascript:alert(1)// /login')]).toEqual(['BYPASS', true]);
       const plain = await raw(t.url, '/login');
       const tls1 = await raw(t.url, '/login', { 'X-Forwarded-Proto': 'https' });
       const tls2 = await raw(t.url, '/login', { 'X-Forwarded-Proto': 'https, http' });
+      const evil2 = await raw(t.url, '/login', { 'X-Forwarded-Proto': 'javascript:alert(1)//' });
+      const plain2 = await raw(t.url, '/login');
       expect([plain.xCache, plain.body]).toEqual(['MISS', 'http /login /login /login']);
       expect([tls1.xCache, tls1.body, tls2.xCache, tls2.body]).toEqual(['MISS', 'https /login /login /login', 'HIT', tls1.body]);
-      expect(t.calls()).toBe(3);
-      expect(t.keys[0]).toBe('cache:v1:http:GET:javascript%3Aalert%281%29%2F%2F://shop.example/login');
-      expect(t.keys[1]).toBe('cache:v1:http:GET:http://shop.example/login');
+      expect([evil2.xCache, evil2.body, plain2.xCache, plain2.body]).toEqual(['BYPASS', evil.body, 'HIT', plain.body]);
+      expect(t.calls()).toBe(4);
+      // Each request's key ('' for none: the hostile scheme is not keyed at all).
+      const [plainKey, tlsKey] = ['cache:v1:http:GET:http://shop.example/login', 'cache:v1:http:GET:https://shop.example/login'];
+      expect(t.keys).toEqual(['', plainKey, tlsKey, tlsKey, '', plainKey]);
     });
 
     it('should give https clients the page built for https when one app serves both', async () => {
@@ -166,7 +170,8 @@ forEachExpress((express) => {
         }
       }
       expect(seen).toHaveLength(64); // HTTPS is keyed as https (RFC 3986 §3.1), so it hits https's entry
-      for (const [protocol, key] of seen) expect(key).toBe(`cache:v1:http:GET:${keyScheme(protocol)}://shop.example/p`);
+      // A scheme other than http and https is not cached at all (no key: a bypass).
+      for (const [protocol, key] of seen) expect(key).toBe(/^https?$/i.test(protocol) ? `cache:v1:http:GET:${keyScheme(protocol)}://shop.example/p` : '');
       expect(new Set(seen.map(([p]) => p))).toEqual(new Set(['http', 'https', 'ftp', 'a:b/c']));
     });
 
