@@ -310,16 +310,17 @@ export class GuardedStore {
   private async apply(p: PendingInvalidation, timeout: number): Promise<number> {
     const mark = this.store.mark?.bind(this.store);
     if (mark) await this.call('invalidate', undefined, () => mark(p.target, GUARD_WINDOW_MS), timeout, false);
-    // A tier's deletes include waiting for the other instances' acknowledgements: cut short,
-    // the invalidation would resolve while a tier that hears it late still serves the copy.
-    const deletes = timeout + (this.store.acknowledgeWithinMs ?? 0);
+    // A tier's deletes include waiting for the other instances' acknowledgements, a plain
+    // store's announce() does (after its deletes): cut short, the invalidation would resolve
+    // while a tier that hears it late still serves the copy.
+    const announce = this.store.announce?.bind(this.store);
+    const waiting = timeout + (this.store.acknowledgeWithinMs ?? 0);
+    const deletes = announce ? timeout : waiting;
     const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), deletes, false)));
     // A store that may have lost an index this invalidation needed says so before it resolves (and is bypassed from then).
     const after = this.store.afterInvalidate?.bind(this.store);
     if (after) await this.call('invalidate', undefined, after, timeout, false).catch(() => undefined);
-    const announce = this.store.announce?.bind(this.store);
-    // A plain store's announcement waits for the tiers elsewhere to acknowledge it: same bound.
-    if (announce) await this.call('invalidate', undefined, () => announce(p.target), deletes, false).catch(() => undefined);
+    if (announce) await this.call('invalidate', undefined, () => announce(p.target), waiting, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);
   }
 

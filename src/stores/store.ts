@@ -88,7 +88,8 @@ export interface CacheStore {
   /**
    * Optional: how long, in ms, an invalidation may wait beyond its store calls for other
    * instances to acknowledge it (a TieredStore: a lease and two heartbeats). The cache adds
-   * it to an invalidation's bound, so a slow acknowledgement is waited for, never cut off.
+   * it to the bound of the call that waits, so a slow acknowledgement is waited for, never
+   * cut off: `announce()` for a store that has one (a plain RedisStore), else the deletes.
    */
   readonly acknowledgeWithinMs?: number;
   /** Optional: called after an invalidation's deletes went through (a RedisStore tells memory tiers elsewhere). */
