@@ -41,6 +41,28 @@ end
 return 1`);
 
 /**
+ * INDEX_ADD of one member to several indexes in one call, for a store whose keys share one
+ * server (not a Cluster: the indexes are in different slots). KEYS the indexes; ARGV[1] the
+ * ttl in ms, ARGV[2] the member. A guarded write files its entry under its path and every
+ * tag: one script instead of one per index.
+ */
+export const INDEX_ADD_ALL = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+local longest = ttl
+if longest < 1 then longest = 1 end
+for k = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. math.floor(now / 1000))
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '(100000000000', '+inf')
+  redis.call('ZADD', KEYS[k], math.ceil((now + ttl) / 1000), ARGV[2])
+  if redis.call('PEXPIRE', KEYS[k], longest, 'NX') == 0 then
+    redis.call('PEXPIRE', KEYS[k], longest, 'GT')
+  end
+end
+return 1`);
+
+/**
  * KEYS[1] an entry; ARGV[1] the writer token an index member names, or '' for any; ARGV[2]
  * how many bytes of the entry to answer. Unlinks the entry only if it still is that write
  * (bytes 2..9 of its value, pending or live); a key of another type is unlinked, counted
@@ -100,6 +122,29 @@ local v = redis.call('GET', KEYS[1])
 if not v then return -1 end
 local t = redis.call('TIME')
 return (tonumber(t[1]) - tonumber(string.sub(v, 1, -7))) * 1000000 + (tonumber(t[2]) - tonumber(string.sub(v, -6)))`);
+
+/**
+ * RECORD_AGE of every record and PREFIX_AGES in one call, for a store whose keys share one
+ * server (not a Cluster: the records are in different slots). KEYS[1..n-1] the records,
+ * KEYS[n] the prefix records; ARGV[1] the window in ms. Answers the n-1 ages (-1: none),
+ * then the prefix, age pairs. One script instead of n: a guarded write's step 2 costs the
+ * server one call and the client one reply.
+ */
+export const RECORD_AGES = script(`
+local t = redis.call('TIME')
+local s, us = tonumber(t[1]), tonumber(t[2])
+local out = {}
+for i = 1, #KEYS - 1 do
+  local v = redis.call('GET', KEYS[i])
+  if v then out[i] = (s - tonumber(string.sub(v, 1, -7))) * 1000000 + (us - tonumber(string.sub(v, -6))) else out[i] = -1 end
+end
+local now = s * 1000000 + us
+local found = redis.call('ZRANGEBYSCORE', KEYS[#KEYS], string.format('%.0f', now - tonumber(ARGV[1]) * 1000), '+inf', 'WITHSCORES')
+for i = 1, #found, 2 do
+  out[#out + 1] = found[i]
+  out[#out + 1] = string.format('%.0f', now - tonumber(found[i + 1]))
+end
+return out`);
 
 /**
  * KEYS[1] the prefix records (sorted set: prefix -> server time in µs); ARGV[1] the window

@@ -50,11 +50,13 @@ import {
   DELETE_ENTRY_HEAD,
   DISCARD_PENDING,
   INDEX_ADD,
+  INDEX_ADD_ALL,
   MARK_LIVE,
   MARK_PREFIXES,
   MARK_RECORD,
   PREFIX_AGES,
   RECORD_AGE,
+  RECORD_AGES,
   runScript,
   runScriptBuffer,
   UNLOCK,
@@ -332,9 +334,13 @@ export class RedisStore implements CacheStore {
     const token = newToken();
     const entryKey = this.key('e', e.key);
     const member = indexMember(token, e.key);
+    const indexes = [...this.indexNames(e.index)];
     await Promise.all([
       c.set(entryKey, withHead(PENDING, token, e.value), 'PX', ttl),
-      ...[...this.indexNames(e.index)].map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), member])),
+      // One script for every index where they share a server; on a Cluster one per slot.
+      ...(this.isCluster
+        ? indexes.map((name) => runScript(c, INDEX_ADD, [name], [String(ttl), member]))
+        : [runScript(c, INDEX_ADD_ALL, indexes, [String(ttl), member])]),
     ]);
     const discard = (): false => {
       runScript(c, DISCARD_PENDING, [entryKey], [token]).catch((err) => log('discard failed: %s', (err as Error).message));
@@ -343,10 +349,7 @@ export class RedisStore implements CacheStore {
     if (this.givenUp(guard)) return discard();
     const names = [...new Set([e.key, ...guard.keys])].map((k) => this.key('r', 'k' + k));
     names.push(this.key('r', 'p' + e.index.path), ...e.index.tags.map((t) => this.key('r', 't' + t)));
-    const [ages, prefixes] = await Promise.all([
-      Promise.all(names.map((n) => runScript(c, RECORD_AGE, [n], []) as Promise<number>)),
-      runScript(c, PREFIX_AGES, [this.key('x', '')], [String(guard.windowMs)]) as Promise<string[]>,
-    ]);
+    const [ages, prefixes] = await this.recordAges(c, names, String(guard.windowMs));
     // Measured after the records were read: the making is at most this old when they were.
     const elapsed = monotonicNow() - guard.making.startedAt;
     const margin = elapsed + driftMs(elapsed);
@@ -358,6 +361,19 @@ export class RedisStore implements CacheStore {
     }
     if (overlapped) return discard();
     return Number(await runScript(c, MARK_LIVE, [entryKey], [token])) === 1;
+  }
+
+  /** The ages of `names`' records and the prefix records (µs; -1: no record): one script, or one per slot on a Cluster. */
+  private async recordAges(c: Redis | Cluster, names: string[], windowMs: string): Promise<[Array<number | string>, string[]]> {
+    const prefixKey = this.key('x', '');
+    if (!this.isCluster) {
+      const out = (await runScript(c, RECORD_AGES, [...names, prefixKey], [windowMs])) as Array<number | string>;
+      return [out.slice(0, names.length), out.slice(names.length) as string[]];
+    }
+    return Promise.all([
+      Promise.all(names.map((n) => runScript(c, RECORD_AGE, [n], []) as Promise<number>)),
+      runScript(c, PREFIX_AGES, [prefixKey], [windowMs]) as Promise<string[]>,
+    ]);
   }
 
   /** Records of an invalidation, kept `windowMs` (a repeat restarts its time). */
