@@ -19,6 +19,9 @@ import type { ErrorContext, ErrorHandler } from './types';
 
 const debug = createDebug('express-response-cache');
 
+/** The least time an invalidation gives a store to delete every entry after evictions (RedisStore.afterInvalidate). */
+const EXACT_AFTER_EVICTIONS_MS = 10_000;
+
 export interface GuardedStoreOptions {
   storeTimeout: number;
   whenStoreDown: 'bypass' | 'memory';
@@ -318,8 +321,12 @@ export class GuardedStore {
     const deletes = announce ? timeout : waiting;
     const counts = await Promise.all(p.runs.map((run) => this.call('invalidate', undefined, () => run(this.store), deletes, false)));
     // A store that may have lost an index this invalidation needed says so before it resolves (and is bypassed from then).
+    // With 'bypass', evictions cost a purge of every entry here (other instances learn of them
+    // only at their next reading): it gets EXACT_AFTER_EVICTIONS_MS more, the reading does not.
     const after = this.store.afterInvalidate?.bind(this.store);
-    if (after) await this.call('invalidate', undefined, after, timeout, false).catch(() => undefined);
+    const exact = (this.o.whenStoreEvicts ?? 'bypass') === 'bypass';
+    const afterBound = exact ? timeout + EXACT_AFTER_EVICTIONS_MS : timeout;
+    if (after) await this.call('invalidate', undefined, () => after({ exact, readWithinMs: timeout }), afterBound, false).catch(() => undefined);
     if (announce) await this.call('invalidate', undefined, () => announce(p.target), waiting, false).catch(() => undefined);
     return counts.reduce((a, b) => a + b, 0);
   }

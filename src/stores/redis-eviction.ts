@@ -88,6 +88,31 @@ export class EvictionWatch {
     return this.safety;
   }
 
+  /**
+   * After an invalidation's deletes, before it resolves: read every master again and, if
+   * anything was evicted since the last clean point, delete every entry now, whatever the
+   * policy. An index the deletes read may have been evicted, leaving an entry they could not
+   * reach; this instance bypasses Redis from here, but another one learns it only at its
+   * next reading (up to `intervalMs` away) and would serve that entry meanwhile. An evicting
+   * policy that evicted nothing owes nothing: the indexes are all there.
+   */
+  async settle(readWithinMs = Infinity): Promise<void> {
+    // A Redis that stopped answering is the deletes' problem, not a reason to hold the answer longer.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (Number.isFinite(readWithinMs)) timer = setTimeout(() => reject(new Error('eviction reading timed out')), readWithinMs);
+    });
+    const before = await Promise.race([this.read(), late]).finally(() => clearTimeout(timer));
+    this.apply(before);
+    if (!this.dirty) return;
+    const n = await this.host.purge();
+    this.host.debug(`evictions seen at an invalidation: ${n} entries deleted before it resolves`);
+    for (const r of before) if (r.evicted !== undefined) this.baseline.set(r.node, r.evicted);
+    this.dirty = false;
+    // Anything evicted during the purge shows in this reading and owes another.
+    this.apply(await this.read());
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);

@@ -450,8 +450,10 @@ export class RedisStore implements CacheStore {
    * invalidation that may have missed an entry (its index evicted) leaves this instance
    * bypassing the store before it resolves. Never rejects.
    */
-  async afterInvalidate(): Promise<void> {
-    await this.eviction.check().catch((err: Error) => log('eviction check failed: %s', err.message));
+  /** With `exact`, evictions since the last clean point cost a purge before the invalidation resolves (./redis-eviction.ts). */
+  async afterInvalidate(options?: { readonly exact?: boolean; readonly readWithinMs?: number }): Promise<void> {
+    const done = options?.exact ? this.eviction.settle(options.readWithinMs) : this.eviction.check();
+    await done.catch((err: Error) => log('eviction check failed: %s', err.message));
   }
 
   /** Every entry of this store (`e:` keys under its prefix), deleted: after evictions may have cut some off their indexes. */

@@ -104,8 +104,13 @@ export interface CacheStore {
    * Returns how to stop listening.
    */
   watchSafety?(listener: (safety: StoreSafety) => void): () => void;
-  /** Optional: awaited after an invalidation's deletes, before it resolves (RedisStore reads its eviction policy again). */
-  afterInvalidate?(): Promise<void>;
+  /**
+   * Optional: awaited after an invalidation's deletes, before it resolves (RedisStore reads
+   * its eviction policy again). `exact` (whenStoreEvicts 'bypass'): make the invalidation
+   * exact even if the store lost an index it read (RedisStore: delete every entry after
+   * evictions), reading the store's state within `readWithinMs`.
+   */
+  afterInvalidate?(options?: { readonly exact?: boolean; readonly readWithinMs?: number }): Promise<void>;
   /**
    * Optional, for debugging (`cache.keys()`): keys of live entries that start with
    * `prefix` (literally), at most `limit` of them, in any order. Enumerate without

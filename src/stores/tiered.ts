@@ -214,8 +214,8 @@ export class TieredStore implements CacheStore {
     return this.remote.watchSafety ? this.remote.watchSafety(listener) : () => undefined;
   }
 
-  afterInvalidate(): Promise<void> {
-    return this.remote.afterInvalidate ? this.remote.afterInvalidate() : Promise.resolve();
+  afterInvalidate(options?: { readonly exact?: boolean; readonly readWithinMs?: number }): Promise<void> {
+    return this.remote.afterInvalidate ? this.remote.afterInvalidate(options) : Promise.resolve();
   }
 
   /** The shared store's replicas (src/replicated.ts): the tier itself is dropped by pub/sub and on any lost connection. */

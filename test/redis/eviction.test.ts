@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { freePort } from '../helpers/redis-replicas';
 import { createCache, type ExpressCacheOptions } from '../../middleware';
+import { engineOf } from '../../src/cache';
 import { killRedis, scanKeys, spawnRedis } from '../helpers/redis';
 import { listen, request, sleep, until, uniqueNamespace, useRedis } from './instances';
 
@@ -143,6 +144,40 @@ describe.each(POLICIES)('when maxmemory-policy becomes %s at runtime and Redis e
       expect([hit.xCache, hit.text]).toEqual(['HIT', body(id, 2)]);
     }
     expect(a.model.calls).toBe(3 * PAGES);
+  });
+});
+
+describe('when Redis evicts and another instance has not read the policy yet', () => {
+  // B reads the policy every second; its next reading is up to that far away. Its timer
+  // stopped stands for that window: A's acknowledged write must still reach B's reads.
+  it("should never let B serve a page older than A's acknowledged write", async () => {
+    const namespace = uniqueNamespace('evict2');
+    const a = await shop({}, namespace);
+    const b = await shop({}, namespace);
+    for (let id = 0; id < PAGES; id++) {
+      expect((await request(b.url, `/page/${id}`)).text).toBe(body(id, 1));
+      expect((await request(b.url, `/page/${id}`)).xCache).toBe('HIT');
+    }
+    (engineOf(b.cache).store as unknown as { eviction: { stop(): void } }).eviction.stop();
+    await sleep(1100);
+    for (let id = 0; id < PAGES; id++) await request(b.url, `/page/${id}`);
+    await fx.admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const { evicted, lostTags, entries } = await pressure(namespace);
+    fx.figures.push(`B not told yet: ${evicted} keys evicted, ${lostTags} of ${PAGES} tag indexes among them, ${entries} entries left`);
+    expect(lostTags).toBeGreaterThan(0);
+    expect(b.cache.stats().evictionBypass).toBe(false);
+
+    const seen: string[] = [];
+    const expected: string[] = [];
+    for (let id = 0; id < PAGES; id++) {
+      // The model on B's handler: A's POST bumps the version B reads.
+      b.model.versions.set(id, 2);
+      expect((await request(a.url, `/admin/page/${id}`, { method: 'POST' })).status).toBe(200);
+      const r = await request(b.url, `/page/${id}`);
+      seen.push(`${r.status} ${r.text.slice(0, 20)}`);
+      expected.push(`200 ${body(id, 2).slice(0, 20)}`);
+    }
+    expect(seen).toEqual(expected);
   });
 });
 
