@@ -2,8 +2,9 @@
  * Counters: atomic integers beside the value cache (`cache.counters(namespace)`), for
  * visit counts and fixed-window rate limits, as the seed's cache offers `increment` and
  * `expire`. A sibling of values(), not a method of it: a counter is always a number kept in
- * the store's native integer (Redis INCRBY), never a serialized value with a codec,
- * `parse` or tags.
+ * the store's native integer (Redis INCRBY), never a serialized value with a codec or
+ * `parse`. Tags are the values' own (one namespace: `invalidate({ tags })` resets the
+ * counters created with one), given per increment as values take them per set.
  *
  * Keys are `<prefix>cnt:<namespace>[:<version>]:<id>`, ids encoded as value ids are, so no
  * counter meets a value (`val:`) or a response (an upper-case method, `k:`).
@@ -31,6 +32,12 @@ export interface CounterOptions {
 export interface IncrementOptions {
   /** Seconds (or an `ms` string) for a counter this call creates, over the namespace's ttl. */
   ttl?: Duration;
+  /**
+   * Tags of a counter this call creates, as a value's: `cache.invalidate({ tags })` removes
+   * it (it counts from 0 again). Like the window, fixed at creation: an existing counter
+   * keeps the tags it was created with, and later increments' tags are ignored.
+   */
+  tags?: readonly string[];
 }
 
 const NAMESPACE = /^[A-Za-z0-9._-]+$/;
@@ -111,7 +118,8 @@ export class Counters {
   private async add(id: ValueId, by: number, options: IncrementOptions | undefined): Promise<number> {
     const key = this.key(id);
     const ttlMs = (options?.ttl === undefined ? this.ttl : seconds(options.ttl)) * 1000;
-    const value = await this.run({ op: 'increment', key, by, ttlMs }, key);
+    const tags = options?.tags === undefined ? undefined : [...new Set(checkTags(options.tags))].map((t) => this.host.keyPrefix + t);
+    const value = await this.run(tags?.length ? { op: 'increment', key, by, ttlMs, tags } : { op: 'increment', key, by, ttlMs }, key);
     if (value === undefined) throw new CounterOverflowError(key, by);
     return value;
   }
@@ -126,6 +134,22 @@ function checkBy(by: unknown, method: string): number {
     throw new TypeError(`cache.counters: ${method} takes a safe integer (up to Number.MAX_SAFE_INTEGER), got ${String(by)}`);
   }
   return by;
+}
+
+/** Tags as responses take them (a tag is a non-empty string), checked before the store is asked. */
+function checkTags(tags: unknown): readonly string[] {
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.length > 0)) {
+    throw new TypeError(`cache.counters: tags must be an array of non-empty strings, got ${describeTags(tags)}`);
+  }
+  return tags as readonly string[];
+}
+
+function describeTags(tags: unknown): string {
+  try {
+    return JSON.stringify(tags) ?? String(tags);
+  } catch {
+    return String(tags);
+  }
 }
 
 function seconds(ttl: Duration): number {

@@ -41,6 +41,94 @@ export function counterContract(t: Its, store: () => CacheStore, keys: () => (s:
       assert.equal(await s.counter({ op: 'get', key: key('d') }), 1);
     });
 
+    t.it('should file a new counter under its tags, so deleteByTag removes it and keeps an untagged one', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const [tag, other] = [key('#tag'), key('#other')];
+      const [tagged, plain, both] = [key('tagged'), key('plain'), key('both')];
+      const inc = (k: string, tags?: string[]) => s.counter!({ op: 'increment', key: k, by: 1, ttlMs: 3_600_000, ...(tags ? { tags } : {}) });
+      assert.equal(await inc(tagged, [tag]), 1);
+      assert.equal(await inc(tagged, [tag]), 2);
+      assert.equal(await inc(plain), 1);
+      // Tags are fixed at creation: a later increment's tags are not filed.
+      assert.equal(await inc(plain, [tag]), 2);
+      assert.equal(await inc(both, [other, tag]), 1);
+      // An entry under the tag goes too; each counter counts once, whatever tags reach it.
+      await s.set(key('entry'), Buffer.from('x'), 3_600_000, { path: key('/p'), tags: [tag] });
+      assert.equal(await s.deleteByTag([tag, other]), 3);
+      assert.equal(await s.counter({ op: 'get', key: tagged }), undefined);
+      assert.equal(await s.counter({ op: 'get', key: both }), undefined);
+      assert.equal(await s.counter({ op: 'get', key: plain }), 2);
+      assert.equal(await s.get(key('entry')), undefined);
+      // Made again, under another tag: the old tag no longer reaches it.
+      assert.equal(await inc(tagged, [other]), 1);
+      assert.equal(await s.deleteByTag([tag]), 0);
+      assert.equal(await s.counter({ op: 'get', key: tagged }), 1);
+      assert.equal(await s.deleteByTag([other]), 1);
+      // Deleted and made again untagged: no tag reaches it.
+      assert.equal(await inc(both, [tag]), 1);
+      assert.equal(await s.counter({ op: 'delete', key: both }), 1);
+      assert.equal(await inc(both), 1);
+      assert.equal(await s.deleteByTag([tag]), 0);
+      assert.equal(await s.counter({ op: 'get', key: both }), 1);
+    });
+
+    t.it('should answer 1..N to N concurrent tagged increments of a new counter, and remove it by tag', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const k = key('n');
+      const got = await Promise.all(Array.from({ length: 50 }, () => s.counter!({ op: 'increment', key: k, by: 1, ttlMs: 3_600_000, tags: [key('#t')] })));
+      assert.deepEqual(
+        [...(got as number[])].sort((a, b) => a - b),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      assert.equal(await s.deleteByTag([key('#t')]), 1);
+      assert.equal(await s.counter({ op: 'get', key: k }), undefined);
+    });
+
+    t.it('should remove, by a deleteByTag begun after any increment answered, the counter that increment counted in', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      for (let round = 0; round < 20; round++) {
+        const [k, tag] = [key(`race${round}`), key(`#race${round}`)];
+        let answered = 0;
+        const incs = Array.from({ length: 5 }, () =>
+          s.counter!({ op: 'increment', key: k, by: 1, ttlMs: 3_600_000, tags: [tag] }).then((v) => (answered++, v)),
+        );
+        await Promise.race(incs);
+        // Those not answered yet may rightly count again after the delete; an answered one may not survive it.
+        const pending = 5 - answered;
+        await s.deleteByTag([tag]);
+        await Promise.all(incs);
+        const left = (await s.counter({ op: 'get', key: k })) ?? 0;
+        assert.ok(left <= pending, `round ${round}: ${left} counted after the delete, only ${pending} increments were still running`);
+      }
+    });
+
+    t.it('should keep a renewed tagged counter findable past its first window, and not reach one made again under other tags', async () => {
+      const s = store();
+      if (!s.counter) return;
+      const key = keys();
+      const [k, again] = [key('renewed'), key('again')];
+      await s.counter({ op: 'increment', key: k, by: 1, ttlMs, tags: [key('#t')] });
+      const renewed = await s.counter({ op: 'expire', key: k, ttlMs: 3_600_000 });
+      // An entry keeps the old tag's index alive after `again`'s first life ends.
+      await s.set(key('entry'), Buffer.from('x'), 3_600_000, { path: key('/p'), tags: [key('#old')] });
+      await s.counter({ op: 'increment', key: again, by: 1, ttlMs, tags: [key('#old')] });
+      await sleep(ttlMs + slackMs);
+      assert.equal(await s.counter({ op: 'increment', key: again, by: 1, ttlMs: 3_600_000, tags: [key('#new')] }), 1);
+      assert.equal(await s.deleteByTag([key('#old')]), 1); // the entry only
+      assert.equal(await s.counter({ op: 'get', key: again }), 1);
+      // Renewed inside its window (or a slow machine let it expire first: nothing more to check).
+      if (renewed !== 1) return;
+      assert.equal(await s.counter({ op: 'get', key: k }), 1);
+      assert.equal(await s.deleteByTag([key('#t')]), 1);
+      assert.equal(await s.counter({ op: 'get', key: k }), undefined);
+    });
+
     t.it('should refuse to leave the safe integer range, changing nothing', async () => {
       const s = store();
       if (!s.counter) return;

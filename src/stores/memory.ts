@@ -238,8 +238,9 @@ export class MemoryStore implements CacheStore {
     return {
       // Through peek: a cell a ban names (cache.clear() past EAGER_LIMIT) is gone, as any entry.
       peek: (key) => this.peek(key),
-      // Filed under its own key as path: cache.clear() (deleteByPrefix) reaches it like any entry.
-      put: (key, value, ttlMs) => this.setSync(key, value, ttlMs, { path: key, tags: [] }),
+      // Filed under its own key as path: cache.clear() (deleteByPrefix) reaches it like any
+      // entry; and under its tags: invalidate({ tags }) (deleteByTag, or its ban) too.
+      put: (key, value, ttlMs, tags) => this.setSync(key, value, ttlMs, { path: key, tags: tags ?? this.tagsOf(key) }),
       remove: (key) => this.remove(key),
       keysWith: (prefix) => [...this.meta].filter(([k, slot]) => k.startsWith(prefix) && !(this.bans.size > 0 && this.bans.banned(slot))).map(([k]) => k),
       now,
@@ -330,6 +331,15 @@ export class MemoryStore implements CacheStore {
       },
       removedInBackground: (n) => void (this.deletedInBackground += n),
     };
+  }
+
+  /** The tags `key` is filed under now (none when it is not held). */
+  private tagsOf(key: string): string[] {
+    const slot = this.lru.slotOf(key);
+    const first = slot === undefined ? undefined : this.firstTag[slot];
+    if (slot === undefined || first === undefined) return [];
+    const second = this.secondTag[slot];
+    return second === undefined ? [first] : [first, second, ...(this.moreTags.get(slot) ?? [])];
   }
 
   /** The interned string of `name` among the tags of `slot` (which carries it). */

@@ -11,6 +11,8 @@
  *   t:{tag}   tag index: writes of entries carrying this tag (likewise)
  *   l:{key}   single-flight lock
  *   c:{key}   a counter (cache.counters()): a plain integer string, INCRBY's own format
+ *   g:{key}   a tagged counter's tags: its creation token, then the tags as JSON, with
+ *             the counter's TTL; in the counter's slot (the same hash tag)
  *
  * Why this shape:
  * - No collisions: the kind letter sets each key type apart, and `escapeName` is
@@ -18,14 +20,15 @@
  *   another key's name.
  * - Cluster slots: `escapeName` leaves no `{` or `}` in the name, so the hash tag is exactly
  *   the escaped name: every key of one entry (`e:{k}`, `l:{k}`) sits in the entry's slot,
- *   while different entries spread over the cluster. No script touches two keys.
+ *   while different entries spread over the cluster. No entry script touches two keys; a
+ *   counter script touches the counter's `c:{k}` and `g:{k}`, one slot.
  * - Prefix search: escaping is character by character, so `escapeChars(prefix)` is a prefix
  *   of `escapeName(path)` exactly when `prefix` is a prefix of `path`, and SCAN can match
  *   path indexes with `p:{<escaped prefix>*}` (glob characters escaped too).
  */
 
-/** e entry, p path index, t tag index, l lock, r invalidation record, x prefix records, c counter. */
-export type KeyKind = 'e' | 'p' | 't' | 'l' | 'r' | 'x' | 'c';
+/** e entry, p path index, t tag index, l lock, r invalidation record, x prefix records, c counter, g counter tags. */
+export type KeyKind = 'e' | 'p' | 't' | 'l' | 'r' | 'x' | 'c' | 'g';
 
 const ESCAPES: Record<string, string> = { '%': '%25', '{': '%7B', '}': '%7D' };
 const UNESCAPES: Record<string, string> = { '%25': '%', '%7B': '{', '%7D': '}' };
@@ -111,4 +114,14 @@ export function indexMember(token: string, key: string): string {
 export function parseIndexMember(member: string): { token: string; key: string } | undefined {
   if (member.length < TOKEN_LENGTH) return undefined;
   return { token: member.slice(0, TOKEN_LENGTH), key: member.slice(TOKEN_LENGTH) };
+}
+
+/**
+ * A tagged counter's token starts with this: no entry token can (they are base64), so a
+ * tag index member names a counter (`c:{key}`) exactly when its token does.
+ */
+export const COUNTER_TOKEN_MARK = '#';
+
+export function isCounterToken(token: string): boolean {
+  return token.startsWith(COUNTER_TOKEN_MARK);
 }

@@ -175,12 +175,14 @@ end
 return out`);
 
 /**
- * KEYS[1] a counter; ARGV[1] the integer to add, ARGV[2] the ttl in ms of a new counter.
- * INCRBY, then PEXPIRE NX: only a counter without an expiry (a new one) gets one, so a
- * window is fixed, never pushed forward by each hit. A result past ±(2^53 - 1) is undone
- * (both operands are safe integers, so INCRBY itself cannot overflow, and a new counter
- * cannot pass the bound) and answered as nil: a JavaScript number would lose precision.
- * The comparison is exact: 2^53 - 1 is a double, and anything past it rounds to >= 2^53.
+ * KEYS[1] a counter, KEYS[2] its tags (g:); ARGV[1] the integer to add, ARGV[2] the ttl in
+ * ms of a new counter. INCRBY, then PEXPIRE NX: only a counter without an expiry (a new
+ * one) gets one, so a window is fixed, never pushed forward by each hit. A new counter is
+ * untagged: tags a lost (evicted) predecessor left are dropped, so no index member of that
+ * one can reach it. A result past ±(2^53 - 1) is undone (both operands are safe integers,
+ * so INCRBY itself cannot overflow, and a new counter cannot pass the bound) and answered
+ * as nil: a JavaScript number would lose precision. The comparison is exact: 2^53 - 1 is a
+ * double, and anything past it rounds to >= 2^53.
  */
 export const COUNTER_INCREMENT = script(`
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -188,8 +190,73 @@ if v > 9007199254740991 or v < -9007199254740991 then
   redis.call('DECRBY', KEYS[1], ARGV[1])
   return false
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
+if redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX') == 1 then redis.call('UNLINK', KEYS[2]) end
 return v`);
+
+/**
+ * A tagged increment. KEYS[1] a counter, KEYS[2] its tags; ARGV[1] the integer to add,
+ * ARGV[2] the ttl in ms of a new counter, ARGV[3] '' to only add to an existing counter,
+ * else the new counter's tags value (its token and tags, already filed in their indexes).
+ * Answers {1, value} when it added to an existing counter (its tags untouched), {3, value}
+ * when it created one, {2} when there is none and ARGV[3] is '' (nothing written), {0}
+ * past ±(2^53 - 1) (nothing changed). A counter therefore never exists before its index
+ * members do: the caller files them between the {2} and the call that creates.
+ */
+export const COUNTER_TAGGED = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+  if v > 9007199254740991 or v < -9007199254740991 then
+    redis.call('DECRBY', KEYS[1], ARGV[1])
+    return {0}
+  end
+  return {1, v}
+end
+if ARGV[3] == '' then return {2} end
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+return {3, v}`);
+
+/**
+ * KEYS[1] a counter, KEYS[2] its tags; ARGV[1] the new ttl in ms, ARGV[2] 'check' or
+ * 'apply'. Answers 0 when there is no counter. An untagged one is renewed and answers 1. A
+ * tagged one answers its tags value: under 'check' unchanged (the caller stretches its
+ * index members first), under 'apply' renewed with its tags (the caller stretches them
+ * again: they were filed a round trip before the counter's new expiry began).
+ */
+export const COUNTER_EXPIRE = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local g = redis.call('GET', KEYS[2])
+if g and ARGV[2] == 'check' then return g end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if g then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+  return g
+end
+return 1`);
+
+/**
+ * KEYS[1] a counter, KEYS[2] its tags. Unlinks both; answers {1 or 0 (was there a
+ * counter), its tags value or false}, so the caller can tidy its index members.
+ */
+export const COUNTER_DELETE = script(`
+local g = redis.call('GET', KEYS[2])
+local n = redis.call('UNLINK', KEYS[1])
+if g then redis.call('UNLINK', KEYS[2]) end
+return {n, g}`);
+
+/**
+ * Invalidation of a counter through a tag index member. KEYS[1] a counter, KEYS[2] its
+ * tags; ARGV[1] the token the member names. Unlinks both only while the tags value still
+ * carries that token (the counter is the one that filed the member: not one made since,
+ * under other tags or none). Answers 0 when it removed no counter, else the tags value.
+ */
+export const DELETE_COUNTER = script(`
+local g = redis.call('GET', KEYS[2])
+if not g or string.sub(g, 1, 8) ~= ARGV[1] then return 0 end
+redis.call('UNLINK', KEYS[2])
+if redis.call('UNLINK', KEYS[1]) == 0 then return 0 end
+return g`);
 
 /** EVALSHA, falling back to EVAL when the server does not know the script yet (restart, new node). */
 export async function runScript(client: Redis | Cluster, s: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {

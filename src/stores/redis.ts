@@ -28,7 +28,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import createDebug from 'debug';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { redisCounter } from './redis-counters';
+import { counterTags, redisCounter } from './redis-counters';
 import { EvictionWatch, mastersOf } from './redis-eviction';
 import { ACK_BOUND_MS, acknowledged, clusterSubscribers } from './redis-acks';
 import { RedisReplication } from './redis-replication';
@@ -38,6 +38,7 @@ import {
   escapeChars,
   escapeGlob,
   indexMember,
+  isCounterToken,
   isHashTagSafe,
   parseIndexMember,
   parseRedisKey,
@@ -47,6 +48,7 @@ import {
   type KeyKind,
 } from './redis-keys';
 import {
+  DELETE_COUNTER,
   DELETE_ENTRY_HEAD,
   DISCARD_PENDING,
   INDEX_ADD,
@@ -606,17 +608,38 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Delete each entry that still carries its token ('' for any), counting those removed,
-   * and add to `others` the members the removed ones have in their indexes (but `skip`).
+   * Delete each entry that still carries its token ('' for any), and each counter whose
+   * tags still carry its member's (./redis-counters.ts), counting those removed, and add to
+   * `others` the members the removed ones have in their indexes (but `skip`).
    */
   private async deleteWrites(
     c: Redis | Cluster,
-    writes: ReadonlyArray<{ key: string; token: string }>,
+    all: ReadonlyArray<{ key: string; token: string }>,
     others: Map<string, string[]>,
     skip?: string,
   ): Promise<number> {
-    const heads = await Promise.all(writes.map((w) => runScriptBuffer(c, DELETE_ENTRY_HEAD, [this.key('e', w.key)], [w.token, String(INDEX_HEAD_BYTES)])));
+    // A counter's member (a tag index's only) names `c:{key}`, not an entry.
+    const writes = all.filter((w) => !isCounterToken(w.token));
+    const counters = writes.length === all.length ? [] : all.filter((w) => isCounterToken(w.token));
+    const [heads, removed] = await Promise.all([
+      Promise.all(writes.map((w) => runScriptBuffer(c, DELETE_ENTRY_HEAD, [this.key('e', w.key)], [w.token, String(INDEX_HEAD_BYTES)]))),
+      Promise.all(counters.map((w) => runScript(c, DELETE_COUNTER, [this.key('c', w.key), this.key('g', w.key)], [w.token]))),
+    ]);
     let n = 0;
+    removed.forEach((value, j) => {
+      if (typeof value !== 'string') return; // not removed: made again since, expired, or gone through another tag
+      n++;
+      const held = counterTags(value);
+      if (held === undefined) return;
+      const member = indexMember(held.token, counters[j].key);
+      for (const tag of held.tags) {
+        const name = this.key('t', tag);
+        if (name === skip) continue;
+        const list = others.get(name);
+        if (list) list.push(member);
+        else others.set(name, [member]);
+      }
+    });
     heads.forEach((head, j) => {
       if (head === 0) return; // not removed: rewritten, expired, or gone through another index
       n++;
@@ -686,11 +709,12 @@ export class RedisStore implements CacheStore {
     return redisCounter(
       {
         client,
-        key: (name) => this.key('c', name),
+        key: (kind, name) => this.key(kind, name),
         scan: async (prefix) => {
           const found = await this.scan(`${escapeGlob(`${this.clientPrefix}${this.base}c:{${escapeChars(prefix)}`)}*}`);
-          return found.filter((k) => parseRedisKey(this.base, 'c', k)?.startsWith(prefix));
+          return found.map((k) => parseRedisKey(this.base, 'c', k)).filter((name) => name !== undefined && name.startsWith(prefix)) as string[];
         },
+        tidy: (members) => this.tidier.add(client, members),
       },
       op,
     );

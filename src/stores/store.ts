@@ -44,7 +44,7 @@ export interface CacheStore {
   deleteByPath(path: string): Promise<number>;
   /** Remove every entry whose path starts with `prefix` (literally: no glob); resolves the number removed. */
   deleteByPrefix(prefix: string): Promise<number>;
-  /** Remove every entry carrying any of `tags`; each entry counts once. */
+  /** Remove every entry (and, with `counter`, every counter) carrying any of `tags`; each counts once. */
   deleteByTag(tags: readonly string[]): Promise<number>;
   /** Release what the store opened itself (never a client it was given). */
   close(): Promise<void>;
@@ -151,17 +151,22 @@ export type Replication = 'none' | 'confirmed' | 'unconfirmed' | 'lost';
  * ±Number.MAX_SAFE_INTEGER; a counter that does not exist counts 0.
  *
  * - increment: add `by` (an integer, negative to decrement) atomically and answer the new
- *   value. A counter that did not exist is created with `ttlMs` (> 0) to live; one that
- *   exists keeps its expiry (a window is fixed, never pushed forward by each hit). Answers
+ *   value. A counter that did not exist is created with `ttlMs` (> 0) to live, and filed
+ *   under `tags` (namespaced, as an entry's) so that `deleteByTag` removes it; one that
+ *   exists keeps its expiry and the tags it was created with (a window is fixed, never
+ *   pushed forward by each hit, and `tags` of later increments are ignored). Answers
  *   `undefined`, changing nothing, when the result would leave the safe integer range.
+ *   No increment may answer a value of a tagged counter before `deleteByTag` can find it.
  * - get: the value, or `undefined` when there is none (or it expired).
- * - expire: give an existing counter `ttlMs` more to live from now; answers 1, or 0 when there is none.
+ * - expire: give an existing counter `ttlMs` more to live from now (its tags with it: a
+ *   tagged counter stays findable by `deleteByTag` for as long as it lives); answers 1, or
+ *   0 when there is none.
  * - delete: remove it; answers 1, or 0 when there was none.
  * - clear: remove every counter whose key starts with `prefix` (literally); answers the
  *   count. The cache passes only prefixes that no entry key has.
  */
 export type CounterOp =
-  | { readonly op: 'increment'; readonly key: string; readonly by: number; readonly ttlMs: number }
+  | { readonly op: 'increment'; readonly key: string; readonly by: number; readonly ttlMs: number; readonly tags?: readonly string[] }
   | { readonly op: 'get'; readonly key: string }
   | { readonly op: 'expire'; readonly key: string; readonly ttlMs: number }
   | { readonly op: 'delete'; readonly key: string }

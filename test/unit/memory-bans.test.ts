@@ -147,6 +147,24 @@ describe('MemoryStore bans (large invalidations)', () => {
     await store.close();
   });
 
+  it('a tagged counter a tag ban names starts again from zero before the walk reaches it, and is counted once', async () => {
+    const store = filled();
+    expect(await store.counter({ op: 'increment', key: 'c:tagged', by: 5, ttlMs: 600_000, tags: ['big'] })).toBe(5);
+    // Rewritten by later increments, it keeps the tags it was made with (not these).
+    expect(await store.counter({ op: 'increment', key: 'c:tagged', by: 1, ttlMs: 600_000, tags: ['other'] })).toBe(6);
+    expect(await store.counter({ op: 'increment', key: 'c:plain', by: 5, ttlMs: 600_000 })).toBe(5);
+    const pending = store.deleteByTag(['big']);
+    expect(store.activeBans).toBe(1);
+    expect(await store.counter({ op: 'get', key: 'c:tagged' })).toBeUndefined();
+    // Made again after the ban: a new window the ban does not reach.
+    expect(await store.counter({ op: 'increment', key: 'c:tagged', by: 1, ttlMs: 600_000, tags: ['big'] })).toBe(1);
+    expect(await pending).toBe(N + 1);
+    expect(await store.counter({ op: 'get', key: 'c:tagged' })).toBe(1);
+    expect(await store.counter({ op: 'get', key: 'c:plain' })).toBe(5);
+    expect(await store.deleteByTag(['other'])).toBe(0);
+    await store.close();
+  });
+
   it('still invalidates small targets at once, as before', async () => {
     const store = new MemoryStore({ sweepInterval: 0 });
     for (let i = 0; i < EAGER_LIMIT; i++) await store.set(`k${i}`, body, 600_000, index(`/p/${i}`, ['t']));

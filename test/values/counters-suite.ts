@@ -31,6 +31,13 @@ export function countersSuite(name: string, makeCache: () => Promise<Cache>, mak
         expect(() => cache.counters('ok', { ttl: -1 })).toThrow('ttl');
       });
 
+      it.each([['a'], [['']], [[1]], [null]])('should reject tags of %p with a TypeError naming tags, and change nothing', async (tags) => {
+        const hits = cache.counters(ns());
+        await expect(hits.increment('a', 1, { tags: tags as unknown as string[] })).rejects.toThrow(/tags must be an array of non-empty strings/);
+        await expect(hits.decrement('a', 1, { tags: tags as unknown as string[] })).rejects.toThrow(TypeError);
+        expect(await hits.get('a')).toBe(0);
+      });
+
       it.each([[1.5], [Number.NaN], [Infinity], [2 ** 53], ['1' as unknown as number]])(
         'should reject a by of %p with a TypeError and change nothing',
         async (by) => {
@@ -127,7 +134,67 @@ export function countersSuite(name: string, makeCache: () => Promise<Cache>, mak
       });
     });
 
+    describe('when counters carry tags', () => {
+      it("should reset the tagged counters and values with invalidate({ tags }), keeping untagged ones and other tags'", async () => {
+        const hits = cache.counters(ns(), { ttl: 60 });
+        const users = cache.values<string>(ns());
+        expect(await hits.increment('rate:7', 1, { tags: ['user:7'] })).toBe(1);
+        expect(await hits.increment('rate:7', 1, { tags: ['user:7'] })).toBe(2);
+        expect(await hits.decrement('credit:7', 5, { tags: ['user:7', 'billing'] })).toBe(-5);
+        expect(await hits.increment('rate:8', 1, { tags: ['user:8'] })).toBe(1);
+        expect(await hits.increment('visits')).toBe(1);
+        expect(await users.set('7', 'Ada', { tags: ['user:7'] })).toBe(true);
+        // Two counters and the value, each once (credit:7 carries both tags).
+        expect(await cache.invalidate({ tags: ['user:7', 'billing'] })).toBe(3);
+        expect([await hits.get('rate:7'), await hits.get('credit:7'), await hits.get('rate:8'), await hits.get('visits')]).toEqual([0, 0, 1, 1]);
+        expect(await users.get('7')).toBeUndefined();
+        // A fresh window after the reset, tagged again.
+        expect(await hits.increment('rate:7', 1, { tags: ['user:7'] })).toBe(1);
+        expect(await cache.invalidate({ tags: ['user:7'] })).toBe(1);
+        expect(await hits.get('rate:7')).toBe(0);
+      });
+
+      it('should keep the tags of the increment that created the counter, through expire(), and ignore later ones', async () => {
+        const hits = cache.counters(ns());
+        await hits.increment('a', 1, { ttl: 1 });
+        await hits.increment('a', 1, { tags: ['late'] });
+        await hits.increment('b', 1, { ttl: 1, tags: ['early'] });
+        await hits.increment('b', 1, { tags: ['late'] });
+        expect(await cache.invalidate({ tags: ['late'] })).toBe(0);
+        expect(await hits.expire('b', 60)).toBe(true);
+        await sleep(1300);
+        // Past its first window: the renewed counter is still found by its tag.
+        expect(await hits.get('a')).toBe(0);
+        expect(await hits.get('b')).toBe(2);
+        expect(await cache.invalidate({ tags: ['early'] })).toBe(1);
+        expect(await hits.get('b')).toBe(0);
+      });
+
+      it('should remove tagged counters with clear(), leaving nothing for their tags', async () => {
+        const hits = cache.counters(ns());
+        await hits.increment('a', 1, { tags: ['t'] });
+        // clear() of the namespace removes tagged counters too.
+        expect(await hits.clear()).toBe(1);
+        expect(await cache.invalidate({ tags: ['t'] })).toBe(0);
+      });
+    });
+
     describe('when two instances count at once', () => {
+      it('should answer N distinct values 1..N to tagged increments over both, and both see one invalidate({ tags })', async () => {
+        const [a, b] = await makePair();
+        others.push(a, b);
+        const name = ns();
+        const [ca, cb] = [a.counters(name), b.counters(name)];
+        const N = 200;
+        const got = await Promise.all(Array.from({ length: N }, (_v, i) => (i % 2 ? cb : ca).increment('page', 1, { ttl: 60, tags: ['page'] })));
+        expect([...got].sort((x, y) => x - y)).toEqual(Array.from({ length: N }, (_v, i) => i + 1));
+        expect(await cb.get('page')).toBe(N);
+        expect(await a.invalidate({ tags: ['page'] })).toBe(1);
+        expect([await ca.get('page'), await cb.get('page')]).toEqual([0, 0]);
+        const again = await Promise.all(Array.from({ length: 20 }, (_v, i) => (i % 2 ? cb : ca).increment('page', 1, { tags: ['page'] })));
+        expect(Math.max(...again)).toBe(20);
+      });
+
       it('should answer N distinct values 1..N over both and leave N', async () => {
         const [a, b] = await makePair();
         others.push(a, b);

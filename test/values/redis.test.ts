@@ -114,3 +114,21 @@ describe('values shared by two instances on one Redis', () => {
     expect(took).toBeLessThan(150 + 300);
   });
 });
+
+describe('tagged counters behind a memory tier', () => {
+  it('should reset them with invalidate({ tags }) on either instance: they live in Redis, which the invalidation reaches', async () => {
+    const namespace = uniqueNamespace('counters-tiered');
+    const make = () => {
+      const c = new ResponseCache({ redis: redis.url, tiered: true, namespace, storeTimeout: 2000 });
+      open.push(c);
+      return c;
+    };
+    const [a, b] = [make(), make()];
+    const [ca, cb] = [a.counters('rate'), b.counters('rate')];
+    expect(await ca.increment('u7', 1, { tags: ['user:7'] })).toBe(1);
+    expect(await cb.increment('u7', 1, { tags: ['user:7'] })).toBe(2);
+    expect(await cb.increment('u8', 1, { tags: ['user:8'] })).toBe(1);
+    expect(await b.invalidate({ tags: ['user:7'] })).toBe(1);
+    expect([await ca.get('u7'), await cb.get('u7'), await ca.get('u8')]).toEqual([0, 0, 1]);
+  });
+});
