@@ -91,7 +91,7 @@ function handle(
   resLocals.cache = locals;
   // RFC 9110 §12.5.5: what the key varies on, browsers and CDNs in front must vary on too.
   // Hooked first, so it runs after the capture has taken what is stored (replay adds them).
-  if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary));
+  if (o.vary.length > 0) onHeaders(res, () => addVary(res, o.vary, o.varySpelled));
   // RFC 9213 §2.2: the targeted field speaks to this cache; after the capture has stored it.
   if (o.targetedField !== undefined && !o.forwardTargetedField) hideTargetedField(res, o.targetedField);
   const { method, headers, url } = req;

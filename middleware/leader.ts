@@ -10,11 +10,11 @@
  */
 
 import createDebug from 'debug';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { bodyEtag, isNotModified } from '../src/conditional';
 import type { Lead } from '../src/coordinator';
 import type { Forward } from '../src/cache-status';
-import type { CachedResponse, HeaderValue } from '../src/entry';
+import type { CachedResponse, HeaderValue, StoredHeader } from '../src/entry';
 import type { Plan } from '../src/engine';
 import { CallbackError } from '../src/errors';
 import { freshenHeaders, httpDate, responseTags, storableHeaders, varyNames } from '../src/headers';
@@ -77,6 +77,8 @@ class Leader implements CaptureHooks {
   // cache (compression, express-session) adds its own from writeHead hooks that run after
   // ours, for this response only (a replay goes through them again).
   private sent: OutgoingHttpHeaders = {};
+  /** The names of `sent` as the handler spelled them (res.getRawHeaderNames()): a hit sends them so. */
+  private sentNames: readonly string[] = [];
   private swallowed: 'revalidated' | 'error' | undefined = undefined;
   /** The status the handler answered with (what is stored), when the client is answered 304 instead. */
   private madeStatus: number | undefined = undefined;
@@ -189,6 +191,8 @@ class Leader implements CaptureHooks {
       headers.etag = etag;
     }
     this.sent = headers;
+    // Before notModifiedForClient() removes the content fields a client's 304 goes without.
+    this.sentNames = rawHeaderNames(res);
     // RFC 9211 §2.2, §2.5; after the snapshot of what is stored: hits must not replay it.
     setCacheStatus(res, o, perUser ? { fwd: this.stale ? 'stale' : 'uri-miss', detail: 'per-user' } : { fwd: this.stale ? 'stale' : 'uri-miss', stored: true });
     this.notModifiedForClient();
@@ -233,8 +237,11 @@ class Leader implements CaptureHooks {
       }
       plan = again;
     }
-    const headers = storableHeaders(changedHeaders(this.before, sent), o.xCache) as Array<[string, HeaderValue]>;
-    if (finalVary.length && !headers.some(([n]) => n === 'vary')) headers.push(['vary', finalVary.join(', ')]);
+    const headers = storableHeaders(changedHeaders(this.before, sent), o.xCache, this.sentNames);
+    // A Vary added after the handler (the `vary` option's, compression's) or set before the
+    // cache: the entry keeps it as the miss sent it, so a hit sends the same.
+    if (finalVary.length && !headers.some(([n]) => n === 'vary'))
+      headers.push(['vary', header(final.headers.vary)!, rawHeaderNames(res).find((n) => n.toLowerCase() === 'vary') ?? 'Vary']);
     const tags = this.tags;
     const extra = locals.extraTags;
     engine
@@ -284,6 +291,7 @@ class Leader implements CaptureHooks {
     const { ctx, stale, before } = this;
     const { res, locals } = ctx;
     const got = changedHeaders(before, res.getHeaders());
+    const gotNames = rawHeaderNames(res);
     // Headers the handler set for its 304 or its error are not the stored response's.
     for (const name of res.getHeaderNames()) if (!(name in before)) res.removeHeader(name);
     this.restoreClient();
@@ -295,7 +303,7 @@ class Leader implements CaptureHooks {
       return answer(ctx, stale, 'STALE', { fwd: 'stale', fwdStatus: this.failedStatus });
     }
     try {
-      revalidated(ctx, this.flight, stale, got, read);
+      revalidated(ctx, this.flight, stale, got, gotNames, read);
     } catch (err) {
       this.end({ kind: 'none' });
       throw err;
@@ -369,11 +377,19 @@ class Leader implements CaptureHooks {
 /**
  * The handler answered 304 to the entry's validators: freshen it (RFC 9111 §4.3.4), store it,
  * serve it; not stored when the handler read per-user state (`perUser`) to answer.
+ * `names`: the 304's header names as the handler spelled them.
  */
-function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, from304: Record<string, unknown>, perUser: string | undefined): void {
+function revalidated(
+  ctx: RequestContext,
+  flight: Lead,
+  stale: CachedResponse,
+  from304: Record<string, unknown>,
+  names: readonly string[],
+  perUser: string | undefined,
+): void {
   const { engine, o, req, locals } = ctx;
   // The freshened response is made now: it carries the 304's Date, else this moment's (commit adds it).
-  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache).filter(
+  const headers = freshenHeaders(stale.headers, from304 as Parameters<typeof freshenHeaders>[1], o.xCache, names).filter(
     ([n]) => n !== 'date' || from304.date !== undefined,
   );
   const record: Record<string, HeaderValue> = {};
@@ -407,8 +423,9 @@ function revalidated(ctx: RequestContext, flight: Lead, stale: CachedResponse, f
     );
 }
 
-function withDate(headers: Array<[string, HeaderValue]>, at: number): Array<[string, HeaderValue]> {
-  return headers.some(([n]) => n === 'date') ? headers : [...headers, ['date', httpDate(at)]];
+/** Spelled as Node spells the Date it adds itself, which the miss sent. */
+function withDate(headers: StoredHeader[], at: number): StoredHeader[] {
+  return headers.some(([n]) => n === 'date') ? headers : [...headers, ['date', httpDate(at), 'Date']];
 }
 
 function answer(ctx: RequestContext, entry: CachedResponse, status: 'STALE' | 'REVALIDATED', forwarded: { fwd: Forward; fwdStatus: number }): void {
@@ -446,6 +463,14 @@ function changedHeaders(before: Record<string, unknown>, after: Record<string, u
     if (!(name in before) || !sameValue(before[name], value)) out[name] = value;
   }
   return out;
+}
+
+/**
+ * The response's header names as they were set (Node keeps each spelling; on every
+ * OutgoingMessage since 15.13, though @types/node 20 declares it on ClientRequest only).
+ */
+function rawHeaderNames(res: ServerResponse): string[] {
+  return (res as ServerResponse & { getRawHeaderNames(): string[] }).getRawHeaderNames();
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

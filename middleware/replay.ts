@@ -51,7 +51,10 @@ export function replay(
   if (notModified) {
     // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have sent of this list, and no content.
     res.statusCode = 304;
-    for (let i = 0; i < headers.length; i++) if (NOT_MODIFIED_HEADERS.has(headers[i][0])) set(headers[i][0], headers[i][1]);
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
+      if (NOT_MODIFIED_HEADERS.has(h[0])) set(h[2] ?? h[0], h[1]);
+    }
     body = undefined;
   } else {
     const range = entry.status === 200 && reqHeaders.range !== undefined ? rangeFor({ method, headers: reqHeaders }, rangeTarget(entry)) : undefined;
@@ -59,14 +62,18 @@ export function replay(
     if (range?.kind === 'unsatisfiable') {
       // RFC 9110 §15.5.17: 416 with the current length, so the client can ask again.
       res.statusCode = 416;
-      for (let i = 0; i < headers.length; i++) if (UNSATISFIABLE_HEADERS.has(headers[i][0])) set(headers[i][0], headers[i][1]);
+      for (let i = 0; i < headers.length; i++) {
+        const h = headers[i];
+        if (UNSATISFIABLE_HEADERS.has(h[0])) set(h[2] ?? h[0], h[1]);
+      }
       set('Content-Range', range.contentRange);
       body = Buffer.alloc(0);
     } else {
       for (let i = 0; i < headers.length; i++) {
-        const name = headers[i][0];
-        if (name === 'accept-ranges') acceptRanges = true;
-        set(name, headers[i][1]);
+        const h = headers[i];
+        if (h[0] === 'accept-ranges') acceptRanges = true;
+        // Spelled as the handler set it (Node sends the name as given to setHeader).
+        set(h[2] ?? h[0], h[1]);
       }
       if (range?.kind === 'partial') {
         // RFC 9110 §15.3.7: 206, the part's Content-Range, and the 200's other fields.
@@ -80,7 +87,7 @@ export function replay(
     if (entry.status === 200 && !acceptRanges) set('Accept-Ranges', 'bytes');
     if (entry.status !== 204) set('Content-Length', body.length);
   }
-  if (o.vary.length > 0) addVary(res, o.vary);
+  if (o.vary.length > 0) addVary(res, o.vary, o.varySpelled);
   if (o.xCache) set(o.xCache, status);
   // RFC 9111 §4.2.3: the origin's Age plus the time spent here.
   if (o.age) set('Age', currentAge(entry.originAge, entry.storedAt, now));
@@ -112,9 +119,9 @@ function rangeTarget(entry: CachedResponse) {
  * Add the `vary` option's names to the response's Vary (RFC 9110 §12.5.5), so browsers and
  * CDNs in front keep the variants this cache keys apart. Call before the headers are sent.
  */
-export function addVary(res: ServerResponse, names: readonly string[]): void {
+export function addVary(res: ServerResponse, names: readonly string[], spelled?: readonly string[]): void {
   if (names.length === 0 || res.headersSent) return;
-  const merged = mergeVary(res.getHeader('vary'), names);
+  const merged = mergeVary(res.getHeader('vary'), names, spelled);
   if (merged !== undefined) res.setHeader('Vary', merged);
 }
 

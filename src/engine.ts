@@ -8,7 +8,7 @@
 import type { Directives } from './cache-control';
 import { bodyEtag } from './conditional';
 import { MissCoordinator } from './coordinator';
-import type { CachedResponse, Entry, EntryTimes, HeaderValue } from './entry';
+import type { CachedResponse, Entry, EntryTimes, StoredHeader } from './entry';
 import type { FlightOutcome } from './flight';
 import type { GuardTarget, Making } from './guard';
 import { GuardedStore, UNAVAILABLE } from './guarded-store';
@@ -56,7 +56,8 @@ export interface CommitInput<Req, Res> {
   /** `req.baseUrl + req.path`. */
   readonly path: string;
   readonly status: number;
-  readonly headers: Array<[string, HeaderValue]>;
+  /** Lower-case names with their spelling (src/entry.ts StoredHeader). */
+  readonly headers: StoredHeader[];
   readonly body: Buffer;
   readonly plan: Plan;
   readonly tags: readonly string[];
@@ -226,10 +227,12 @@ export class CacheEngine<Req = unknown, Res = unknown> {
     const validated = typeof etag === 'string' || typeof lastModified === 'string';
     if (typeof etag !== 'string') {
       etag = bodyEtag(input.body);
-      headers.push(['etag', etag]);
+      // Spelled as Express's res.send spells its own.
+      headers.push(['etag', etag, 'ETag']);
     }
-    // RFC 9110 §6.6.1: a replay carries the time the origin made the response.
-    if (!headers.some(([n]) => n === 'date')) headers.push(['date', httpDate(times.storedAt)]);
+    // RFC 9110 §6.6.1: a replay carries the time the origin made the response (spelled as
+    // Node spells the Date it sent with the miss).
+    if (!headers.some(([n]) => n === 'date')) headers.push(['date', httpDate(times.storedAt), 'Date']);
     const index = { path: this.pathId(input.path, o), tags: input.tags.map((t) => o.keyPrefix + t) };
     const entry: CachedResponse = {
       kind: 'response',

@@ -46,6 +46,46 @@ export const HEADER_NAMES: readonly string[] = [
 ];
 
 /**
+ * How HEADER_NAMES are usually spelled, index for index (what Express, Node and the common
+ * middlewares send: `res.json`'s Content-Type, `res.send`'s ETag, Node's Date, helmet's
+ * and cors's names). Since ENTRY_VERSION 3 a name's byte means this spelling; another
+ * spelling of the name is stored as a string (src/entry.ts). Part of the format, as above.
+ */
+export const DISPLAY_NAMES: readonly string[] = [
+  'Content-Type',
+  'ETag',
+  'Last-Modified',
+  'Cache-Control',
+  'Date',
+  'Vary',
+  'Expires',
+  'Content-Encoding',
+  'Content-Language',
+  'Content-Disposition',
+  'Content-Location',
+  'Content-Range',
+  'Accept-Ranges',
+  'Link',
+  'Location',
+  'X-Powered-By',
+  'Server',
+  'Pragma',
+  'Access-Control-Allow-Origin',
+  'Access-Control-Allow-Credentials',
+  'Access-Control-Expose-Headers',
+  'Strict-Transport-Security',
+  'X-Content-Type-Options',
+  'X-Frame-Options',
+  'Content-Security-Policy',
+  'Referrer-Policy',
+  'Cross-Origin-Resource-Policy',
+  'Timing-Allow-Origin',
+  'CDN-Cache-Control',
+  'Surrogate-Control',
+  'X-Robots-Tag',
+];
+
+/**
  * Content-Type values stored as one byte (0x80 + index): the ones Express's res.json,
  * res.send and res.type write for common bodies. Append only, with a new ENTRY_VERSION.
  */

@@ -15,13 +15,18 @@
  *   vary        times (storedAt, expiresAt), path, tags, vary names
  *   value       times, path, tags, body size, body
  *
- * A header is one code byte: 0x80 + i for Content-Type CONTENT_TYPES[i]; else bit 0 says
- * "list value" and the rest names HEADER_NAMES[(code >> 1) - 1], or 0 for a name string
- * that follows; then the value (src/entry-bytes.ts). DATE_OF_STORED_AT is a `Date` whose
- * value is the IMF-fixdate of storedAt's second (httpDate, src/headers.ts), the one the
- * cache adds to every entry whose handler sent none: one byte instead of 30. The ETag and Last-Modified fields are
- * left out when they equal the header of that name (flags). The body is raw bytes, never
- * JSON- or base64-encoded, and is the end of the entry.
+ * A header is one code byte: 0x80 + i for `Content-Type` CONTENT_TYPES[i]; else bit 0 says
+ * "list value" and the rest names HEADER_NAMES[(code >> 1) - 1] spelled as DISPLAY_NAMES
+ * has it, or 0 for a name string that follows, spelled as the handler set it (any other
+ * spelling: `content-type`, `X-Request-Id`); then the value (src/entry-bytes.ts).
+ * DATE_OF_STORED_AT is a `Date` whose value is the IMF-fixdate of storedAt's second
+ * (httpDate, src/headers.ts), the one the cache adds to every entry whose handler sent none:
+ * one byte instead of 30. The ETag and Last-Modified fields are left out when they equal the
+ * header of that name (flags). The body is raw bytes, never JSON- or base64-encoded, and is
+ * the end of the entry.
+ *
+ * Version 2 is the same layout with every name lower-case (the codes mean HEADER_NAMES'
+ * spelling): such entries still decode, and replay lower-case names.
  *
  * Anything that does not decode, including another version, throws EntryCorruptError and
  * the cache treats it as a miss. Decoding also checks that what decoded can be replayed: a
@@ -31,11 +36,13 @@
  */
 
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { CONTENT_TYPE_CODES, CONTENT_TYPES, HEADER_NAME_CODES, HEADER_NAMES, Reader, Writer } from './entry-bytes';
+import { CONTENT_TYPE_CODES, CONTENT_TYPES, DISPLAY_NAMES, HEADER_NAME_CODES, HEADER_NAMES, Reader, Writer } from './entry-bytes';
 import { EntryCorruptError } from './errors';
-import { httpDate } from './headers';
+import { httpDate, storedHeader } from './headers';
 
-export const ENTRY_VERSION = 2;
+export const ENTRY_VERSION = 3;
+/** The version before names kept their spelling (issue 23): decoded, never written. */
+const LOWER_CASE_VERSION = 2;
 
 /** Bounds a decoded entry must keep: far above what the cache writes, far below harm. */
 export const ENTRY_LIMITS = Object.freeze({ headers: 1000, headerValues: 1000, tags: 10_000, vary: 100 });
@@ -56,11 +63,18 @@ export interface EntryTimes {
 
 export type HeaderValue = string | string[];
 
+/**
+ * A stored header: its lower-case name (what every comparison uses), its value, and the
+ * name as the handler spelled it, which replay sends; absent when that is the lower-case
+ * name (decoding leaves it out then, so an entry round-trips either way).
+ */
+export type StoredHeader = [name: string, value: HeaderValue, spelled?: string];
+
 export interface CachedResponse extends EntryTimes {
   readonly kind: 'response';
   readonly status: number;
-  /** Lower-case names, in the order the handler set them; no hop-by-hop, no Content-Length. */
-  readonly headers: ReadonlyArray<readonly [string, HeaderValue]>;
+  /** Lower-case names with their spelling, in the order the handler set them; no hop-by-hop, no Content-Length. */
+  readonly headers: ReadonlyArray<Readonly<StoredHeader>>;
   readonly etag: string;
   readonly lastModified: string | undefined;
   /** The origin's own Age header, in seconds, at storedAt (RFC 9111 §4.2.3). */
@@ -95,6 +109,9 @@ const KIND_CODES = { response: 0, vary: 1, value: 2 } as const;
 const CONTENT_TYPE_BASE = 0x80;
 /** Below CONTENT_TYPE_BASE and above every name code ((HEADER_NAMES.length << 1) | 1). */
 const DATE_OF_STORED_AT = 0x7f;
+/** Where Date and Content-Type sit in the name tables: their one-byte forms carry those spellings. */
+const DATE_AT = HEADER_NAMES.indexOf('date');
+const CONTENT_TYPE_AT = HEADER_NAMES.indexOf('content-type');
 
 /** Response flags: which optional fields follow, and which fields a header already holds. */
 const HAS_LAST_MODIFIED = 1;
@@ -152,7 +169,9 @@ function write(w: Writer, entry: Entry): void {
 
 export function decodeEntry(buf: Buffer): Entry {
   if (!Buffer.isBuffer(buf) || buf.length < 2) throw new EntryCorruptError('entry is truncated');
-  if (buf[0] !== ENTRY_VERSION) throw new EntryCorruptError(`entry has codec version ${buf[0]}, expected ${ENTRY_VERSION}`);
+  const version = buf[0];
+  if (version !== ENTRY_VERSION && version !== LOWER_CASE_VERSION)
+    throw new EntryCorruptError(`entry has codec version ${version}, expected ${ENTRY_VERSION} (or ${LOWER_CASE_VERSION})`);
   const r = new Reader(buf, 2);
   switch (buf[1]) {
     case KIND_CODES.response: {
@@ -164,7 +183,7 @@ export function decodeEntry(buf: Buffer): Entry {
       const originAge = r.varint();
       const path = r.string();
       const tags = readTags(r, path);
-      const headers = readHeaders(r, times.storedAt);
+      const headers = readHeaders(r, times.storedAt, version === ENTRY_VERSION ? DISPLAY_NAMES : HEADER_NAMES);
       const etag = flags & ETAG_IN_HEADERS ? valueInHeaders(headers, 'etag') : sendable('etag', r.string());
       let lastModified: string | undefined;
       if (flags & LAST_MODIFIED_IN_HEADERS) lastModified = valueInHeaders(headers, 'last-modified');
@@ -226,7 +245,7 @@ export function decodeEntry(buf: Buffer): Entry {
  * from what is given. RedisStore reads them from what it deletes, to tidy the other indexes.
  */
 export function decodeIndex(head: Buffer): { path: string; tags: string[] } | undefined {
-  if (head.length < 2 || head[0] !== ENTRY_VERSION) return undefined;
+  if (head.length < 2 || (head[0] !== ENTRY_VERSION && head[0] !== LOWER_CASE_VERSION)) return undefined;
   try {
     const r = new Reader(head, 2);
     if (head[1] === KIND_CODES.response) {
@@ -333,20 +352,27 @@ function storedStatus(status: number): number {
 
 function writeHeaders(w: Writer, headers: CachedResponse['headers'], storedAt: number): void {
   w.varint(headers.length);
-  for (const [name, value] of headers) {
-    if (name === 'date' && value === httpDate(storedAt)) {
+  for (const [name, value, spelled = name] of headers) {
+    if (spelled === DISPLAY_NAMES[DATE_AT] && value === httpDate(storedAt)) {
       w.byte(DATE_OF_STORED_AT);
       continue;
     }
-    const common = name === 'content-type' && typeof value === 'string' ? CONTENT_TYPE_CODES.get(value) : undefined;
+    const common = spelled === DISPLAY_NAMES[CONTENT_TYPE_AT] && typeof value === 'string' ? CONTENT_TYPE_CODES.get(value) : undefined;
     if (common !== undefined) {
       w.byte(CONTENT_TYPE_BASE + common);
       continue;
     }
-    const known = HEADER_NAME_CODES.get(name);
+    // One byte for the usual spelling of a known name; any other spelling is written out.
+    let known = HEADER_NAME_CODES.get(name);
+    if (known !== undefined && DISPLAY_NAMES[known - 1] !== spelled) known = undefined;
     const list = typeof value !== 'string';
     w.byte(((known ?? 0) << 1) | (list ? 1 : 0));
-    if (known === undefined) w.string(name);
+    if (known === undefined) {
+      // The decoder derives the name from the spelling: they must agree.
+      if (spelled !== name && spelled.toLowerCase() !== name)
+        throw new RangeError(`header ${JSON.stringify(spelled)} is not a spelling of ${JSON.stringify(name)}`);
+      w.string(spelled);
+    }
     if (!list) {
       w.string(value);
       continue;
@@ -356,44 +382,50 @@ function writeHeaders(w: Writer, headers: CachedResponse['headers'], storedAt: n
   }
 }
 
-function readHeaders(r: Reader, storedAt: number): Array<[string, HeaderValue]> {
+/** `spellings`: how the version spells a known name's code (DISPLAY_NAMES; version 2: HEADER_NAMES). */
+function readHeaders(r: Reader, storedAt: number, spellings: readonly string[]): StoredHeader[] {
   const count = r.count(ENTRY_LIMITS.headers, 'headers');
-  const headers: Array<[string, HeaderValue]> = [];
-  for (let i = 0; i < count; i++) headers.push(readHeader(r, storedAt));
+  const headers: StoredHeader[] = [];
+  for (let i = 0; i < count; i++) headers.push(readHeader(r, storedAt, spellings));
   return headers;
 }
 
-function readHeader(r: Reader, storedAt: number): [string, HeaderValue] {
+function readHeader(r: Reader, storedAt: number, spellings: readonly string[]): StoredHeader {
   const code = r.byte();
   if (code === DATE_OF_STORED_AT) {
     const date = httpDate(storedAt);
     // Past year 275760 a Date has no IMF-fixdate (and a time there is no real one).
     if (date === 'Invalid Date') throw new EntryCorruptError('entry has a Date of a time with no date');
-    return ['date', date];
+    return storedHeader('date', date, spellings[DATE_AT]);
   }
   if (code >= CONTENT_TYPE_BASE) {
     const common = CONTENT_TYPES[code - CONTENT_TYPE_BASE];
     if (common === undefined) throw new EntryCorruptError(`entry has unknown header code ${code}`);
-    return ['content-type', common];
+    return storedHeader('content-type', common, spellings[CONTENT_TYPE_AT]);
   }
   let name: string;
+  let spelled: string;
   if (code >> 1 === 0) {
-    name = r.string();
+    spelled = r.string();
     try {
-      validateHeaderName(name);
+      validateHeaderName(spelled);
     } catch {
-      throw new EntryCorruptError(`entry header ${JSON.stringify(name).slice(0, 40)} is not a header name`);
+      throw new EntryCorruptError(`entry header ${JSON.stringify(spelled).slice(0, 40)} is not a header name`);
     }
+    // A token is ASCII: lower-casing it is exact (and returns the same string when it is lower-case).
+    name = spelled.toLowerCase();
   } else {
-    const known = HEADER_NAMES[(code >> 1) - 1];
+    const at = (code >> 1) - 1;
+    const known = HEADER_NAMES[at];
     if (known === undefined) throw new EntryCorruptError(`entry has unknown header code ${code}`);
     name = known;
+    spelled = spellings[at];
   }
-  if (!(code & 1)) return [name, sendable(name, r.string())];
+  if (!(code & 1)) return storedHeader(name, sendable(name, r.string()), spelled);
   const count = r.count(ENTRY_LIMITS.headerValues, 'header values');
   const list: string[] = [];
   for (let i = 0; i < count; i++) list.push(sendable(name, r.string()));
-  return [name, list];
+  return storedHeader(name, list, spelled);
 }
 
 /**

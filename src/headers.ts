@@ -2,6 +2,8 @@
  * Which headers a stored response keeps, and which a 304 carries.
  */
 
+import type { HeaderValue, StoredHeader } from './entry';
+
 /**
  * RFC 9110 §7.6.1 hop-by-hop fields, plus what the cache computes again on every answer.
  * A Date the handler set is kept (RFC 9110 §6.6.1: the time the origin made it).
@@ -25,12 +27,15 @@ export const NOT_MODIFIED_HEADERS = new Set(['cache-control', 'content-location'
 
 /**
  * The headers worth replaying: not hop-by-hop, not `Proxy-*`, not named by `Connection`
- * (RFC 9110 §7.6.1), and not the cache's own diagnostic header.
+ * (RFC 9110 §7.6.1), and not the cache's own diagnostic header. `rawNames`: the names as
+ * they were set (`res.getRawHeaderNames()`), so a hit spells each as the miss sent it;
+ * without them the lower-case name is the spelling.
  */
 export function storableHeaders(
   headers: Readonly<Record<string, number | string | readonly string[] | undefined>>,
   xCache: string | false,
-): Array<[string, string | string[]]> {
+  rawNames?: readonly string[],
+): StoredHeader[] {
   const connection = headers.connection;
   // Handlers rarely set Connection: no Set of the names it lists is built then.
   const named =
@@ -43,14 +48,29 @@ export function storableHeaders(
             .filter(Boolean),
         );
   const own = xCache ? xCache.toLowerCase() : undefined;
-  const out: Array<[string, string | string[]]> = [];
+  const spellings = rawNames === undefined ? undefined : spellingsOf(rawNames);
+  const out: StoredHeader[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     if (NOT_STORED.has(lower) || lower.startsWith('proxy-') || named?.has(lower) || lower === own) continue;
-    out.push([lower, typeof value === 'number' ? String(value) : Array.isArray(value) ? [...value] : (value as string)]);
+    out.push(
+      storedHeader(lower, typeof value === 'number' ? String(value) : Array.isArray(value) ? [...value] : (value as string), spellings?.get(lower) ?? lower),
+    );
   }
+  return out;
+}
+
+/** A stored header, with its spelling only when that is not the lower-case name (src/entry.ts). */
+export function storedHeader(name: string, value: HeaderValue, spelled: string): StoredHeader {
+  return spelled === name ? [name, value] : [name, value, spelled];
+}
+
+/** Lower-case name -> the name as set (Node keeps the spelling of the last setHeader). */
+function spellingsOf(rawNames: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of rawNames) out.set(raw.toLowerCase(), raw);
   return out;
 }
 
@@ -102,22 +122,25 @@ const NOT_FRESHENED = new Set([...NOT_STORED, 'content-encoding', 'content-range
 /**
  * RFC 9111 §4.3.4, freshening a stored response upon validation: every field the 304
  * carries replaces all instances of that field in the stored response (the §3.2
- * exceptions aside); the other stored fields stay, in their order. New fields go last.
+ * exceptions aside), spelled as the 304 spelled it (`rawNames`, as storableHeaders); the
+ * other stored fields stay, in their order and spelling. New fields go last.
  * Returns a new list; `stored` is not changed.
  */
 export function freshenHeaders(
-  stored: ReadonlyArray<readonly [string, string | string[]]>,
+  stored: ReadonlyArray<Readonly<StoredHeader>>,
   from304: Readonly<Record<string, OutgoingValue>>,
   xCache: string | false = false,
-): Array<[string, string | string[]]> {
-  const update = new Map(storableHeaders(from304, xCache).filter(([name]) => !NOT_FRESHENED.has(name)));
-  const out: Array<[string, string | string[]]> = [];
-  for (const [name, value] of stored) {
+  rawNames?: readonly string[],
+): StoredHeader[] {
+  const update = new Map<string, StoredHeader>();
+  for (const header of storableHeaders(from304, xCache, rawNames)) if (!NOT_FRESHENED.has(header[0])) update.set(header[0], header);
+  const out: StoredHeader[] = [];
+  for (const [name, value, spelled = name] of stored) {
     const next = update.get(name);
-    if (next === undefined) out.push([name, Array.isArray(value) ? [...value] : value]);
-    else if (!out.some(([n]) => n === name)) out.push([name, next]);
+    if (next === undefined) out.push(storedHeader(name, Array.isArray(value) ? [...value] : value, spelled));
+    else if (!out.some(([n]) => n === name)) out.push(next);
   }
-  for (const [name, value] of update) if (!out.some(([n]) => n === name)) out.push([name, value]);
+  for (const [name, header] of update) if (!out.some(([n]) => n === name)) out.push(header);
   return out;
 }
 
@@ -162,9 +185,11 @@ export function responseTags(headers: Readonly<Record<string, OutgoingValue>>, t
 
 /**
  * `existing` Vary with `names` added (RFC 9110 §12.5.5: a list of request header names,
- * case-insensitive), or undefined when nothing needs adding (all there, or `*`).
+ * case-insensitive), or undefined when nothing needs adding (all there, or `*`). `names`
+ * are lower-case; `spelled`, index for index, how to write them (the `vary` option's own
+ * spelling), else `X-Tenant` for `x-tenant`.
  */
-export function mergeVary(existing: OutgoingValue, names: readonly string[]): string | undefined {
+export function mergeVary(existing: OutgoingValue, names: readonly string[], spelled?: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
   const text = existing === undefined ? '' : Array.isArray(existing) ? existing.join(', ') : String(existing);
   const have = text
@@ -173,9 +198,10 @@ export function mergeVary(existing: OutgoingValue, names: readonly string[]): st
     .filter(Boolean);
   const lower = new Set(have.map((v) => v.toLowerCase()));
   if (lower.has('*')) return undefined;
-  const missing = names.filter((n) => !lower.has(n.toLowerCase()));
+  const missing: string[] = [];
+  for (let i = 0; i < names.length; i++) if (!lower.has(names[i].toLowerCase())) missing.push(spelled?.[i] ?? displayName(names[i]));
   if (missing.length === 0) return undefined;
-  return [...have, ...missing.map(displayName)].join(', ');
+  return [...have, ...missing].join(', ');
 }
 
 /** `x-tenant` as `X-Tenant`: how header names are usually written in Vary. */

@@ -5,7 +5,7 @@
  * and at most `limit` are answered.
  */
 
-import { decodeEntry, type Entry } from './entry';
+import { decodeEntry, type CachedResponse, type Entry } from './entry';
 import { normalizePath } from './key';
 import type { CacheStore } from './stores/store';
 
@@ -110,7 +110,7 @@ function describe(key: string, buf: Buffer | undefined, keyPrefix: string, pathP
   };
 }
 
-function varyOf(headers: ReadonlyArray<readonly [string, string | string[]]>): string[] {
+function varyOf(headers: CachedResponse['headers']): string[] {
   const names: string[] = [];
   for (const [name, value] of headers) {
     if (name !== 'vary') continue;

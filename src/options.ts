@@ -63,6 +63,8 @@ export interface ResolvedOptions<Req = unknown, Res = unknown> {
   readonly statuses: ReadonlySet<number>;
   /** Lower-case, sorted, de-duplicated. */
   readonly vary: readonly string[];
+  /** `vary`'s names as the option spelled them, index for index: what the response's Vary gets. */
+  readonly varySpelled: readonly string[];
   /** The host the app sees is part of the built key. */
   readonly host: boolean;
   readonly query: QueryOption | undefined;
@@ -238,10 +240,15 @@ export function resolveOptions<Req, Res>(
     statuses = new Set(v as number[]);
   }
   let vary = base ? base.vary : DEFAULTS.vary;
+  let varySpelled = base ? base.varySpelled : DEFAULTS.vary;
   if (o.vary !== undefined) {
     const v = o.vary;
     if (!Array.isArray(v) || !v.every((h) => typeof h === 'string' && TOKEN.test(h))) fail('vary', 'an array of header names', v);
-    vary = Object.freeze([...new Set((v as string[]).map((h) => h.toLowerCase()))].sort());
+    // The first spelling of a name is the one sent (`['X-Tenant', 'x-tenant']`: X-Tenant).
+    const spelled = new Map<string, string>();
+    for (const h of v as string[]) if (!spelled.has(h.toLowerCase())) spelled.set(h.toLowerCase(), h);
+    vary = Object.freeze([...spelled.keys()].sort());
+    varySpelled = Object.freeze(vary.map((n) => spelled.get(n)!));
   }
   let query = base ? base.query : undefined;
   let queryFilter = base ? base.queryFilter : undefined;
@@ -357,6 +364,7 @@ export function resolveOptions<Req, Res>(
     methods,
     statuses,
     vary,
+    varySpelled,
     query,
     queryFilter,
     host: bool('host', base ? base.host : DEFAULTS.host),

@@ -6,7 +6,7 @@ import {
   ENTRY_VERSION,
   type CachedResponse,
   type CachedValue,
-  type HeaderValue,
+  type StoredHeader,
   type VaryMarker,
 } from '../../src/entry';
 import { CONTENT_TYPES, HEADER_NAMES } from '../../src/entry-bytes';
@@ -34,9 +34,9 @@ const benchEntry: CachedResponse = {
   kind: 'response',
   status: 200,
   headers: [
-    ['content-type', 'application/json; charset=utf-8'],
-    ['etag', 'W/"300-Mqrojin+cMJIyW7eFe+Z40x0pKI"'],
-    ['date', 'Tue, 01 Dec 2026 23:28:07 GMT'],
+    ['content-type', 'application/json; charset=utf-8', 'Content-Type'],
+    ['etag', 'W/"300-Mqrojin+cMJIyW7eFe+Z40x0pKI"', 'ETag'],
+    ['date', 'Tue, 01 Dec 2026 23:28:07 GMT', 'Date'],
   ],
   etag: 'W/"300-Mqrojin+cMJIyW7eFe+Z40x0pKI"',
   lastModified: undefined,
@@ -262,7 +262,7 @@ describe('entry codec', () => {
 
     it("should keep a Date in one byte when it is storedAt's second, and any other Date as it was", () => {
       const own = encodeEntry(benchEntry);
-      const headers = benchEntry.headers.map(([n, v]): [string, HeaderValue] => [n, n === 'date' ? 'Tue, 01 Dec 2026 23:28:08 GMT' : v]);
+      const headers = benchEntry.headers.map(([n, v, spelled]): StoredHeader => [n, n === 'date' ? 'Tue, 01 Dec 2026 23:28:08 GMT' : v, spelled]);
       const other: CachedResponse = { ...benchEntry, headers };
       const otherBytes = encodeEntry(other);
       expect(otherBytes.length - own.length).toBe(30);
@@ -287,6 +287,75 @@ describe('entry codec', () => {
       const at = bytes.indexOf(Buffer.from([2, 0x78]), 20); // the date header: name code, then 'x' (length 1 × 2)
       expect(at).toBeGreaterThan(0);
       expectCorrupt(Buffer.concat([bytes.subarray(0, at), Buffer.from([0x7f]), bytes.subarray(at + 3)]));
+    });
+  });
+
+  describe('when names are spelled (issue 23: a hit sends them as the miss did)', () => {
+    const spelled = (headers: CachedResponse['headers']): CachedResponse => ({ ...benchEntry, headers });
+
+    it('should keep the usual spelling of a known name, the stamped Date and a common Content-Type in one byte each', () => {
+      const lower = encodeEntry(spelled(benchEntry.headers.map(([n, v]): StoredHeader => [n, v])));
+      const usual = encodeEntry(benchEntry);
+      // Lower-case names are another spelling, written out: 'content-type' (13 bytes) and its
+      // value (32) for one byte, 'etag' (5) beside its code, 'date' (5) and its value (30) for one byte.
+      expect(lower.length - usual.length).toBe(13 + 32 + 5 + 5 + 30);
+      expect(decodeEntry(usual)).toEqual(benchEntry);
+      expect((decodeEntry(lower) as CachedResponse).headers).toEqual([
+        ['content-type', 'application/json; charset=utf-8'],
+        ['etag', benchEntry.etag],
+        ['date', 'Tue, 01 Dec 2026 23:28:07 GMT'],
+      ]);
+      const cc = encodeEntry(spelled([['cache-control', 'max-age=60', 'Cache-Control']]));
+      expect(cc.length).toBe(encodeEntry(spelled([])).length + 1 + 1 + 10);
+    });
+
+    it.each<[string, StoredHeader]>([
+      ['a known name in upper case', ['content-type', 'application/json; charset=utf-8', 'CONTENT-TYPE']],
+      ['a known name spelled otherwise', ['etag', '"e"', 'Etag']],
+      ['a name the tables do not know', ['x-request-id', 'r1', 'X-Request-Id']],
+      ['a lower-case name the tables do not know', ['x-request-id', 'r1']],
+      ['a list value', ['link', ['<a>', '<b>'], 'LINK']],
+      ['a Date of another second', ['date', 'Tue, 01 Dec 2026 23:28:09 GMT', 'Date']],
+    ])('should keep %s as it was set', (_name, header) => {
+      const entry = spelled([...benchEntry.headers.filter(([n]) => n !== header[0]), header]);
+      expect(decodeEntry(encodeEntry(entry))).toEqual(entry);
+    });
+
+    it('should refuse to encode a spelling that is not of the name (the decoder derives one from the other)', () => {
+      expect(() => encodeEntry(spelled([['x-a', '1', 'X-B']]))).toThrow(RangeError);
+    });
+
+    it('should throw ERC_ENTRY_CORRUPT for a spelled name Node would refuse', () => {
+      for (const name of ['X A', 'X:A', 'X-Ä']) expectCorrupt(encodeEntry(spelled([[name.toLowerCase(), '1', name]])));
+    });
+
+    it('should decode a version 2 entry (names lower-case), whose hits then send lower-case names', () => {
+      // Written by the codec before names kept their spelling (commit 899e5ee's encodeEntry).
+      const v2 = Buffer.from('AgAAyAIAAQEAAAAACGM6L2EABYAEDlcvIjUteCIAGHgtcmVxdWVzdC1pZARyMQgUbWF4LWFnZT02MH8HeyJhIjoxfQ==', 'base64');
+      expect(v2[0]).toBe(2);
+      expect(decodeEntry(v2)).toMatchObject({
+        status: 200,
+        etag: 'W/"5-x"',
+        headers: [
+          ['content-type', 'application/json; charset=utf-8'],
+          ['etag', 'W/"5-x"'],
+          ['x-request-id', 'r1'],
+          ['cache-control', 'max-age=60'],
+          ['date', 'Thu, 01 Jan 1970 00:00:00 GMT'],
+        ],
+        body: Buffer.from('{"a":1}'),
+      });
+      expect(decodeIndex(v2)).toEqual({ path: 'c:/a', tags: [] });
+      // The same bytes as version 3 mean the usual spellings.
+      const v3 = Buffer.from(v2);
+      v3[0] = ENTRY_VERSION;
+      expect((decodeEntry(v3) as CachedResponse).headers.map((h) => h[2] ?? h[0])).toEqual(['Content-Type', 'ETag', 'x-request-id', 'Cache-Control', 'Date']);
+    });
+
+    it('should lower-case a name a version 2 entry holds in another case (forged: the cache never wrote one)', () => {
+      const forged = encodeEntry(spelled([['x-a', '1', 'X-A']]));
+      forged[0] = 2;
+      expect((decodeEntry(forged) as CachedResponse).headers).toEqual([['x-a', '1', 'X-A']]);
     });
   });
 

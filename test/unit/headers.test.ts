@@ -1,4 +1,5 @@
-import { conditionalHeadersFor, freshenHeaders, httpDate, MAX_HEADER_TAGS, mergeVary, responseTags } from '../../src/headers';
+import type { StoredHeader } from '../../src/entry';
+import { conditionalHeadersFor, freshenHeaders, httpDate, MAX_HEADER_TAGS, mergeVary, responseTags, storableHeaders } from '../../src/headers';
 
 describe('headers', () => {
   describe('httpDate (RFC 9110 §5.6.7)', () => {
@@ -59,6 +60,23 @@ describe('headers', () => {
       expect(freshenHeaders(stored, from304, 'X-Cache')).toEqual(expected);
     });
 
+    it("should keep the stored spellings, and take the 304's for what it replaces or adds (issue 23)", () => {
+      const spelled: StoredHeader[] = [
+        ['content-type', 'text/html; charset=utf-8', 'Content-Type'],
+        ['cache-control', 'max-age=60', 'Cache-Control'],
+        ['x-version', '1', 'X-Version'],
+        ['etag', '"v1"'],
+      ];
+      const from304 = { 'cache-control': 'max-age=120', 'x-version': '2', expires: 'Tue, 01 Jan 2030 13:00:00 GMT' };
+      expect(freshenHeaders(spelled, from304, 'X-Cache', ['cache-control', 'X-VERSION', 'Expires'])).toEqual([
+        ['content-type', 'text/html; charset=utf-8', 'Content-Type'],
+        ['cache-control', 'max-age=120'],
+        ['x-version', '2', 'X-VERSION'],
+        ['etag', '"v1"'],
+        ['expires', 'Tue, 01 Jan 2030 13:00:00 GMT', 'Expires'],
+      ]);
+    });
+
     it('should not change the stored list', () => {
       const copy = JSON.parse(JSON.stringify(stored));
       freshenHeaders(stored, { 'x-version': '9', link: 'x' });
@@ -98,6 +116,22 @@ describe('headers', () => {
     });
   });
 
+  describe('storableHeaders', () => {
+    it('should spell each name as set, lower-case when it was or when no spelling is given', () => {
+      const headers = { 'content-type': 'text/plain', etag: '"e"', 'x-id': 7, connection: 'close', 'x-cache': 'MISS' };
+      expect(storableHeaders(headers, 'X-Cache', ['Content-Type', 'ETag', 'x-id', 'Connection', 'X-Cache'])).toEqual([
+        ['content-type', 'text/plain', 'Content-Type'],
+        ['etag', '"e"', 'ETag'],
+        ['x-id', '7'],
+      ]);
+      expect(storableHeaders(headers, 'X-Cache')).toEqual([
+        ['content-type', 'text/plain'],
+        ['etag', '"e"'],
+        ['x-id', '7'],
+      ]);
+    });
+  });
+
   describe('mergeVary (RFC 9110 §12.5.5)', () => {
     it.each<[string | string[] | undefined, string[], string | undefined]>([
       [undefined, ['x-tenant'], 'X-Tenant'],
@@ -108,6 +142,11 @@ describe('headers', () => {
       ['Accept', [], undefined],
     ])('%j + %j -> %j', (existing, names, expected) => {
       expect(mergeVary(existing, names)).toBe(expected);
+    });
+
+    it("should write the names as the option spelled them when told (the vary option's spelling)", () => {
+      expect(mergeVary('Accept-Encoding', ['dnt', 'x-tenant'], ['DNT', 'x-TENANT'])).toBe('Accept-Encoding, DNT, x-TENANT');
+      expect(mergeVary('dnt', ['dnt', 'x-tenant'], ['DNT', 'X-Tenant'])).toBe('dnt, X-Tenant');
     });
   });
 });

@@ -83,6 +83,13 @@ describe('options', () => {
       expect(route.ttl).toBe(900);
       expect(route.namespace).toBe('shop');
       expect(route.vary).toEqual(['accept-language']);
+      expect(route.varySpelled).toEqual(['Accept-Language']);
+    });
+
+    it("should keep the vary option's spelling beside its lower-case, sorted names (the first of a name's spellings)", () => {
+      const o = resolveOptions({ vary: ['X-Tenant', 'DNT', 'x-tenant', 'accept-language'] });
+      expect(o.vary).toEqual(['accept-language', 'dnt', 'x-tenant']);
+      expect(o.varySpelled).toEqual(['accept-language', 'DNT', 'X-Tenant']);
     });
 
     it('should take tags as a plain array, and turn the tag header off', () => {
