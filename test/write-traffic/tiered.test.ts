@@ -14,7 +14,7 @@ import { createCache, RedisStore, TieredStore, type ExpressCacheOptions } from '
 import { engineOf } from '../../src/cache';
 import { EXPRESSES, forEachExpress, type ExpressFactory } from '../helpers/express';
 import { scanKeys, startRedis } from '../helpers/redis';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { listen, request, sleep, until, uniqueNamespace, useRedis, type Instance } from '../redis/instances';
 import { Calls, getItem, itemsApp, putItem, Rows, within } from './model';
 
@@ -43,6 +43,46 @@ async function entriesHolding(namespace: string, needle: string): Promise<string
   const keys = (await scanKeys(fx.admin, `e:{*${namespace}*`)).filter((k) => k.includes('/items/'));
   const values = await Promise.all(keys.map((k) => fx.admin.getBuffer(k)));
   return keys.filter((_k, n) => values[n]?.includes(needle));
+}
+
+/**
+ * B's tier hears everything 1.2 s late: within its 2 s lease (a beat every 0.5 s, so it
+ * still hears itself and keeps serving its tier), but later than the 1 s that bounds an
+ * invalidation's store calls (storeTimeout 100). An invalidate() and then a PUT on A must
+ * each resolve only once B dropped its copy: B never serves the old body after them.
+ */
+async function slowTierScenario(w: World, a: Instance, b: Instance, storeB: TieredStore, slow: TcpProxy, id: string, label: string): Promise<void> {
+  expect((await getItem(b.url, id)).reply.xCache).toBe('MISS');
+  await until(() => b.cache.stats().stores === 1, 2000, 'stored');
+  expect(storeB.memory.size).toBeGreaterThan(0);
+  slow.delayMs = 1200;
+  await sleep(1500);
+  expect(storeB.coherent).toBe(true);
+  const hit = await getItem(b.url, id);
+  expect([hit.v, hit.reply.xCache]).toEqual([1, 'HIT']);
+  // invalidate() on A: once it resolves, B's copy is gone (cut off at 1 s, or not waited for
+  // by a plain A, it resolved while B served v1 from its tier).
+  const wrote = w.rows.write(id);
+  let started = performance.now();
+  const removed = await a.cache.invalidate({ tags: [`item:${id}`] });
+  const invalidated = performance.now() - started;
+  const afterInvalidate = await getItem(b.url, id);
+  expect({ removed, v: afterInvalidate.v, errors: w.errors }).toEqual({ removed: 1, v: wrote, errors: [] });
+  // B stores v2 in its tier again; then a PUT on A, answered after its invalidation.
+  await until(() => b.cache.stats().stores === 2, 2000, 'stored again');
+  expect((await getItem(b.url, id)).reply.xCache).toBe('HIT');
+  const callsOnB = w.calls.of('B');
+  started = performance.now();
+  const written = await putItem(a.url, id);
+  const put = performance.now() - started;
+  const after = await getItem(b.url, id);
+  fx.figures.push(
+    `${label} (1.2 s): invalidate() resolved in ${invalidated.toFixed(0)} ms, PUT answered in ${put.toFixed(0)} ms; B then answered v${after.v} (${after.reply.xCache})`,
+  );
+  expect({ written, v: after.v, errors: w.errors }).toEqual({ written: 3, v: 3, errors: [] });
+  // B made v3 itself: its copy was dropped before the PUT was answered.
+  expect(w.calls.of('B')).toBe(callsOnB + 1);
+  expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
 }
 
 forEachExpress((express) => {
@@ -162,40 +202,7 @@ describe("when a tiered instance's subscriber is slow (delivery later than the 1
       await until(() => storeA.coherent && storeB.coherent, 3000, 'tiers up');
       const peersOf = (s: TieredStore): number => (s as unknown as { peers: Map<string, number> }).peers.size;
       await until(() => peersOf(storeA) > 0 && peersOf(storeB) > 0, 3000, 'peers heard');
-      expect((await getItem(b.url, 's')).reply.xCache).toBe('MISS');
-      await until(() => b.cache.stats().stores === 1, 2000, 'stored');
-      expect(storeB.memory.size).toBeGreaterThan(0);
-      // B hears everything 1.2 s late: within its 2 s lease (a beat every 0.5 s, so it still
-      // hears itself and keeps serving its tier), but later than the 1 s that bounds an
-      // invalidation's store calls (storeTimeout 100).
-      slow.delayMs = 1200;
-      await sleep(1500);
-      expect(storeB.coherent).toBe(true);
-      const hit = await getItem(b.url, 's');
-      expect([hit.v, hit.reply.xCache]).toEqual([1, 'HIT']);
-      // invalidate() on A: once it resolves, B's copy is gone (before the fix it was cut off
-      // at 1 s, resolved 0 and B served v1 from its tier).
-      const wrote = w.rows.write('s');
-      let started = performance.now();
-      const removed = await a.cache.invalidate({ tags: ['item:s'] });
-      const invalidated = performance.now() - started;
-      const afterInvalidate = await getItem(b.url, 's');
-      expect({ removed, v: afterInvalidate.v, errors: w.errors }).toEqual({ removed: 1, v: wrote, errors: [] });
-      // B stores v2 in its tier again; then a PUT on A, answered after its invalidation.
-      await until(() => b.cache.stats().stores === 2, 2000, 'stored again');
-      expect((await getItem(b.url, 's')).reply.xCache).toBe('HIT');
-      const callsOnB = w.calls.of('B');
-      started = performance.now();
-      const written = await putItem(a.url, 's');
-      const put = performance.now() - started;
-      const after = await getItem(b.url, 's');
-      fx.figures.push(
-        `slow subscriber (1.2 s): invalidate() resolved in ${invalidated.toFixed(0)} ms, PUT answered in ${put.toFixed(0)} ms; B then answered v${after.v} (${after.reply.xCache})`,
-      );
-      expect({ written, v: after.v, errors: w.errors }).toEqual({ written: 3, v: 3, errors: [] });
-      // B made v3 itself: its copy was dropped before the PUT was answered.
-      expect(w.calls.of('B')).toBe(callsOnB + 1);
-      expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
+      await slowTierScenario(w, a, b, storeB, slow, 's', 'slow subscriber');
     } finally {
       for (const i of fx.open.splice(0)) await i.close();
       subB.disconnect();
@@ -223,34 +230,7 @@ describe("when a plain instance invalidates and a tiered instance's subscriber i
       const a = await instance(express, 'A', w, { redis: fx.redis.url, storeTimeout: 100 });
       const b = await instance(express, 'B', w, { store: storeB, storeTimeout: 100 });
       await until(() => storeB.coherent, 3000, 'tier up');
-      expect((await getItem(b.url, 'p')).reply.xCache).toBe('MISS');
-      await until(() => b.cache.stats().stores === 1, 2000, 'stored');
-      slow.delayMs = 1200;
-      await sleep(1500);
-      expect(storeB.coherent).toBe(true);
-      const hit = await getItem(b.url, 'p');
-      expect([hit.v, hit.reply.xCache]).toEqual([1, 'HIT']);
-
-      const wrote = w.rows.write('p');
-      let started = performance.now();
-      const removed = await a.cache.invalidate({ tags: ['item:p'] });
-      const invalidated = performance.now() - started;
-      const afterInvalidate = await getItem(b.url, 'p');
-      expect({ removed, v: afterInvalidate.v, errors: w.errors }).toEqual({ removed: 1, v: wrote, errors: [] });
-
-      await until(() => b.cache.stats().stores === 2, 2000, 'stored again');
-      expect((await getItem(b.url, 'p')).reply.xCache).toBe('HIT');
-      const callsOnB = w.calls.of('B');
-      started = performance.now();
-      const written = await putItem(a.url, 'p');
-      const put = performance.now() - started;
-      const after = await getItem(b.url, 'p');
-      fx.figures.push(
-        `plain A, slow tiered subscriber (1.2 s): invalidate() resolved in ${invalidated.toFixed(0)} ms, PUT answered in ${put.toFixed(0)} ms; B then answered v${after.v} (${after.reply.xCache})`,
-      );
-      expect({ written, v: after.v, errors: w.errors }).toEqual({ written: 3, v: 3, errors: [] });
-      expect(w.calls.of('B')).toBe(callsOnB + 1);
-      expect(engineOf(a.cache).guarded.pendingInvalidations).toBe(0);
+      await slowTierScenario(w, a, b, storeB, slow, 'p', 'plain A, slow tiered subscriber');
     } finally {
       for (const i of fx.open.splice(0)) await i.close();
       subB.disconnect();
