@@ -411,8 +411,7 @@ export class RedisStore implements CacheStore {
     ).filter(([, args]) => args.length > 0);
     if (messages.length === 0) return;
     const id = `${this.id}:${++this.announced}`;
-    const counted = this.isCluster ? clusterSubscribers(this.redis as Cluster, channel) : Promise.resolve(0);
-    const before = await counted;
+    const before = this.isCluster ? await clusterSubscribers(this.redis as Cluster, channel) : 0;
     const reached = await Promise.all(
       messages.map(([op, args], n) =>
         c.publish(channel, JSON.stringify(n === messages.length - 1 ? { from: this.id, op, args, id, ack: 'set' } : { from: this.id, op, args })),
