@@ -18,16 +18,26 @@
  * - **Bound**: a tier that stays silent stops serving its copies once its lease lapses (a
  *   lease and a beat after it last heard itself), so the wait ends at `ACK_BOUND_MS`, the
  *   bound of a tier with the default heartbeat, whatever answered by then.
+ * - **A lost connection ends the wait** (`gone`): Redis took the message to every counted
+ *   tier's connection before PUBLISH answered, so each tier gets it, or loses that
+ *   connection and empties its tier. A Redis killed or failed over under the wait takes the
+ *   subscriptions (and the set) with it; waiting out the bound then only held the answer
+ *   3 s (the soak's kill fault caught it: a PUT answered after 3,069 ms).
  */
 
 import type { Cluster, Redis } from 'ioredis';
 
-/** A TieredStore's default heartbeat; its lease is 4 of them. */
+/** A TieredStore's default heartbeat. */
 export const DEFAULT_HEARTBEAT_MS = 500;
+
+/** A tier that has not heard its own heartbeat for this long stops serving its copies: 4 beats. */
+export function leaseOf(heartbeatMs: number): number {
+  return heartbeatMs * 4;
+}
 
 /** How long an invalidation waits for a tier's acknowledgement: its lease and two beats (one of margin). */
 export function acknowledgeBound(heartbeatMs: number): number {
-  return heartbeatMs * 4 + 2 * heartbeatMs;
+  return leaseOf(heartbeatMs) + 2 * heartbeatMs;
 }
 
 export const ACK_BOUND_MS = acknowledgeBound(DEFAULT_HEARTBEAT_MS);
@@ -60,17 +70,25 @@ const POLL_MS = [1, 2, 4, 8, 16];
 const POLL_MAX_MS = 25;
 
 /**
- * Wait until `need` tiers have acknowledged message `id`, or `withinMs` passed. Answers
- * how many had; a read that fails is tried again at the next poll (the tiers may still
- * answer), and the set is dropped once the wait is over.
+ * Wait until `need` tiers have acknowledged message `id`, or `withinMs` passed, or `gone()`
+ * says a connection to Redis was lost since the message went out. Answers how many had; a
+ * read that fails is tried again at the next poll (the tiers may still answer), and the set
+ * is dropped once the wait is over.
  */
-export async function acknowledged(c: Redis | Cluster, channel: string, id: string, need: number, withinMs: number): Promise<number> {
+export async function acknowledged(
+  c: Redis | Cluster,
+  channel: string,
+  id: string,
+  need: number,
+  withinMs: number,
+  gone: () => boolean = () => false,
+): Promise<number> {
   const name = ackSetName(channel, id);
   const deadline = performance.now() + withinMs;
   let seen = 0;
   for (let n = 0; ; n++) {
     const left = deadline - performance.now();
-    if (left <= 0) break;
+    if (left <= 0 || gone()) break;
     await new Promise((r) => setTimeout(r, Math.min(POLL_MS[n] ?? POLL_MAX_MS, left)));
     try {
       seen = await c.scard(name);

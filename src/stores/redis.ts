@@ -411,6 +411,7 @@ export class RedisStore implements CacheStore {
     ).filter(([, args]) => args.length > 0);
     if (messages.length === 0) return;
     const id = `${this.id}:${++this.announced}`;
+    const since = monotonicNow();
     const before = this.isCluster ? await clusterSubscribers(this.redis as Cluster, channel) : 0;
     const reached = await Promise.all(
       messages.map(([op, args], n) =>
@@ -418,7 +419,7 @@ export class RedisStore implements CacheStore {
       ),
     );
     const need = Math.max(before, reached[reached.length - 1]);
-    if (need > 0) await acknowledged(c, channel, id, need, ACK_BOUND_MS);
+    if (need > 0) await acknowledged(c, channel, id, need, ACK_BOUND_MS, () => this.lostAt >= since);
   }
 
   /** How long announce() may wait for the tiers' acknowledgements (GuardedStore adds it to the invalidation's bound). */

@@ -26,7 +26,7 @@ import createDebug from 'debug';
 import type { Cluster, Redis } from 'ioredis';
 import { decodeEntry } from '../entry';
 import { MemoryStore, type MemoryStoreOptions } from './memory';
-import { ACK_ID, acknowledge, acknowledgeBound, DEFAULT_HEARTBEAT_MS } from './redis-acks';
+import { ACK_ID, acknowledge, acknowledgeBound, DEFAULT_HEARTBEAT_MS, leaseOf } from './redis-acks';
 import { monotonicNow, type GuardTarget } from '../guard';
 import type { CacheStore, CounterOp, Replication, StoreGuard, StoreIndex, StoreSafety, StoreSetEntry } from './store';
 
@@ -109,7 +109,7 @@ export class TieredStore implements CacheStore {
     if (typeof this.heartbeatMs !== 'number' || !(this.heartbeatMs >= 10) || !Number.isFinite(this.heartbeatMs)) {
       throw new TypeError(`TieredStore: heartbeatMs must be a number of ms >= 10, got ${String(options.heartbeatMs)}`);
     }
-    this.leaseMs = this.heartbeatMs * 4;
+    this.leaseMs = leaseOf(this.heartbeatMs);
     this.beat = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.beat.unref();
 

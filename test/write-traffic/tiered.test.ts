@@ -254,6 +254,36 @@ describe("when a plain instance invalidates and a tiered instance's subscriber i
     expect(put).toBeLessThan(2000);
     expect((await getItem(b.url, 'q')).v).toBe(2);
   });
+
+  it('should stop waiting for a silent tier once its own connection to Redis is lost (the tiers lose theirs with a dead Redis)', async () => {
+    const w = world();
+    const linkA = await startTcpProxy(fx.redis.port);
+    const hole = await startTcpProxy(fx.redis.port);
+    const clientB = new Redis(fx.redis.url);
+    const subB = new Redis(`redis://127.0.0.1:${hole.port}`);
+    const storeB = new TieredStore({ remote: new RedisStore({ client: clientB }), publisher: clientB, subscriber: subB });
+    const express = EXPRESSES[0][1];
+    try {
+      const a = await instance(express, 'A', w, { redis: `redis://127.0.0.1:${linkA.port}` });
+      await instance(express, 'B', w, { store: storeB });
+      await until(() => storeB.coherent, 3000, 'tier up');
+      // B's subscriber still counts for PUBLISH but never hears it: A would wait out the 3 s bound.
+      hole.blackhole(true);
+      const started = performance.now();
+      const invalidated = a.cache.invalidate({ tags: ['item:r'] });
+      await sleep(300);
+      linkA.dropAll();
+      await within(invalidated, 1500, 'invalidate() after its connection was lost');
+      fx.figures.push(`plain A, silent tier, A's connection dropped at 300 ms: invalidate() resolved in ${(performance.now() - started).toFixed(0)} ms`);
+    } finally {
+      for (const i of fx.open.splice(0)) await i.close();
+      subB.disconnect();
+      await storeB.close();
+      await hole.close();
+      await linkA.close();
+      await clientB.quit();
+    }
+  });
 });
 
 describe('when Redis evicts keys under maxmemory (allkeys-lru, volatile-lru)', () => {
